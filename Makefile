@@ -1,0 +1,37 @@
+# The single entry points: `make run` and `make test` (and `make bench`).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+DEV_ENV := ACCESSGUARD_ENV=development ACCESSGUARD_COOKIE_SECURE=false
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	@mkdir -p var
+	$(DEV_ENV) $(BIN)/accessguard demo
+	@echo "accessguard: http://127.0.0.1:8000  (dev outbox: http://127.0.0.1:8000/dev/outbox)"
+	$(DEV_ENV) $(BIN)/accessguard serve --host 127.0.0.1 --port 8000
+
+lint: install
+	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest --cov=accessguard --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,3 @@
+from accessguard.cli.main import app
+
+app()

@@ -1,0 +1,130 @@
+"""The composition root: the one place that turns `Settings` into wired use cases."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from accessguard.domain.accounts import Accounts
+from accessguard.domain.clock import SystemClock
+from accessguard.domain.history import History
+from accessguard.domain.passwords import Argon2Hasher, PasswordPolicy
+from accessguard.domain.passwords_change import Passwords
+from accessguard.domain.ports import Clock, ThrottleStore, UnitOfWork
+from accessguard.domain.rules import Rules
+from accessguard.domain.sessions import Sessions
+from accessguard.domain.signin import SignIn
+from accessguard.domain.support import Support
+from accessguard.domain.throttling import AddressThrottle
+from accessguard.domain.tokens import Signer
+from accessguard.notify.factory import build_channels
+from accessguard.notify.outbox import Dispatcher
+from accessguard.notify.render import Renderer
+from accessguard.settings import Settings
+from accessguard.storage.redis.throttle import RedisThrottleStore
+from accessguard.storage.sql.engine import create_engine
+from accessguard.storage.sql.throttle import SqlThrottleStore
+from accessguard.storage.sql.unit_of_work import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    engine: sa.Engine
+    clock: Clock
+    rules: Rules
+    throttle: ThrottleStore
+    hasher: Argon2Hasher
+    accounts: Accounts
+    signin: SignIn
+    sessions: Sessions
+    passwords: Passwords
+    history: History
+    support: Support
+    dispatcher: Dispatcher
+    device_signer: Signer
+    uow: Callable[[], UnitOfWork]
+    on_queued: list[Callable[[], None]] = field(default_factory=list)
+
+    def dispatcher_wake(self) -> None:
+        """Tell the outbox worker a message is waiting, so it goes out now, not at the poll."""
+        for callback in self.on_queued:
+            callback()
+
+    def close(self) -> None:
+        if isinstance(self.throttle, RedisThrottleStore):
+            self.throttle.close()
+        self.engine.dispose()
+
+
+def rules_from(settings: Settings) -> Rules:
+    names = Rules.__dataclass_fields__.keys()
+    return Rules(**{name: getattr(settings, name) for name in names})
+
+
+def signing_keys(settings: Settings) -> list[bytes]:
+    if settings.secret_keys:
+        return [key.get_secret_value().encode() for key in settings.secret_keys]
+    log.warning(
+        "ACCESSGUARD_SECRET_KEYS is unset: using a random key, so known-device "
+        "cookies end at restart and instances disagree. Set it in production."
+    )
+    return [secrets.token_bytes(32)]
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    engine = create_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
+    rules = rules_from(settings)
+    throttle: ThrottleStore
+    if settings.redis_url:
+        throttle = RedisThrottleStore(
+            settings.redis_url,
+            prefix=settings.redis_key_prefix,
+            timeout_seconds=settings.redis_timeout_seconds,
+        )
+    else:
+        throttle = SqlThrottleStore(engine)
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    hasher = Argon2Hasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    policy = PasswordPolicy(settings.password_min_length, settings.password_max_length)
+    address_throttle = AddressThrottle(rules, throttle)
+    sessions = Sessions(rules, uow, clock)
+    signer = Signer(signing_keys(settings))
+    dispatcher = Dispatcher(
+        engine,
+        build_channels(settings, engine, clock),
+        Renderer(settings.public_url),
+        clock,
+        max_attempts=settings.outbox_max_attempts,
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        rules=rules,
+        throttle=throttle,
+        hasher=hasher,
+        accounts=Accounts(rules, uow, clock, hasher, policy, address_throttle),
+        signin=SignIn(rules, uow, clock, hasher, throttle, sessions, signer),
+        sessions=sessions,
+        passwords=Passwords(rules, uow, clock, hasher, policy, address_throttle),
+        history=History(uow),
+        support=Support(uow, clock),
+        dispatcher=dispatcher,
+        device_signer=signer,
+        uow=uow,
+    )

@@ -1,0 +1,1 @@
+"""The core rules: no HTTP, no SQL, no framework. Adapters reach it through `ports`."""

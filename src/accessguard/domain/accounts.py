@@ -1,0 +1,126 @@
+"""Registration and email verification. Both answer alike whether or not an address is known:
+each path hashes, writes and queues one message, so neither the answer nor its timing tells."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from accessguard.domain import notifications
+from accessguard.domain.emails import email_key, normalise_email
+from accessguard.domain.errors import VerificationTokenInvalid
+from accessguard.domain.model import Account, AuditEvent, ClientInfo
+from accessguard.domain.passwords import PasswordPolicy
+from accessguard.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
+from accessguard.domain.rules import Rules
+from accessguard.domain.throttling import AddressThrottle
+from accessguard.domain.tokens import digest, new_token
+
+VERIFY = "verify_email"
+
+
+class Accounts:
+    def __init__(
+        self,
+        rules: Rules,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        throttle: AddressThrottle,
+    ) -> None:
+        self._rules = rules
+        self._uow = uow
+        self._clock = clock
+        self._hasher = hasher
+        self._policy = policy
+        self._throttle = throttle
+
+    def register(
+        self,
+        email: str,
+        password: str,
+        client: ClientInfo,
+        *,
+        verified: bool = False,
+        role: str = "customer",
+    ) -> Account | None:
+        """The new account, or None when the address was taken (its owner is told)."""
+        prepared = self._policy.check(password)
+        now = self._clock.now()
+        self._throttle.hit("register", client.ip, now)
+        password_hash = self._hasher.hash(prepared)
+        account = Account(
+            id=str(uuid.uuid4()),
+            email=normalise_email(email),
+            email_key=email_key(email),
+            password_hash=password_hash,
+            email_verified_at=now if verified else None,
+            created_at=now,
+            role=role,
+        )
+        with self._uow() as uow:
+            created = uow.accounts.add(account)
+            if not created:
+                existing = uow.accounts.by_email_key(account.email_key)
+                if existing is not None:
+                    uow.outbox.add(notifications.already_registered(existing), now)
+                uow.audit.record(
+                    AuditEvent(
+                        now,
+                        "register",
+                        "email_taken",
+                        existing.id if existing else None,
+                        client.ip,
+                        client.user_agent[:300],
+                    )
+                )
+                return None
+            if not verified:
+                self._send_verification(uow, account)
+            uow.audit.record(
+                AuditEvent(
+                    now, "register", "success", account.id, client.ip, client.user_agent[:300]
+                )
+            )
+        return account
+
+    def verify_email(self, token: str, client: ClientInfo) -> None:
+        now = self._clock.now()
+        with self._uow() as uow:
+            account_id = uow.tokens.consume(VERIFY, digest(token), now)
+            if account_id is not None:
+                uow.accounts.mark_verified(account_id, now)
+                uow.audit.record(
+                    AuditEvent(
+                        now,
+                        "email_verified",
+                        "success",
+                        account_id,
+                        client.ip,
+                        client.user_agent[:300],
+                    )
+                )
+        if account_id is None:
+            raise VerificationTokenInvalid()
+
+    def resend_verification(self, email: str, client: ClientInfo) -> None:
+        now = self._clock.now()
+        self._throttle.hit("resend", client.ip, now)
+        with self._uow() as uow:
+            account = uow.accounts.by_email_key(email_key(email))
+            if account is None:
+                uow.outbox.add(notifications.unknown_account(normalise_email(email), "verify"), now)
+            elif account.email_verified:
+                uow.outbox.add(notifications.already_verified(account), now)
+            else:
+                self._send_verification(uow, account)
+
+    def _send_verification(self, uow: UnitOfWork, account: Account) -> None:
+        now = self._clock.now()
+        plain, token_digest = new_token()
+        expires_at = now + timedelta(seconds=self._rules.verify_token_seconds)
+        uow.tokens.void_all(VERIFY, account.id, now)
+        uow.tokens.add(VERIFY, account.id, token_digest, expires_at, now)
+        link = self._rules.link("/verify-email", plain)
+        uow.outbox.add(notifications.verify_email(account, link, expires_at), now)

@@ -1,0 +1,225 @@
+"""The one error catalogue: every refusal the service can give, to an app or to a person.
+
+Each code has a status (the contract's number, not a framework's constant), a message that
+says what happened, a remedy that says what to do next, and a help page. The exceptions carry
+only the facts the message needs (`retry_after`, `attempts_left`, `fields`, …).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from math import ceil
+from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    VALIDATION_ERROR = "validation_error"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    ACCOUNT_LOCKED = "account_locked"
+    TOO_MANY_REQUESTS = "too_many_requests"
+    EMAIL_NOT_VERIFIED = "email_not_verified"
+    NOT_AUTHENTICATED = "not_authenticated"
+    SESSION_EXPIRED = "session_expired"
+    FORBIDDEN = "forbidden"
+    PASSWORD_TOO_SHORT = "password_too_short"
+    PASSWORD_TOO_LONG = "password_too_long"
+    PASSWORD_TOO_COMMON = "password_too_common"
+    RESET_TOKEN_INVALID = "reset_token_invalid"
+    VERIFICATION_TOKEN_INVALID = "verification_token_invalid"
+    INVALID_MFA_CODE = "invalid_mfa_code"
+    MFA_CODE_REUSED = "mfa_code_reused"
+    TOTP_CLOCK_DRIFT = "totp_clock_drift"
+    MFA_TOKEN_EXPIRED = "mfa_token_expired"
+    SMS_RESEND_TOO_SOON = "sms_resend_too_soon"
+    SMS_DELIVERY_FAILED = "sms_delivery_failed"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True)
+class HelpPage:
+    """What a customer reads at /help/CODE."""
+
+    title: str
+    what_you_see: str
+    why: str
+    what_to_do: str
+    contact_support: str
+    keywords: str = ""
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    code: ErrorCode
+    status: int
+    message: str
+    remedy: str
+    help: HelpPage
+
+    @property
+    def help_url(self) -> str:
+        return f"/help/{self.code.value}"
+
+
+class AccessError(Exception):
+    """A refusal from the catalogue. Subclasses fix `code`; instances carry the facts."""
+
+    code: ClassVar[ErrorCode]
+
+    def __init__(self, *, retry_after: int | None = None, **facts: Any) -> None:
+        self.retry_after = None if retry_after is None else max(1, retry_after)
+        self.facts = facts
+        super().__init__(self.code.value)
+
+    @property
+    def entry(self) -> CatalogueEntry:
+        from accessguard.domain.catalogue import CATALOGUE
+
+        return CATALOGUE[self.code]
+
+
+def _seconds_until(until: datetime, now: datetime) -> int:
+    return max(1, ceil((until - now).total_seconds()))
+
+
+class ValidationFailed(AccessError):
+    code = ErrorCode.VALIDATION_ERROR
+
+    def __init__(self, *, fields: list[dict[str, str]]) -> None:
+        super().__init__(fields=fields)
+
+
+class PayloadTooLarge(AccessError):
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class UnsupportedMediaType(AccessError):
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+
+
+class NotFound(AccessError):
+    code = ErrorCode.NOT_FOUND
+
+
+class MethodNotAllowed(AccessError):
+    code = ErrorCode.METHOD_NOT_ALLOWED
+
+
+class InvalidCredentials(AccessError):
+    code = ErrorCode.INVALID_CREDENTIALS
+
+
+class AccountLocked(AccessError):
+    code = ErrorCode.ACCOUNT_LOCKED
+
+    def __init__(self, *, until: datetime, now: datetime) -> None:
+        super().__init__(
+            retry_after=_seconds_until(until, now),
+            locked_until=until.isoformat(timespec="seconds"),
+        )
+
+
+class TooManyRequests(AccessError):
+    code = ErrorCode.TOO_MANY_REQUESTS
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(retry_after=retry_after)
+
+
+class EmailNotVerified(AccessError):
+    code = ErrorCode.EMAIL_NOT_VERIFIED
+
+
+class NotAuthenticated(AccessError):
+    code = ErrorCode.NOT_AUTHENTICATED
+
+
+class SessionExpired(AccessError):
+    code = ErrorCode.SESSION_EXPIRED
+
+
+class Forbidden(AccessError):
+    code = ErrorCode.FORBIDDEN
+
+
+class PasswordTooShort(AccessError):
+    code = ErrorCode.PASSWORD_TOO_SHORT
+
+    def __init__(self, *, min_length: int) -> None:
+        super().__init__(min_length=min_length)
+
+
+class PasswordTooLong(AccessError):
+    code = ErrorCode.PASSWORD_TOO_LONG
+
+    def __init__(self, *, max_length: int) -> None:
+        super().__init__(max_length=max_length)
+
+
+class PasswordTooCommon(AccessError):
+    code = ErrorCode.PASSWORD_TOO_COMMON
+
+
+class ResetTokenInvalid(AccessError):
+    code = ErrorCode.RESET_TOKEN_INVALID
+
+
+class VerificationTokenInvalid(AccessError):
+    code = ErrorCode.VERIFICATION_TOKEN_INVALID
+
+
+class InvalidMfaCode(AccessError):
+    code = ErrorCode.INVALID_MFA_CODE
+
+    def __init__(self, *, attempts_left: int) -> None:
+        super().__init__(attempts_left=attempts_left)
+
+
+class MfaCodeReused(AccessError):
+    code = ErrorCode.MFA_CODE_REUSED
+
+
+class TotpClockDrift(AccessError):
+    code = ErrorCode.TOTP_CLOCK_DRIFT
+
+    def __init__(self, *, drift_seconds: int) -> None:
+        super().__init__(drift_seconds=drift_seconds)
+
+
+class MfaTokenExpired(AccessError):
+    code = ErrorCode.MFA_TOKEN_EXPIRED
+
+
+class SmsResendTooSoon(AccessError):
+    code = ErrorCode.SMS_RESEND_TOO_SOON
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(retry_after=retry_after)
+
+
+class SmsDeliveryFailed(AccessError):
+    code = ErrorCode.SMS_DELIVERY_FAILED
+
+
+class ServiceUnavailable(AccessError):
+    """A dependency (database, Redis) did not answer in time: retry shortly."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+
+    def __init__(self, *, retry_after: int = 5) -> None:
+        super().__init__(retry_after=retry_after)
+
+
+class InternalError(AccessError):
+    code = ErrorCode.INTERNAL_ERROR
+
+
+def exception_classes() -> dict[ErrorCode, type[AccessError]]:
+    """Every code's exception class; the catalogue test proves none is missing."""
+    return {cls.code: cls for cls in AccessError.__subclasses__()}

@@ -1,0 +1,93 @@
+"""Lockout that an attacker cannot turn against the owner (OWASP device-cookie scheme).
+
+Failures are counted per subject: the normalised email for unfamiliar clients, or the
+device for a client that signed in before. A known device therefore keeps working while a
+stranger hammers the email. Counters live in the `ThrottleStore` (atomic increments); the
+lock itself lives in the database so a Redis restart cannot lift it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from accessguard.domain.errors import AccountLocked, TooManyRequests
+from accessguard.domain.model import LockState
+from accessguard.domain.ports import LockoutRepository, ThrottleStore
+from accessguard.domain.rules import MAX_LOCK_SECONDS, Rules
+from accessguard.domain.tokens import digest
+
+
+def email_subject(email_key: str) -> str:
+    # Hashed so that counter keys in Redis and lock rows do not spell out addresses.
+    return "email:" + digest(email_key)[:40]
+
+
+def device_subject(device_id: str) -> str:
+    return "device:" + device_id
+
+
+def lock_seconds(rules: Rules, level: int) -> int:
+    """The first lock lasts `lockout_seconds`; each further one doubles, up to 24 hours."""
+    return int(min(rules.lockout_seconds * 2 ** min(level, 32), MAX_LOCK_SECONDS))
+
+
+class Lockout:
+    def __init__(self, rules: Rules, throttle: ThrottleStore) -> None:
+        self._rules = rules
+        self._throttle = throttle
+
+    def _counter(self, subject: str, state: LockState) -> str:
+        return f"fail:{subject}:{state.generation}"
+
+    def check_address(self, ip: str, now: datetime) -> None:
+        count, ttl = self._throttle.count(f"addr-fail:{ip}", now)
+        if count >= self._rules.address_failure_limit:
+            raise TooManyRequests(retry_after=ttl)
+
+    def check_subject(self, lockouts: LockoutRepository, subject: str, now: datetime) -> LockState:
+        state = lockouts.get(subject)
+        if state.is_locked(now):
+            assert state.locked_until is not None  # noqa: S101 - narrowed by is_locked
+            raise AccountLocked(until=state.locked_until, now=now)
+        return state
+
+    def count_failure(self, subject: str, state: LockState, ip: str, now: datetime) -> int:
+        """Count one failure for the address and the subject; the subject's new count.
+
+        Counters are bumped outside any transaction (and before the lock is written), so a
+        parallel attempt sees the count at once, even before the lock row commits.
+        """
+        self._throttle.hit(f"addr-fail:{ip}", self._rules.address_window_seconds, now)
+        return self._throttle.hit(
+            self._counter(subject, state), self._rules.lockout_window_seconds, now
+        )
+
+    def lock_if_reached(
+        self,
+        lockouts: LockoutRepository,
+        subject: str,
+        state: LockState,
+        failures: int,
+        now: datetime,
+    ) -> AccountLocked | None:
+        """The lock, when this failure reached the threshold or raced past it."""
+        if failures < self._rules.lockout_threshold:
+            return None
+        until = now + timedelta(seconds=lock_seconds(self._rules, state.level))
+        if failures == self._rules.lockout_threshold:
+            # Exactly one attempt sees the threshold count; compare-and-set on the generation
+            # makes a stale racer unable to lock a second time.
+            lockouts.lock(subject, state, until)
+            return AccountLocked(until=until, now=now)
+        # Raced past the threshold while the lock was being written: already locked.
+        current = lockouts.get(subject)
+        return AccountLocked(until=current.locked_until or until, now=now)
+
+    def threshold_reached(self, subject: str, state: LockState, now: datetime) -> bool:
+        """Whether failures racing this attempt have reached the threshold already."""
+        count, _ = self._throttle.count(self._counter(subject, state), now)
+        return count >= self._rules.lockout_threshold
+
+    def reset_counter(self, subject: str, state: LockState) -> None:
+        """A success resets only its own subject's counter."""
+        self._throttle.reset(self._counter(subject, state))

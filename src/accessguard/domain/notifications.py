@@ -1,0 +1,60 @@
+"""What to tell whom: message intents. Rendering and delivery belong to `notify`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from accessguard.domain.model import Account, ClientInfo, Message
+
+
+def _email(account: Account | None, to: str, template: str, **data: Any) -> Message:
+    if account is not None:
+        data["anti_phishing_phrase"] = account.anti_phishing_phrase
+    return Message("email", to, template, data, account.id if account else None)
+
+
+def verify_email(account: Account, link: str, expires_at: datetime) -> Message:
+    return _email(
+        account,
+        account.email,
+        "verify_email",
+        link=link,
+        expires_at=expires_at.isoformat(timespec="minutes"),
+    )
+
+
+def already_registered(account: Account) -> Message:
+    return _email(account, account.email, "already_registered")
+
+
+def already_verified(account: Account) -> Message:
+    return _email(account, account.email, "already_verified")
+
+
+def unknown_account(email: str, action: str) -> Message:
+    # Sent instead of nothing, so that a request for an unknown address does the same work
+    # and takes the same time as one for a real account (allauth's unknown_account mails).
+    return _email(None, email, "unknown_account", action=action)
+
+
+def password_reset(account: Account, link: str, expires_at: datetime) -> Message:
+    return _email(
+        account,
+        account.email,
+        "password_reset",
+        link=link,
+        expires_at=expires_at.isoformat(timespec="minutes"),
+    )
+
+
+def password_changed(account: Account, client: ClientInfo, at: datetime, how: str) -> Message:
+    return _email(
+        account,
+        account.email,
+        "password_changed",
+        how=how,
+        ip=client.ip,
+        user_agent=client.user_agent[:200],
+        at=at.isoformat(timespec="minutes"),
+    )

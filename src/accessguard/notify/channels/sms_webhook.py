@@ -1,0 +1,35 @@
+"""Text messages through an HTTP gateway: POST {"to", "body"} as JSON."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from accessguard.notify.channels import DeliveryFailed
+from accessguard.notify.render import Rendered
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+
+
+class SmsWebhookChannel:
+    def __init__(self, url: str, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
+        self._url = url
+        self._timeout = timeout
+
+    def send(self, recipient: str, rendered: Rendered) -> None:
+        # A client per send: texts are rare, and nothing is left open for anyone to close.
+        try:
+            with httpx.Client(timeout=self._timeout) as client:
+                response = client.post(self._url, json={"to": recipient, "body": rendered.text})
+        except httpx.TransportError as error:
+            raise self._failed(type(error).__name__) from error
+        if not response.is_success:
+            raise self._failed(f"status {response.status_code}")
+
+    def _failed(self, detail: str) -> DeliveryFailed:
+        reason = f"sms gateway: {detail}"
+        log.warning("text message not delivered: %s", reason)
+        return DeliveryFailed(reason)

@@ -1,0 +1,49 @@
+"""Email over SMTP, with a time limit on every socket operation."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from accessguard.notify.channels import DeliveryFailed
+from accessguard.notify.render import Rendered
+
+log = logging.getLogger(__name__)
+
+
+class SmtpChannel:
+    def __init__(self, host: str, port: int, sender: str, *, timeout_seconds: float) -> None:
+        self._host = host
+        self._port = port
+        self._sender = sender
+        self._timeout = timeout_seconds
+
+    def send(self, recipient: str, rendered: Rendered) -> None:
+        try:
+            email = self._build(recipient, rendered)
+        except ValueError as error:
+            raise self._failed("invalid header") from error
+        try:
+            with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+                smtp.send_message(email)
+        except smtplib.SMTPResponseException as error:
+            # Only the code: the server's text often quotes the address it refused.
+            raise self._failed(f"{type(error).__name__} {error.smtp_code}") from error
+        except (smtplib.SMTPException, OSError) as error:
+            raise self._failed(type(error).__name__) from error
+
+    def _build(self, recipient: str, rendered: Rendered) -> EmailMessage:
+        email = EmailMessage()
+        email["From"] = self._sender
+        email["To"] = recipient
+        email["Subject"] = rendered.subject
+        email.set_content(rendered.text)
+        if rendered.html is not None:
+            email.add_alternative(rendered.html, subtype="html")
+        return email
+
+    def _failed(self, detail: str) -> DeliveryFailed:
+        reason = f"smtp {self._host}:{self._port}: {detail}"
+        log.warning("email not delivered: %s", reason)
+        return DeliveryFailed(reason)

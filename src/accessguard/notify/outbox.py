@@ -1,0 +1,167 @@
+"""The sender: claims due outbox rows, delivers them, and records sent, retry or abandoned.
+
+A claim takes one row, counts the attempt and pushes `next_attempt_at` a lease ahead, then
+commits; the send happens outside any transaction. Should the process die mid-send, the row
+is due again when the lease runs out, with that attempt counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+import jinja2
+import sqlalchemy as sa
+
+from accessguard.domain.errors import SmsDeliveryFailed
+from accessguard.domain.model import Message
+from accessguard.domain.ports import Clock
+from accessguard.notify.channels import Channel, DeliveryFailed
+from accessguard.notify.render import Renderer
+from accessguard.storage.sql.tables import outbox
+
+log = logging.getLogger(__name__)
+
+# Longer than one send can take: every SMTP step and HTTP phase has its own time limit.
+DEFAULT_LEASE = timedelta(minutes=5)
+_REDACTED = {"redacted": True}
+
+Outcome = Literal["sent", "retried", "abandoned"]
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after a failed attempt: 10 s, 20 s, 40 s, … at most an hour."""
+    return timedelta(seconds=min(5 * 2**attempts, 3600))
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    sent: int = 0
+    retried: int = 0
+    abandoned: int = 0
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    attempts: int  # this one included
+    message: Message
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        channels: Mapping[str, Channel],
+        renderer: Renderer,
+        clock: Clock,
+        *,
+        max_attempts: int,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> None:
+        self._engine = engine
+        self._channels = channels
+        self._renderer = renderer
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._lease = lease
+
+    def run_once(self, limit: int = 50) -> DispatchReport:
+        """Send up to `limit` due messages, one claim each."""
+        outcomes: Counter[Outcome] = Counter()
+        for _ in range(limit):
+            claimed = self._claim()
+            if claimed is None:
+                break
+            if claimed.attempts > self._max_attempts:
+                # Earlier claims died before recording; a message that crashes us is not retried.
+                outcomes[self._record(claimed, "interrupted too often")] += 1
+            else:
+                outcomes[self._record(claimed, self._deliver(claimed))] += 1
+        return DispatchReport(outcomes["sent"], outcomes["retried"], outcomes["abandoned"])
+
+    def deliver_immediately(self, message: Message) -> None:
+        """Send now, bypassing the queue (SMS codes); raises `SmsDeliveryFailed`."""
+        try:
+            self._channels[message.channel].send(message.to, self._renderer.render(message))
+        except DeliveryFailed as error:
+            raise SmsDeliveryFailed() from error
+
+    def _claim(self) -> _Claimed | None:
+        now = self._clock.now()
+        query = (
+            sa.select(outbox)
+            .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(1)
+        )
+        with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Skip rows another instance is claiming rather than wait and then send them too.
+                # SQLite needs nothing: its transactions begin IMMEDIATE, one writer at a time.
+                query = query.with_for_update(skip_locked=True)
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                return None
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == row["id"])
+                .values(attempts=outbox.c.attempts + 1, next_attempt_at=now + self._lease)
+            )
+        message = Message(
+            channel=row["channel"],
+            to=row["recipient"],
+            template=row["template"],
+            data=row["payload"].get("data", {}),
+            account_id=row["account_id"],
+        )
+        return _Claimed(row["id"], row["attempts"] + 1, message)
+
+    def _deliver(self, claimed: _Claimed) -> str | None:
+        """None when sent, else a short reason with no address or content in it."""
+        message = claimed.message
+        channel = self._channels.get(message.channel)
+        if channel is None:
+            return f"no channel {message.channel!r}"
+        try:
+            channel.send(message.to, self._renderer.render(message))
+        except DeliveryFailed as error:
+            return error.reason
+        except jinja2.TemplateError as error:
+            return f"template {message.template!r}: {type(error).__name__}"
+        except Exception as error:  # noqa: BLE001 - counted as a failed attempt, not a stuck row
+            # The type only: an exception's text may quote the address or the message.
+            log.error("outbox message %d: unexpected %s", claimed.id, type(error).__name__)
+            return f"unexpected {type(error).__name__}"
+        return None
+
+    def _record(self, claimed: _Claimed, failure: str | None) -> Outcome:
+        now = self._clock.now()
+        values: dict[str, Any]
+        outcome: Outcome
+        if failure is None:
+            outcome = "sent"
+            values = {"status": "sent", "sent_at": now, "payload": _REDACTED, "last_error": None}
+        elif claimed.attempts >= self._max_attempts:
+            outcome = "abandoned"
+            values = {"status": "abandoned", "payload": _REDACTED, "last_error": failure[:300]}
+            log.error(
+                "outbox message %d (%s) abandoned after %d attempts: %s",
+                claimed.id,
+                claimed.message.template,
+                claimed.attempts,
+                failure,
+            )
+        else:
+            outcome = "retried"
+            values = {
+                "next_attempt_at": now + backoff(claimed.attempts),
+                "last_error": failure[:300],
+            }
+        with self._engine.begin() as conn:
+            conn.execute(outbox.update().where(outbox.c.id == claimed.id).values(values))
+        return outcome

@@ -1,0 +1,129 @@
+"""The one place that reads the environment: every knob, its default and its caveats."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Settings(BaseSettings):
+    """Configuration, from `ACCESSGUARD_*` variables and an optional `.env` file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ACCESSGUARD_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["development", "production"] = Field(
+        "production", description="`development` enables /dev/outbox and relaxes nothing else."
+    )
+    database_url: str = Field(
+        "sqlite:///./var/accessguard.db",
+        description="SQLAlchemy URL; postgresql+psycopg://… in production.",
+    )
+    redis_url: str | None = Field(
+        None, description="Counters and throttles in Redis when set; otherwise in the database."
+    )
+    redis_key_prefix: str = Field("accessguard:", description="Prefix of every Redis key.")
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base of every emailed link. Never taken from the request's Host header.",
+    )
+    secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Signing keys, oldest first; the newest signs, all verify (rotation). "
+        "Comma-separated in the environment. Empty: a random key per process, so device "
+        "cookies do not survive a restart and several instances disagree: set it in production.",
+    )
+    smtp_host: str | None = Field(None, description="Outgoing mail server; unset: dev outbox.")
+    smtp_port: int = Field(25, description="SMTP port.")
+    smtp_from: str = Field("accessguard <no-reply@localhost>", description="From: address.")
+    smtp_timeout_seconds: float = Field(10.0, description="Limit on each SMTP operation.")
+    sms_webhook_url: str | None = Field(None, description="SMS gateway; unset: dev outbox.")
+    lockout_threshold: int = Field(5, ge=1, le=1000, description="Consecutive failures to lock.")
+    lockout_seconds: int = Field(900, ge=1, description="First lock; doubles per lock up to 24 h.")
+    lockout_window_seconds: int = Field(
+        86400, ge=60, description="Failures older than this are forgotten."
+    )
+    address_failure_limit: int = Field(
+        50, ge=1, description="Failed sign-ins from one address before it is throttled."
+    )
+    address_window_seconds: int = Field(900, ge=1, description="Window of the address limit.")
+    address_request_limit: int = Field(
+        30, ge=1, description="Registrations, resets and resends per address per window."
+    )
+    cookie_secure: bool = Field(
+        True, description="Secure, __Host- prefixed cookies. false only for plain-http local use."
+    )
+    password_min_length: int = Field(15, ge=8, le=64, description="NIST SP 800-63B-4 minimum.")
+    password_max_length: int = Field(256, ge=64, le=1024, description="Longest password taken.")
+    argon2_time_cost: int = Field(2, ge=1, description="OWASP: t=2 with m=19456 KiB, p=1.")
+    argon2_memory_kib: int = Field(19456, ge=1024, description="Argon2id memory in KiB.")
+    argon2_parallelism: int = Field(1, ge=1, description="Argon2id lanes.")
+    session_idle_seconds: int = Field(3600, ge=60, description="Idle timeout of a session.")
+    session_max_seconds: int = Field(86400, ge=60, description="Absolute session lifetime.")
+    device_max_seconds: int = Field(
+        31536000, ge=86400, description="How long a known-device cookie is honoured."
+    )
+    verify_token_seconds: int = Field(86400, ge=60, description="Email-verification link life.")
+    reset_token_seconds: int = Field(1800, ge=60, description="Password-reset link life.")
+    mfa_token_seconds: int = Field(300, ge=30, description="Half-finished sign-in lifetime.")
+    sms_code_seconds: int = Field(300, ge=30, description="SMS code lifetime.")
+    recovery_wait_seconds: int = Field(172800, ge=0, description="Lost-device waiting period.")
+    security_hold_seconds: int = Field(86400, ge=0, description="Hold after a security change.")
+    trusted_proxies: Annotated[list[Network], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks whose X-Forwarded-For is believed. Empty: the "
+        "socket's peer address counts and X-Forwarded-For is ignored.",
+    )
+    outbox_max_attempts: int = Field(8, ge=1, description="Sends tried before abandoning.")
+    outbox_poll_seconds: float = Field(2.0, gt=0, description="How often the sender looks.")
+    db_timeout_seconds: float = Field(5.0, gt=0, description="Pool wait and statement limit.")
+    redis_timeout_seconds: float = Field(1.0, gt=0, description="Redis socket timeouts.")
+
+    @field_validator("secret_keys", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _as_networks(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [ipaddress.ip_network(str(item), strict=False) for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_impossible_combinations(self) -> Settings:
+        host = urlsplit(self.public_url).hostname or ""
+        if self.env == "production" and not self.cookie_secure and host not in _LOOPBACK_HOSTS:
+            raise ValueError(
+                "ACCESSGUARD_COOKIE_SECURE=false sends session cookies over plain http to "
+                f"{host}; set ACCESSGUARD_COOKIE_SECURE=true (serve over https) or "
+                "ACCESSGUARD_ENV=development for a local trial."
+            )
+        if self.session_idle_seconds > self.session_max_seconds:
+            raise ValueError(
+                "ACCESSGUARD_SESSION_IDLE_SECONDS exceeds ACCESSGUARD_SESSION_MAX_SECONDS; "
+                "lower the idle timeout."
+            )
+        for key in self.secret_keys:
+            if len(key.get_secret_value()) < 32:
+                raise ValueError(
+                    "Each ACCESSGUARD_SECRET_KEYS entry needs at least 32 characters; "
+                    'make one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+                )
+        return self
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

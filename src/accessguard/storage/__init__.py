@@ -1,0 +1,1 @@
+"""Storage adapters: SQL (SQLite or PostgreSQL) for records, SQL or Redis for counters."""

@@ -1,0 +1,63 @@
+"""Counters in Redis, shared by every instance: INCR is atomic, expiry rides along.
+
+Every Redis failure becomes ServiceUnavailable: a lockout check that cannot count must refuse
+(fail closed) rather than let an attempt through uncounted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import redis
+
+from accessguard.domain.errors import ServiceUnavailable
+
+
+@contextmanager
+def _mapped() -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as error:
+        raise ServiceUnavailable() from error
+
+
+class RedisThrottleStore:
+    def __init__(self, url: str, *, prefix: str, timeout_seconds: float) -> None:
+        self._client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            health_check_interval=30,
+        )
+        self._prefix = prefix
+
+    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
+        with _mapped(), self._client.pipeline(transaction=True) as pipe:
+            full = self._prefix + key
+            pipe.incr(full)
+            pipe.expire(full, window_seconds, nx=True)
+            count, _ = pipe.execute()
+        return int(count)
+
+    def count(self, key: str, now: datetime) -> tuple[int, int]:
+        with _mapped(), self._client.pipeline(transaction=True) as pipe:
+            full = self._prefix + key
+            pipe.get(full)
+            pipe.ttl(full)
+            value, ttl = pipe.execute()
+        if value is None or ttl == -2:
+            return 0, 0
+        return int(value), max(int(ttl), 1)
+
+    def reset(self, key: str) -> None:
+        with _mapped():
+            self._client.delete(self._prefix + key)
+
+    def ping(self) -> bool:
+        with _mapped():
+            return bool(self._client.ping())
+
+    def close(self) -> None:
+        self._client.close()

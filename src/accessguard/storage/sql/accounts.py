@@ -1,0 +1,143 @@
+"""Accounts, sessions and devices: the records keyed by a person or a token digest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from accessguard.domain.model import Account, Device, Session
+from accessguard.storage.sql.tables import accounts, devices, sessions
+
+
+def upsert(conn: sa.Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """INSERT … ON CONFLICT for whichever backend `conn` talks to."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+class SqlAccounts:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(self, account: Account) -> bool:
+        values = {k: getattr(account, k) for k in accounts.c.keys()}  # noqa: SIM118 - a column collection
+        stmt = (
+            upsert(self._conn, accounts)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[accounts.c.email_key])
+        )
+        # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+        return self._conn.execute(stmt.returning(accounts.c.id)).first() is not None
+
+    def _one(self, where: sa.ColumnElement[bool]) -> Account | None:
+        row = self._conn.execute(sa.select(accounts).where(where)).mappings().first()
+        return Account(**row) if row else None
+
+    def get(self, account_id: str) -> Account | None:
+        return self._one(accounts.c.id == account_id)
+
+    def by_email_key(self, email_key: str) -> Account | None:
+        return self._one(accounts.c.email_key == email_key)
+
+    def _set(self, account_id: str, **values: object) -> None:
+        self._conn.execute(accounts.update().where(accounts.c.id == account_id).values(values))
+
+    def set_password(self, account_id: str, password_hash: str) -> None:
+        self._set(account_id, password_hash=password_hash)
+
+    def mark_verified(self, account_id: str, at: datetime) -> None:
+        self._conn.execute(
+            accounts.update()
+            .where(accounts.c.id == account_id, accounts.c.email_verified_at.is_(None))
+            .values(email_verified_at=at)
+        )
+
+    def set_security_hold(self, account_id: str, until: datetime) -> None:
+        self._set(account_id, security_hold_until=until)
+
+
+_SESSION_FIELDS = [c for c in sessions.c if c.name != "token_digest"]
+
+
+class SqlSessions:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(self, session: Session, token_digest: str) -> None:
+        values = {c.name: getattr(session, c.name) for c in _SESSION_FIELDS}
+        self._conn.execute(sessions.insert().values(**values, token_digest=token_digest))
+
+    def by_token_digest(self, token_digest: str) -> Session | None:
+        row = (
+            self._conn.execute(
+                sa.select(*_SESSION_FIELDS).where(sessions.c.token_digest == token_digest)
+            )
+            .mappings()
+            .first()
+        )
+        return Session(**row) if row else None
+
+    def touch(self, session_id: str, at: datetime) -> None:
+        self._conn.execute(
+            sessions.update().where(sessions.c.id == session_id).values(last_seen_at=at)
+        )
+
+    def list_active(self, account_id: str, now: datetime) -> list[Session]:
+        rows = self._conn.execute(
+            sa.select(*_SESSION_FIELDS)
+            .where(
+                sessions.c.account_id == account_id,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.expires_at > now,
+            )
+            .order_by(sessions.c.created_at.desc())
+        ).mappings()
+        return [Session(**row) for row in rows]
+
+    def revoke(self, session_id: str, at: datetime) -> bool:
+        result = self._conn.execute(
+            sessions.update()
+            .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return result.rowcount == 1
+
+    def revoke_all(self, account_id: str, at: datetime, *, except_id: str | None = None) -> int:
+        where = [sessions.c.account_id == account_id, sessions.c.revoked_at.is_(None)]
+        if except_id is not None:
+            where.append(sessions.c.id != except_id)
+        return self._conn.execute(sessions.update().where(*where).values(revoked_at=at)).rowcount
+
+
+_DEVICE_FIELDS = [c for c in devices.c if c.name != "token_digest"]
+
+
+class SqlDevices:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(self, device: Device, token_digest: str) -> None:
+        values = {c.name: getattr(device, c.name) for c in _DEVICE_FIELDS}
+        self._conn.execute(devices.insert().values(**values, token_digest=token_digest))
+
+    def by_token_digest(self, token_digest: str) -> Device | None:
+        row = (
+            self._conn.execute(
+                sa.select(*_DEVICE_FIELDS).where(devices.c.token_digest == token_digest)
+            )
+            .mappings()
+            .first()
+        )
+        return Device(**row) if row else None
+
+    def touch(self, device_id: str, at: datetime) -> None:
+        self._conn.execute(
+            devices.update().where(devices.c.id == device_id).values(last_seen_at=at)
+        )
+
+    def ids_for(self, account_id: str) -> list[str]:
+        return list(
+            self._conn.scalars(sa.select(devices.c.id).where(devices.c.account_id == account_id))
+        )

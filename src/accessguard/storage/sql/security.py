@@ -1,0 +1,143 @@
+"""Single-use tokens, lockouts and the audit trail: the records where races matter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from accessguard.domain.model import AuditEvent, LockState
+from accessguard.storage.sql.accounts import upsert
+from accessguard.storage.sql.tables import audit_events, lockouts, one_time_tokens
+
+
+class SqlTokens:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(
+        self, purpose: str, account_id: str, token_digest: str, expires_at: datetime, now: datetime
+    ) -> None:
+        self._conn.execute(
+            one_time_tokens.insert().values(
+                token_digest=token_digest,
+                purpose=purpose,
+                account_id=account_id,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+
+    def void_all(self, purpose: str, account_id: str, at: datetime) -> None:
+        self._conn.execute(
+            one_time_tokens.update()
+            .where(
+                one_time_tokens.c.account_id == account_id,
+                one_time_tokens.c.purpose == purpose,
+                one_time_tokens.c.used_at.is_(None),
+            )
+            .values(used_at=at)
+        )
+
+    def _usable(
+        self, purpose: str, token_digest: str, now: datetime
+    ) -> list[sa.ColumnElement[bool]]:
+        t = one_time_tokens.c
+        return [
+            t.token_digest == token_digest,
+            t.purpose == purpose,
+            t.used_at.is_(None),
+            t.expires_at > now,
+        ]
+
+    def consume(self, purpose: str, token_digest: str, now: datetime) -> str | None:
+        # One UPDATE … RETURNING: of parallel claims the database lets exactly one match
+        # `used_at IS NULL` (a read-then-write here would let two through).
+        stmt = (
+            one_time_tokens.update()
+            .where(*self._usable(purpose, token_digest, now))
+            .values(used_at=now)
+            .returning(one_time_tokens.c.account_id)
+        )
+        return self._conn.execute(stmt).scalar_one_or_none()
+
+    def is_usable(self, purpose: str, token_digest: str, now: datetime) -> bool:
+        stmt = sa.select(sa.literal(1)).where(*self._usable(purpose, token_digest, now))
+        return self._conn.execute(stmt).first() is not None
+
+
+class SqlLockouts:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def get(self, subject: str) -> LockState:
+        row = self._conn.execute(
+            sa.select(lockouts.c.generation, lockouts.c.level, lockouts.c.locked_until).where(
+                lockouts.c.subject == subject
+            )
+        ).first()
+        return LockState(row.generation, row.level, row.locked_until) if row else LockState()
+
+    def lock(self, subject: str, seen: LockState, until: datetime) -> bool:
+        values = {"generation": seen.generation + 1, "level": seen.level + 1, "locked_until": until}
+        updated = self._conn.execute(
+            lockouts.update()
+            .where(lockouts.c.subject == subject, lockouts.c.generation == seen.generation)
+            .values(values)
+        ).rowcount
+        if updated or seen.generation:
+            return bool(updated)
+        inserted = self._conn.execute(
+            upsert(self._conn, lockouts)
+            .values(subject=subject, **values)
+            .on_conflict_do_nothing(index_elements=[lockouts.c.subject])
+            .returning(lockouts.c.subject)
+        ).first()
+        return inserted is not None
+
+    def clear_level(self, subject: str) -> None:
+        self._conn.execute(lockouts.update().where(lockouts.c.subject == subject).values(level=0))
+
+    def unlock(self, subjects: list[str]) -> None:
+        for subject in subjects:
+            stmt = upsert(self._conn, lockouts).values(
+                subject=subject, generation=1, level=0, locked_until=None
+            )
+            self._conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[lockouts.c.subject],
+                    set_={
+                        "generation": lockouts.c.generation + 1,
+                        "level": 0,
+                        "locked_until": None,
+                    },
+                )
+            )
+
+
+class SqlAudit:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def record(self, event: AuditEvent) -> None:
+        self._conn.execute(
+            audit_events.insert().values(
+                at=event.at,
+                kind=event.kind,
+                outcome=event.outcome,
+                account_id=event.account_id,
+                ip=event.ip[:64],
+                user_agent=event.user_agent[:300],
+                detail=event.detail,
+            )
+        )
+
+    def sign_ins(self, account_id: str, limit: int) -> list[AuditEvent]:
+        a = audit_events.c
+        rows = self._conn.execute(
+            sa.select(a.at, a.kind, a.outcome, a.account_id, a.ip, a.user_agent, a.detail)
+            .where(a.account_id == account_id, a.kind == "sign_in")
+            .order_by(a.id.desc())
+            .limit(limit)
+        ).mappings()
+        return [AuditEvent(**row) for row in rows]

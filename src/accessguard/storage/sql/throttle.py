@@ -1,0 +1,57 @@
+"""Counters in the database, for a single instance or when Redis is not configured.
+
+Each call is its own short transaction, committed at once, so parallel attempts see each
+other's counts immediately (they are not part of the use case's transaction).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from accessguard.storage.sql.accounts import upsert
+from accessguard.storage.sql.engine import mapped_errors
+from accessguard.storage.sql.tables import UTCDateTime, counters
+
+
+class SqlThrottleStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def hit(self, key: str, window_seconds: int, now: datetime) -> int:
+        now_ = sa.literal(now, UTCDateTime())
+        new_expiry = sa.literal(now + timedelta(seconds=window_seconds), UTCDateTime())
+        expired = counters.c.expires_at <= now_
+        with mapped_errors(), self._engine.begin() as conn:
+            upsert_counter = upsert(conn, counters).values(
+                key=key, count=1, expires_at=now + timedelta(seconds=window_seconds)
+            )
+            # One statement: INSERT … ON CONFLICT DO UPDATE … RETURNING is atomic on both
+            # SQLite and PostgreSQL, so 50 parallel failures count to exactly 50.
+            stmt = upsert_counter.on_conflict_do_update(
+                index_elements=[counters.c.key],
+                set_={
+                    "count": sa.case((expired, 1), else_=counters.c.count + 1),
+                    "expires_at": sa.case((expired, new_expiry), else_=counters.c.expires_at),
+                },
+            ).returning(counters.c.count)
+            return int(conn.execute(stmt).scalar_one())
+
+    def count(self, key: str, now: datetime) -> tuple[int, int]:
+        with mapped_errors(), self._engine.begin() as conn:
+            row = conn.execute(
+                sa.select(counters.c.count, counters.c.expires_at).where(counters.c.key == key)
+            ).first()
+        if row is None or row.expires_at <= now:
+            return 0, 0
+        return row.count, math.ceil((row.expires_at - now).total_seconds())
+
+    def reset(self, key: str) -> None:
+        with mapped_errors(), self._engine.begin() as conn:
+            conn.execute(counters.delete().where(counters.c.key == key))
+
+    def purge_expired(self, now: datetime) -> int:
+        with mapped_errors(), self._engine.begin() as conn:
+            return conn.execute(counters.delete().where(counters.c.expires_at <= now)).rowcount

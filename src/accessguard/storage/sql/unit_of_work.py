@@ -1,0 +1,56 @@
+"""The transaction boundary: one connection, one transaction, every repository on it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import sqlalchemy as sa
+
+from accessguard.storage.sql.accounts import SqlAccounts, SqlDevices, SqlSessions
+from accessguard.storage.sql.engine import mapped_errors, unavailable
+from accessguard.storage.sql.outbox import SqlOutbox
+from accessguard.storage.sql.security import SqlAudit, SqlLockouts, SqlTokens
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._conn: sa.Connection | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        with mapped_errors():
+            conn = self._engine.connect()
+            try:
+                conn.begin()
+            except BaseException:
+                conn.close()
+                raise
+        self._conn = conn
+        self.accounts = SqlAccounts(conn)
+        self.sessions = SqlSessions(conn)
+        self.devices = SqlDevices(conn)
+        self.tokens = SqlTokens(conn)
+        self.lockouts = SqlLockouts(conn)
+        self.audit = SqlAudit(conn)
+        self.outbox = SqlOutbox(conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        assert conn is not None  # noqa: S101 - __enter__ ran
+        with mapped_errors():
+            try:
+                if exc_type is None:
+                    conn.commit()
+                else:
+                    conn.rollback()
+            finally:
+                conn.close()
+        mapped = unavailable(exc) if exc is not None else None
+        if mapped is not None:
+            raise mapped from exc

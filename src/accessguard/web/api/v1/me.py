@@ -1,0 +1,84 @@
+"""The signed-in customer's own account: profile, sessions, history, password."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path, Response
+
+from accessguard.bootstrap import Services
+from accessguard.domain.model import ClientInfo
+from accessguard.domain.sessions import Authenticated
+from accessguard.web.api.v1.schemas import (
+    ChangePasswordBody,
+    HistoryEntry,
+    MeOut,
+    MfaOut,
+    SessionInfo,
+)
+from accessguard.web.client import client_info
+from accessguard.web.deps import current, services
+
+router = APIRouter(prefix="/me", tags=["account"])
+
+
+@router.get("", response_model=MeOut)
+def me(response: Response, auth: Authenticated = Depends(current)) -> MeOut:
+    response.headers["Cache-Control"] = "no-store"
+    account = auth.account
+    return MeOut(
+        id=account.id,
+        email=account.email,
+        email_verified=account.email_verified,
+        created_at=account.created_at,
+        mfa=MfaOut(),
+        security_hold_until=account.security_hold_until,
+    )
+
+
+@router.get("/sessions", response_model=list[SessionInfo])
+def sessions(
+    auth: Authenticated = Depends(current), svc: Services = Depends(services)
+) -> list[SessionInfo]:
+    return [
+        SessionInfo(
+            id=s.id,
+            created_at=s.created_at,
+            last_seen_at=s.last_seen_at,
+            ip=s.ip,
+            user_agent=s.user_agent,
+            current=s.id == auth.session.id,
+        )
+        for s in svc.sessions.list(auth.account.id)
+    ]
+
+
+@router.delete("/sessions/{session_id}", status_code=204)
+def revoke_session(
+    session_id: str = Path(max_length=64),
+    auth: Authenticated = Depends(current),
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    svc.sessions.revoke(auth, session_id, client)
+    return Response(status_code=204)
+
+
+@router.get("/login-history", response_model=list[HistoryEntry])
+def login_history(
+    auth: Authenticated = Depends(current), svc: Services = Depends(services)
+) -> list[HistoryEntry]:
+    return [
+        HistoryEntry(at=e.at, ip=e.ip, user_agent=e.user_agent, outcome=e.outcome)
+        for e in svc.history.sign_ins(auth.account.id)
+    ]
+
+
+@router.post("/password", status_code=204)
+def change_password(
+    body: ChangePasswordBody,
+    auth: Authenticated = Depends(current),
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    svc.passwords.change(auth, body.current_password, body.new_password, client)
+    svc.dispatcher_wake()
+    return Response(status_code=204)

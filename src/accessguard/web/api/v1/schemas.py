@@ -1,0 +1,142 @@
+"""Request and response bodies. Strict types: a number where text belongs is refused, not
+coerced, and every string is checked for what would break storage or a hash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+
+def _sound_text(value: str) -> str:
+    # Lone surrogates survive JSON decoding but not UTF-8 encoding; NUL breaks PostgreSQL.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError("contains characters that are not valid Unicode") from error
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError("is not a valid email address") from error
+
+
+Text = Annotated[str, AfterValidator(_sound_text)]
+Email = Annotated[
+    str,
+    StringConstraints(strict=True, max_length=320),
+    AfterValidator(_sound_text),
+    AfterValidator(_email),
+]
+Password = Annotated[
+    str, StringConstraints(strict=True, min_length=1, max_length=4096), AfterValidator(_sound_text)
+]
+Token = Annotated[
+    str, StringConstraints(strict=True, min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_\-.]+$")
+]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class Credentials(Body):
+    email: Email
+    password: Password
+
+
+class SignInBody(Credentials):
+    device_token: Token | None = None
+
+
+class EmailBody(Body):
+    email: Email
+
+
+class TokenBody(Body):
+    token: Token
+
+
+class ResetBody(Body):
+    token: Token
+    new_password: Password
+
+
+class ChangePasswordBody(Body):
+    current_password: Password
+    new_password: Password
+
+
+class Status(BaseModel):
+    status: str
+
+
+class SessionOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class SignInOut(BaseModel):
+    status: str
+    session: SessionOut
+    device_token: str
+
+
+class MfaOut(BaseModel):
+    totp: bool = False
+    sms: bool = False
+    recovery_codes_left: int = 0
+
+
+class MeOut(BaseModel):
+    id: str
+    email: str
+    email_verified: bool
+    created_at: datetime
+    mfa: MfaOut
+    security_hold_until: datetime | None
+
+
+class SessionInfo(BaseModel):
+    id: str
+    created_at: datetime
+    last_seen_at: datetime
+    ip: str
+    user_agent: str
+    current: bool
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    ip: str
+    user_agent: str
+    outcome: str
+
+
+class CatalogueItem(BaseModel):
+    code: str
+    status: int
+    message: str
+    help_url: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    help_url: str
+    reference: str
+    retry_after: int | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+ID = Annotated[str, Field(max_length=64)]

@@ -1,0 +1,57 @@
+"""`create_app(settings)`: the FastAPI application, built fresh for each caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from accessguard import __version__
+from accessguard.bootstrap import Services, build_services
+from accessguard.notify.worker import OutboxWorker
+from accessguard.settings import Settings
+from accessguard.web import errors, health
+from accessguard.web.api.v1 import router as api_v1
+from accessguard.web.middleware.body_limit import BodyLimitMiddleware
+from accessguard.web.middleware.json_only import JsonOnlyMiddleware
+from accessguard.web.middleware.request_id import RequestIdMiddleware
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    run_outbox_worker: bool = True,
+) -> FastAPI:
+    services = services or build_services(settings or Settings())
+    worker = None
+    if run_outbox_worker:
+        worker = OutboxWorker(
+            services.dispatcher, poll_seconds=services.settings.outbox_poll_seconds
+        )
+        services.on_queued.append(worker.wake)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    app = FastAPI(
+        title="accessguard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(api_v1)
+    app.include_router(health.router)
+    # Added last = outermost: every answer, refusals by the inner middlewares included,
+    # carries a request reference.
+    app.add_middleware(JsonOnlyMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,19 @@
+"""FastAPI dependencies: each route names the use case it needs, nothing more."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from accessguard.bootstrap import Services
+from accessguard.domain.sessions import Authenticated
+from accessguard.web.cookies import session_token
+
+
+def services(request: Request) -> Services:
+    result: Services = request.app.state.services
+    return result
+
+
+def current(request: Request) -> Authenticated:
+    svc = services(request)
+    return svc.sessions.authenticate(session_token(request, svc.settings))

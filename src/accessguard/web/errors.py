@@ -1,0 +1,93 @@
+"""The one boundary where errors become answers: the JSON envelope of API.md for every non-2xx.
+
+Domain code raises `AccessError`s; FastAPI's own validation errors, 404s, 405s and anything
+unexpected are translated here too, so a client meets one shape and one catalogue.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
+
+from accessguard.domain.errors import (
+    AccessError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    ValidationFailed,
+)
+
+log = logging.getLogger("accessguard.errors")
+
+
+def request_id_of(scope: Scope) -> str:
+    return str(scope.get("state", {}).get("request_id", ""))
+
+
+def envelope(error: AccessError, request_id: str) -> JSONResponse:
+    entry = error.entry
+    body: dict[str, Any] = {
+        "code": entry.code.value,
+        "message": entry.message,
+        "remedy": entry.remedy,
+        "help_url": entry.help_url,
+        "reference": request_id,
+    }
+    headers = {"X-Request-ID": request_id, "Cache-Control": "no-store"}
+    if error.retry_after is not None:
+        body["retry_after"] = error.retry_after
+        headers["Retry-After"] = str(error.retry_after)
+    body.update(error.facts)
+    return JSONResponse({"error": body}, status_code=entry.status, headers=headers)
+
+
+def _fields(exc: RequestValidationError) -> list[dict[str, str]]:
+    # Never echo `input`: it may be the password that was refused.
+    return [
+        {
+            "field": ".".join(str(part) for part in err.get("loc", ())),
+            "message": str(err.get("msg", "invalid")),
+        }
+        for err in exc.errors()
+    ]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AccessError)
+    async def _access_error(request: Request, exc: AccessError) -> JSONResponse:
+        return envelope(exc, request_id_of(request.scope))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return envelope(ValidationFailed(fields=_fields(exc)), request_id_of(request.scope))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        cause = exc.__cause__
+        if isinstance(cause, AccessError):  # raised while FastAPI read the body
+            error: AccessError = cause
+        elif exc.status_code == 404:
+            error = NotFound()
+        elif exc.status_code == 405:
+            error = MethodNotAllowed()
+        elif exc.status_code < 500:
+            error = ValidationFailed(fields=[{"field": "body", "message": str(exc.detail)}])
+        else:
+            error = InternalError()
+        return envelope(error, request_id_of(request.scope))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "unhandled error request_id=%s type=%s",
+            request_id_of(request.scope),
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        return envelope(InternalError(), request_id_of(request.scope))

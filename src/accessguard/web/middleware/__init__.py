@@ -1,0 +1,1 @@
+"""Small pure-ASGI middlewares, one concern per file."""

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jinja2
+import pytest
+
+from accessguard.domain import notifications
+from accessguard.domain.model import Account, ClientInfo, Message
+from accessguard.notify.render import Renderer
+from tests.support import SettableClock
+
+RESET_PAGE = "https://accounts.example.test/forgot-password"
+
+
+def every_email(account: Account, clock: SettableClock) -> list[Message]:
+    later = clock.now() + timedelta(hours=1)
+    client = ClientInfo("203.0.113.9", "Mozilla/5.0 <script>")
+    return [
+        notifications.verify_email(account, "https://x.test/v?token=a&b=1", later),
+        notifications.already_registered(account),
+        notifications.already_verified(account),
+        notifications.unknown_account("nobody@example.com", "verify"),
+        notifications.unknown_account("nobody@example.com", "reset"),
+        notifications.password_reset(account, "https://x.test/r?token=a&b=1", later),
+        notifications.password_changed(account, client, clock.now(), "reset"),
+        notifications.password_changed(account, client, clock.now(), "change"),
+    ]
+
+
+def test_every_email_renders_text_and_escaped_html(account: Account, clock: SettableClock) -> None:
+    renderer = Renderer("https://accounts.example.test/")
+
+    for message in every_email(account, clock):
+        rendered = renderer.render(message)
+        assert rendered.subject
+        assert "\n" not in rendered.subject
+        assert rendered.html is not None
+        assert "<script>" not in rendered.html
+        assert "&b=1" not in rendered.html  # links are escaped inside attributes too
+        has_phrase = message.data.get("anti_phishing_phrase") is not None
+        assert ("Your anti-phishing phrase:" in rendered.text) is has_phrase
+        assert ("Your anti-phishing phrase:" in rendered.html) is has_phrase
+
+
+def test_password_changed_points_to_the_reset_page(account: Account, clock: SettableClock) -> None:
+    message = notifications.password_changed(
+        account, ClientInfo("203.0.113.9", "Firefox"), clock.now(), "change"
+    )
+
+    rendered = Renderer("https://accounts.example.test").render(message)
+
+    assert "If this wasn't you, reset your password now" in rendered.text
+    assert RESET_PAGE in rendered.text
+    assert rendered.html is not None
+    assert f'href="{RESET_PAGE}"' in rendered.html
+    assert "203.0.113.9" in rendered.text
+
+
+def test_sms_code_renders_as_plain_text() -> None:
+    rendered = Renderer("https://a.test").render(Message("sms", "+1555", "sms_code", {"code": "1"}))
+
+    assert rendered.html is None
+    assert rendered.text.startswith("Your sign-in code is 1.")
+
+
+@pytest.mark.parametrize("template", ["no_such_template", "../email/_layout", "_layout"])
+def test_unknown_template_is_a_template_error(template: str) -> None:
+    with pytest.raises(jinja2.TemplateNotFound):
+        Renderer("https://a.test").render(Message("email", "a@b.test", template, {}))

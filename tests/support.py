@@ -1,0 +1,109 @@
+"""Helpers shared by tests: a settable clock, service reachability, mailbox reading."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from accessguard.bootstrap import Services
+    from accessguard.domain.model import Account
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class SettableClock:
+    """Tests move time instead of sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def require_service(name: str, port: int, how: str) -> None:
+    """Skip locally when a real service is down; under CI a missing service is a failure."""
+    if port_open("127.0.0.1", port):
+        return
+    message = f"{name} is not running at 127.0.0.1:{port}; start it with: {how}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_postgres() -> None:
+    require_service(
+        "PostgreSQL",
+        5432,
+        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    )
+
+
+def require_redis() -> None:
+    require_service(
+        "Redis", 6379, 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ""'
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def mailbox(engine: sa.Engine, to: str | None = None) -> list[dict[str, str]]:
+    from accessguard.storage.sql.tables import dev_mailbox
+
+    query = sa.select(dev_mailbox).order_by(dev_mailbox.c.id)
+    if to is not None:
+        query = query.where(dev_mailbox.c.recipient == to)
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def token_from(body: str, path: str) -> str:
+    match = re.search(re.escape(path) + r"\?token=([A-Za-z0-9_\-.]+)", body)
+    assert match, f"no {path} link in the message"
+    return match.group(1)
+
+
+def inbox(services: Services, to: str) -> list[dict[str, str]]:
+    """Run the outbox once, as the background worker would, and read the dev mailbox."""
+    services.dispatcher.run_once()
+    return mailbox(services.engine, to)
+
+
+PASSWORD = "correct horse trading desk 42"
+
+
+def make_account(
+    services: Services,
+    email: str = "ada@example.com",
+    password: str = PASSWORD,
+    *,
+    verified: bool = True,
+) -> Account:
+    from accessguard.domain.model import ClientInfo
+
+    account = services.accounts.register(
+        email, password, ClientInfo("127.0.0.9", "factory"), verified=verified
+    )
+    assert account is not None
+    return account

@@ -1,0 +1,109 @@
+"""Registration and email verification answer alike for known and unknown addresses."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from accessguard.bootstrap import Services
+from tests.support import PASSWORD, SettableClock, inbox, make_account, token_from
+
+
+def register(client: TestClient, email: str, password: str = PASSWORD) -> dict:
+    response = client.post("/api/v1/accounts", json={"email": email, "password": password})
+    return {"status": response.status_code, "body": response.json()}
+
+
+def test_registration_sends_a_verification_link_that_confirms_the_email(
+    client: TestClient, services: Services
+) -> None:
+    assert register(client, "new@example.com") == {
+        "status": 202,
+        "body": {"status": "verification_sent"},
+    }
+    [mail] = inbox(services, "new@example.com")
+    assert "https://accounts.example.test/verify-email?token=" in mail["body"]
+    token = token_from(mail["body"], "/verify-email")
+    verified = client.post("/api/v1/accounts/verify-email", json={"token": token})
+    assert verified.status_code == 200
+    assert verified.json() == {"status": "verified"}
+    login = client.post("/api/v1/login", json={"email": "new@example.com", "password": PASSWORD})
+    assert login.status_code == 200
+
+
+def test_verification_link_works_once(client: TestClient, services: Services) -> None:
+    register(client, "new@example.com")
+    token = token_from(inbox(services, "new@example.com")[0]["body"], "/verify-email")
+    assert client.post("/api/v1/accounts/verify-email", json={"token": token}).status_code == 200
+    again = client.post("/api/v1/accounts/verify-email", json={"token": token})
+    assert again.status_code == 400
+    assert again.json()["error"]["code"] == "verification_token_invalid"
+
+
+def test_verification_link_expires(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    register(client, "new@example.com")
+    token = token_from(inbox(services, "new@example.com")[0]["body"], "/verify-email")
+    clock.advance(seconds=86401)
+    expired = client.post("/api/v1/accounts/verify-email", json={"token": token})
+    assert expired.json()["error"]["code"] == "verification_token_invalid"
+
+
+def test_taken_email_gets_the_same_answer_and_the_owner_a_notice(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services)
+    inbox(services, "ada@example.com")
+    answer = register(client, "ADA@example.com", "another long password for me")
+    assert answer == {"status": 202, "body": {"status": "verification_sent"}}
+    [notice] = inbox(services, "ada@example.com")
+    assert "/verify-email?token=" not in notice["body"]
+    assert "already" in notice["subject"].lower() or "already" in notice["body"].lower()
+
+
+def test_resend_voids_the_older_link(client: TestClient, services: Services) -> None:
+    register(client, "new@example.com")
+    first = token_from(inbox(services, "new@example.com")[0]["body"], "/verify-email")
+    resend = client.post("/api/v1/accounts/verify-email/resend", json={"email": "new@example.com"})
+    assert resend.status_code == 202
+    second = token_from(inbox(services, "new@example.com")[-1]["body"], "/verify-email")
+    assert client.post("/api/v1/accounts/verify-email", json={"token": first}).status_code == 400
+    assert client.post("/api/v1/accounts/verify-email", json={"token": second}).status_code == 200
+
+
+def test_resend_for_unknown_email_answers_202(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/accounts/verify-email/resend", json={"email": "nobody@example.com"}
+    )
+    assert response.status_code == 202
+
+
+def test_weak_passwords_are_refused_with_their_own_codes(
+    client: TestClient, services: Services
+) -> None:
+    short = register(client, "a@example.com", "short pass")
+    common = register(client, "a@example.com", "passwordpassword")
+    long = register(client, "a@example.com", "x" * 300)
+    assert (short["status"], short["body"]["error"]["code"]) == (422, "password_too_short")
+    assert short["body"]["error"]["min_length"] == 15
+    assert (common["status"], common["body"]["error"]["code"]) == (422, "password_too_common")
+    assert (long["status"], long["body"]["error"]["code"]) == (422, "password_too_long")
+    assert inbox(services, "a@example.com") == []
+
+
+def test_any_unicode_password_is_accepted_and_normalised(
+    client: TestClient, services: Services
+) -> None:
+    composed = "ünïcödé pässwörd 🦊 long enough"
+    make_account(services, "uni@example.com", composed)
+    decomposed = "u\u0308nïcödé pässwörd 🦊 long enough"
+    login = client.post("/api/v1/login", json={"email": "uni@example.com", "password": decomposed})
+    assert login.status_code == 200
+
+
+def test_invalid_email_is_a_validation_error_naming_the_field(client: TestClient) -> None:
+    response = client.post("/api/v1/accounts", json={"email": "not-an-email", "password": PASSWORD})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["fields"][0]["field"] == "body.email"

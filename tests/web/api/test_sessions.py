@@ -1,0 +1,149 @@
+"""Sessions: bearer or cookie, idle and absolute limits, revocation, password change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from accessguard.bootstrap import Services
+from tests.support import PASSWORD, SettableClock, inbox, make_account
+
+
+def sign_in(client: TestClient) -> str:
+    response = client.post("/api/v1/login", json={"email": "ada@example.com", "password": PASSWORD})
+    assert response.status_code == 200
+    return str(response.json()["session"]["token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_no_token_is_not_authenticated(client: TestClient) -> None:
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_unknown_token_is_not_authenticated(client: TestClient) -> None:
+    response = client.get("/api/v1/me", headers=bearer("made-up-token"))
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_token_in_url_is_never_accepted(client: TestClient, services: Services) -> None:
+    make_account(services)
+    token = sign_in(client)
+    client.cookies.clear()
+    response = client.get(f"/api/v1/me?token={token}&session={token}")
+    assert response.status_code == 401
+
+
+def test_each_sign_in_gets_a_new_token(client: TestClient, services: Services) -> None:
+    make_account(services)
+    assert sign_in(client) != sign_in(client)
+
+
+def test_logout_revokes_the_session_server_side(client: TestClient, services: Services) -> None:
+    make_account(services)
+    token = sign_in(client)
+    assert client.post("/api/v1/logout", headers=bearer(token)).status_code == 204
+    after = client.get("/api/v1/me", headers=bearer(token))
+    assert after.json()["error"]["code"] == "session_expired"
+
+
+def test_idle_session_expires(client: TestClient, services: Services, clock: SettableClock) -> None:
+    make_account(services)
+    token = sign_in(client)
+    clock.advance(seconds=3599)
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    clock.advance(seconds=3599)
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    clock.advance(seconds=3601)
+    assert (
+        client.get("/api/v1/me", headers=bearer(token)).json()["error"]["code"] == "session_expired"
+    )
+
+
+def test_active_session_ends_at_absolute_lifetime(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    make_account(services)
+    token = sign_in(client)
+    for _ in range(24):  # 24 x 3500 s = 84,000 s: active all along, inside 86,400 s
+        clock.advance(seconds=3500)
+        assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    clock.advance(seconds=2401)
+    response = client.get("/api/v1/me", headers=bearer(token))
+    assert response.json()["error"]["code"] == "session_expired"
+
+
+def test_sessions_are_listed_and_one_can_be_revoked(
+    client_factory: Callable[..., TestClient], services: Services
+) -> None:
+    make_account(services)
+    phone, laptop = client_factory(services), client_factory(services)
+    phone_token, laptop_token = sign_in(phone), sign_in(laptop)
+    listed = laptop.get("/api/v1/me/sessions", headers=bearer(laptop_token)).json()
+    assert len(listed) == 2
+    assert sum(s["current"] for s in listed) == 1
+    other = next(s for s in listed if not s["current"])
+    assert (
+        laptop.delete(
+            f"/api/v1/me/sessions/{other['id']}", headers=bearer(laptop_token)
+        ).status_code
+        == 204
+    )
+    assert phone.get("/api/v1/me", headers=bearer(phone_token)).status_code == 401
+    missing = laptop.delete(f"/api/v1/me/sessions/{other['id']}", headers=bearer(laptop_token))
+    assert missing.json()["error"]["code"] == "not_found"
+
+
+def test_cannot_revoke_someone_elses_session(
+    client_factory: Callable[..., TestClient], services: Services
+) -> None:
+    make_account(services)
+    make_account(services, "eve@example.com")
+    ada = client_factory(services)
+    ada_token = sign_in(ada)
+    ada_session = ada.get("/api/v1/me/sessions", headers=bearer(ada_token)).json()[0]["id"]
+    eve = client_factory(services)
+    eve_token = eve.post(
+        "/api/v1/login", json={"email": "eve@example.com", "password": PASSWORD}
+    ).json()["session"]["token"]
+    response = eve.delete(f"/api/v1/me/sessions/{ada_session}", headers=bearer(eve_token))
+    assert response.status_code == 404
+    assert ada.get("/api/v1/me", headers=bearer(ada_token)).status_code == 200
+
+
+def test_password_change_revokes_every_other_session(
+    client_factory: Callable[..., TestClient], services: Services
+) -> None:
+    make_account(services)
+    phone, laptop = client_factory(services), client_factory(services)
+    phone_token, laptop_token = sign_in(phone), sign_in(laptop)
+    inbox(services, "ada@example.com")
+    changed = laptop.post(
+        "/api/v1/me/password",
+        headers=bearer(laptop_token),
+        json={"current_password": PASSWORD, "new_password": "a brand new long passphrase"},
+    )
+    assert changed.status_code == 204
+    assert laptop.get("/api/v1/me", headers=bearer(laptop_token)).status_code == 200
+    assert phone.get("/api/v1/me", headers=bearer(phone_token)).status_code == 401
+    [notice] = inbox(services, "ada@example.com")
+    assert "password" in notice["subject"].lower()
+
+
+def test_password_change_needs_the_current_password(client: TestClient, services: Services) -> None:
+    make_account(services)
+    token = sign_in(client)
+    response = client.post(
+        "/api/v1/me/password",
+        headers=bearer(token),
+        json={
+            "current_password": "not my password at all",
+            "new_password": "a brand new long passphrase",
+        },
+    )
+    assert response.json()["error"]["code"] == "invalid_credentials"
