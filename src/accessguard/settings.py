@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     )
     smtp_host: str | None = Field(None, description="Outgoing mail server; unset: dev outbox.")
     smtp_port: int = Field(25, description="SMTP port.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls (port 587), tls (port 465) or none (a local relay)."
+    )
+    smtp_username: str | None = Field(None, description="SMTP login, when the server wants one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_from: str = Field("accessguard <no-reply@localhost>", description="From: address.")
     smtp_timeout_seconds: float = Field(10.0, description="Limit on each SMTP operation.")
     sms_webhook_url: str | None = Field(None, description="SMS gateway; unset: dev outbox.")

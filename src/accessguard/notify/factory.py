@@ -23,6 +23,9 @@ def build_channels(
             settings.smtp_port,
             settings.smtp_from,
             timeout_seconds=settings.smtp_timeout_seconds,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         )
         if settings.smtp_host
         else DevOutboxChannel(engine, clock, channel="email")

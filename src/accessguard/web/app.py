@@ -16,6 +16,7 @@ from accessguard.web.api.v1 import router as api_v1
 from accessguard.web.middleware.body_limit import BodyLimitMiddleware
 from accessguard.web.middleware.json_only import JsonOnlyMiddleware
 from accessguard.web.middleware.request_id import RequestIdMiddleware
+from accessguard.web.pages import dev_outbox
 
 
 def create_app(
@@ -49,6 +50,8 @@ def create_app(
     errors.install(app)
     app.include_router(api_v1)
     app.include_router(health.router)
+    if services.settings.env == "development":
+        app.include_router(dev_outbox.router)
     # Added last = outermost: every answer, refusals by the inner middlewares included,
     # carries a request reference.
     app.add_middleware(JsonOnlyMiddleware)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
 from email.message import EmailMessage
 
 from accessguard.notify.channels import DeliveryFailed
@@ -13,11 +14,39 @@ log = logging.getLogger(__name__)
 
 
 class SmtpChannel:
-    def __init__(self, host: str, port: int, sender: str, *, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        *,
+        timeout_seconds: float,
+        security: str = "none",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self._host = host
         self._port = port
         self._sender = sender
         self._timeout = timeout_seconds
+        self._security = security
+        self._login = (username, password) if username and password else None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._security == "tls":
+            return smtplib.SMTP_SSL(
+                self._host, self._port, timeout=self._timeout, context=ssl.create_default_context()
+            )
+        smtp = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+        try:
+            if self._security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if self._login is not None:
+                smtp.login(*self._login)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
 
     def send(self, recipient: str, rendered: Rendered) -> None:
         try:
@@ -25,7 +54,7 @@ class SmtpChannel:
         except ValueError as error:
             raise self._failed("invalid header") from error
         try:
-            with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+            with self._connect() as smtp:
                 smtp.send_message(email)
         except smtplib.SMTPResponseException as error:
             # Only the code: the server's text often quotes the address it refused.

@@ -13,8 +13,9 @@ from accessguard.storage.sql.tables import accounts, devices, sessions
 
 def upsert(conn: sa.Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     """INSERT … ON CONFLICT for whichever backend `conn` talks to."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 class SqlAccounts:

@@ -44,9 +44,12 @@ class SqlThrottleStore:
             row = conn.execute(
                 sa.select(counters.c.count, counters.c.expires_at).where(counters.c.key == key)
             ).first()
-        if row is None or row.expires_at <= now:
+        if row is None:
             return 0, 0
-        return row.count, math.ceil((row.expires_at - now).total_seconds())
+        count, expires_at = int(row[0]), row[1]
+        if expires_at <= now:
+            return 0, 0
+        return count, math.ceil((expires_at - now).total_seconds())
 
     def reset(self, key: str) -> None:
         with mapped_errors(), self._engine.begin() as conn:

@@ -6,6 +6,15 @@ from types import TracebackType
 
 import sqlalchemy as sa
 
+from accessguard.domain.ports import (
+    AccountRepository,
+    AuditLog,
+    DeviceRepository,
+    LockoutRepository,
+    OneTimeTokenRepository,
+    Outbox,
+    SessionRepository,
+)
 from accessguard.storage.sql.accounts import SqlAccounts, SqlDevices, SqlSessions
 from accessguard.storage.sql.engine import mapped_errors, unavailable
 from accessguard.storage.sql.outbox import SqlOutbox
@@ -13,6 +22,14 @@ from accessguard.storage.sql.security import SqlAudit, SqlLockouts, SqlTokens
 
 
 class SqlUnitOfWork:
+    accounts: AccountRepository
+    sessions: SessionRepository
+    devices: DeviceRepository
+    tokens: OneTimeTokenRepository
+    lockouts: LockoutRepository
+    audit: AuditLog
+    outbox: Outbox
+
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._conn: sa.Connection | None = None

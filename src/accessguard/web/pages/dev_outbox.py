@@ -1,0 +1,33 @@
+"""/dev/outbox: the messages the development channels 'sent', for trying flows locally.
+
+Registered only when ACCESSGUARD_ENV=development: it shows live links with tokens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from accessguard.bootstrap import Services
+from accessguard.storage.sql.tables import dev_mailbox
+from accessguard.web.deps import services
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
+
+
+@router.get("/dev/outbox", response_class=HTMLResponse)
+def outbox(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
+    with svc.engine.connect() as conn:
+        messages = (
+            conn.execute(sa.select(dev_mailbox).order_by(dev_mailbox.c.id.desc()).limit(100))
+            .mappings()
+            .all()
+        )
+    return templates.TemplateResponse(
+        request, "dev_outbox.html", {"messages": messages}, headers={"Cache-Control": "no-store"}
+    )

@@ -1,0 +1,49 @@
+"""No password, session token or emailed token ever reaches a log line, and the stored
+records hold digests only."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from accessguard.bootstrap import Services
+from accessguard.storage.sql.tables import metadata
+from tests.support import PASSWORD, inbox, make_account, token_from
+
+NEW = "the replacement passphrase for ada"
+
+
+def test_secrets_stay_out_of_logs_and_tables(
+    client: TestClient, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    make_account(services)
+    session = client.post(
+        "/api/v1/login", json={"email": "ada@example.com", "password": PASSWORD}
+    ).json()
+    client.post("/api/v1/login", json={"email": "ada@example.com", "password": "wrong one x" * 2})
+    client.post("/api/v1/password/forgot", json={"email": "ada@example.com"})
+    reset_token = token_from(inbox(services, "ada@example.com")[-1]["body"], "/reset-password")
+    client.post("/api/v1/password/reset", json={"token": reset_token, "new_password": NEW})
+    secrets = [
+        PASSWORD,
+        NEW,
+        session["session"]["token"],
+        session["device_token"],
+        reset_token,
+        session["device_token"].rsplit(".", 1)[0],
+    ]
+    logged = "\n".join(record.getMessage() + str(record.args) for record in caplog.records)
+    assert "request_id=" in logged
+    for secret in secrets:
+        assert secret not in logged
+    with services.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            if table.name == "dev_mailbox":
+                continue  # the development mailbox is the delivered email itself
+            dump = str(conn.execute(sa.select(table)).all())
+            for secret in secrets:
+                assert secret not in dump, table.name
