@@ -43,6 +43,16 @@ class Passwords:
             account = uow.accounts.by_email_key(email_key(email))
             if account is None:
                 uow.outbox.add(notifications.unknown_account(normalise_email(email), "reset"), now)
+                uow.audit.record(
+                    AuditEvent(
+                        now,
+                        "password_reset_requested",
+                        "unknown_account",
+                        None,
+                        client.ip,
+                        client.user_agent[:300],
+                    )
+                )
                 return
             plain, token_digest = new_token()
             expires_at = now + timedelta(seconds=self._rules.reset_token_seconds)

@@ -80,7 +80,10 @@ def install(app: FastAPI) -> None:
             error = ValidationFailed(fields=[{"field": "body", "message": str(exc.detail)}])
         else:
             error = InternalError()
-        return envelope(error, request_id_of(request.scope))
+        response = envelope(error, request_id_of(request.scope))
+        for name, value in (exc.headers or {}).items():  # e.g. the Allow of a 405 (RFC 9110)
+            response.headers.setdefault(name, value)
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
