@@ -10,32 +10,14 @@ from accessguard.domain import notifications
 from accessguard.domain.emails import email_key, normalise_email
 from accessguard.domain.errors import VerificationTokenInvalid
 from accessguard.domain.model import Account, AuditEvent, ClientInfo
-from accessguard.domain.passwords import PasswordPolicy
-from accessguard.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
-from accessguard.domain.rules import Rules
-from accessguard.domain.throttling import AddressThrottle
+from accessguard.domain.ports import UnitOfWork
 from accessguard.domain.tokens import digest, new_token
+from accessguard.domain.usecase import PasswordUseCase
 
 VERIFY = "verify_email"
 
 
-class Accounts:
-    def __init__(
-        self,
-        rules: Rules,
-        uow: UnitOfWorkFactory,
-        clock: Clock,
-        hasher: PasswordHasher,
-        policy: PasswordPolicy,
-        throttle: AddressThrottle,
-    ) -> None:
-        self._rules = rules
-        self._uow = uow
-        self._clock = clock
-        self._hasher = hasher
-        self._policy = policy
-        self._throttle = throttle
-
+class Accounts(PasswordUseCase):
     def register(
         self,
         email: str,
@@ -46,10 +28,10 @@ class Accounts:
         role: str = "customer",
     ) -> Account | None:
         """The new account, or None when the address was taken (its owner is told)."""
-        prepared = self._policy.check(password)
-        now = self._clock.now()
-        self._throttle.hit("register", client.ip, now)
-        password_hash = self._hasher.hash(prepared)
+        prepared = self.policy.check(password)
+        now = self.clock.now()
+        self.throttle.hit("register", client.ip, now)
+        password_hash = self.hasher.hash(prepared)
         account = Account(
             id=str(uuid.uuid4()),
             email=normalise_email(email),
@@ -59,7 +41,7 @@ class Accounts:
             created_at=now,
             role=role,
         )
-        with self._uow() as uow:
+        with self.uow() as uow:
             created = uow.accounts.add(account)
             if not created:
                 existing = uow.accounts.by_email_key(account.email_key)
@@ -86,8 +68,8 @@ class Accounts:
         return account
 
     def verify_email(self, token: str, client: ClientInfo) -> None:
-        now = self._clock.now()
-        with self._uow() as uow:
+        now = self.clock.now()
+        with self.uow() as uow:
             account_id = uow.tokens.consume(VERIFY, digest(token), now)
             if account_id is not None:
                 uow.accounts.mark_verified(account_id, now)
@@ -105,9 +87,9 @@ class Accounts:
             raise VerificationTokenInvalid()
 
     def resend_verification(self, email: str, client: ClientInfo) -> None:
-        now = self._clock.now()
-        self._throttle.hit("resend", client.ip, now)
-        with self._uow() as uow:
+        now = self.clock.now()
+        self.throttle.hit("resend", client.ip, now)
+        with self.uow() as uow:
             account = uow.accounts.by_email_key(email_key(email))
             if account is None:
                 uow.outbox.add(notifications.unknown_account(normalise_email(email), "verify"), now)
@@ -117,10 +99,10 @@ class Accounts:
                 self._send_verification(uow, account)
 
     def _send_verification(self, uow: UnitOfWork, account: Account) -> None:
-        now = self._clock.now()
+        now = self.clock.now()
         plain, token_digest = new_token()
-        expires_at = now + timedelta(seconds=self._rules.verify_token_seconds)
+        expires_at = now + timedelta(seconds=self.rules.verify_token_seconds)
         uow.tokens.void_all(VERIFY, account.id, now)
         uow.tokens.add(VERIFY, account.id, token_digest, expires_at, now)
-        link = self._rules.link("/verify-email", plain)
+        link = self.rules.link("/verify-email", plain)
         uow.outbox.add(notifications.verify_email(account, link, expires_at), now)

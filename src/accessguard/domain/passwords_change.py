@@ -9,37 +9,20 @@ from accessguard.domain.emails import email_key, normalise_email
 from accessguard.domain.errors import InvalidCredentials, ResetTokenInvalid
 from accessguard.domain.lockout import device_subject, email_subject
 from accessguard.domain.model import Account, AuditEvent, ClientInfo
-from accessguard.domain.passwords import PasswordPolicy, prepare
-from accessguard.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
-from accessguard.domain.rules import Rules
+from accessguard.domain.passwords import prepare
+from accessguard.domain.ports import UnitOfWork
 from accessguard.domain.sessions import Authenticated
-from accessguard.domain.throttling import AddressThrottle
 from accessguard.domain.tokens import digest, new_token
+from accessguard.domain.usecase import PasswordUseCase
 
 RESET = "password_reset"
 
 
-class Passwords:
-    def __init__(
-        self,
-        rules: Rules,
-        uow: UnitOfWorkFactory,
-        clock: Clock,
-        hasher: PasswordHasher,
-        policy: PasswordPolicy,
-        throttle: AddressThrottle,
-    ) -> None:
-        self._rules = rules
-        self._uow = uow
-        self._clock = clock
-        self._hasher = hasher
-        self._policy = policy
-        self._throttle = throttle
-
+class Passwords(PasswordUseCase):
     def forgot(self, email: str, client: ClientInfo) -> None:
-        now = self._clock.now()
-        self._throttle.hit("forgot", client.ip, now)
-        with self._uow() as uow:
+        now = self.clock.now()
+        self.throttle.hit("forgot", client.ip, now)
+        with self.uow() as uow:
             account = uow.accounts.by_email_key(email_key(email))
             if account is None:
                 uow.outbox.add(notifications.unknown_account(normalise_email(email), "reset"), now)
@@ -55,10 +38,10 @@ class Passwords:
                 )
                 return
             plain, token_digest = new_token()
-            expires_at = now + timedelta(seconds=self._rules.reset_token_seconds)
+            expires_at = now + timedelta(seconds=self.rules.reset_token_seconds)
             uow.tokens.void_all(RESET, account.id, now)  # a new link voids the older ones
             uow.tokens.add(RESET, account.id, token_digest, expires_at, now)
-            link = self._rules.link("/reset-password", plain)
+            link = self.rules.link("/reset-password", plain)
             uow.outbox.add(notifications.password_reset(account, link, expires_at), now)
             uow.audit.record(
                 AuditEvent(
@@ -72,20 +55,20 @@ class Passwords:
             )
 
     def reset_token_usable(self, token: str) -> bool:
-        with self._uow() as uow:
-            return uow.tokens.is_usable(RESET, digest(token), self._clock.now())
+        with self.uow() as uow:
+            return uow.tokens.is_usable(RESET, digest(token), self.clock.now())
 
     def reset(self, token: str, new_password: str, client: ClientInfo) -> None:
         """Checked before the token is claimed, so a refused password leaves the link usable."""
-        new_hash = self._hasher.hash(self._policy.check(new_password))
-        now = self._clock.now()
-        with self._uow() as uow:
+        new_hash = self.hasher.hash(self.policy.check(new_password))
+        now = self.clock.now()
+        with self.uow() as uow:
             account_id = uow.tokens.consume(RESET, digest(token), now)
             account = uow.accounts.get(account_id) if account_id else None
             if account is not None:
                 self._replace(uow, account, new_hash, client, now, how="reset")
                 uow.sessions.revoke_all(account.id, now)
-                hold = now + timedelta(seconds=self._rules.security_hold_seconds)
+                hold = now + timedelta(seconds=self.rules.security_hold_seconds)
                 uow.accounts.set_security_hold(account.id, hold)
                 subjects = [email_subject(account.email_key)]
                 subjects += [device_subject(d) for d in uow.devices.ids_for(account.id)]
@@ -96,11 +79,11 @@ class Passwords:
     def change(
         self, auth: Authenticated, current: str, new_password: str, client: ClientInfo
     ) -> None:
-        if not self._hasher.verify(auth.account.password_hash, prepare(current)):
+        if not self.hasher.verify(auth.account.password_hash, prepare(current)):
             raise InvalidCredentials()
-        new_hash = self._hasher.hash(self._policy.check(new_password))
-        now = self._clock.now()
-        with self._uow() as uow:
+        new_hash = self.hasher.hash(self.policy.check(new_password))
+        now = self.clock.now()
+        with self.uow() as uow:
             self._replace(uow, auth.account, new_hash, client, now, how="change")
             uow.sessions.revoke_all(auth.account.id, now, except_id=auth.session.id)
 
