@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from accessguard.domain.accounts import Accounts
 from accessguard.domain.clock import SystemClock
 from accessguard.domain.history import History
+from accessguard.domain.lockout import Lockout
 from accessguard.domain.passwords import Argon2Hasher, PasswordPolicy
 from accessguard.domain.passwords_change import Passwords
 from accessguard.domain.ports import Clock, ThrottleStore, UnitOfWork
@@ -121,7 +122,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         accounts=Accounts(rules, uow, clock, hasher, policy, address_throttle),
         signin=SignIn(rules, uow, clock, hasher, throttle, sessions, signer),
         sessions=sessions,
-        passwords=Passwords(rules, uow, clock, hasher, policy, address_throttle),
+        passwords=Passwords(
+            rules, uow, clock, hasher, policy, address_throttle, Lockout(rules, throttle)
+        ),
         history=History(uow),
         support=Support(uow, clock),
         dispatcher=dispatcher,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from accessguard.domain import notifications
 from accessguard.domain.emails import email_key, normalise_email
 from accessguard.domain.errors import InvalidCredentials, ResetTokenInvalid
-from accessguard.domain.lockout import device_subject, email_subject
+from accessguard.domain.lockout import Lockout, device_subject, email_subject
 from accessguard.domain.model import Account, AuditEvent, ClientInfo
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import UnitOfWork
@@ -18,7 +19,10 @@ from accessguard.domain.usecase import PasswordUseCase
 RESET = "password_reset"
 
 
+@dataclass(frozen=True)
 class Passwords(PasswordUseCase):
+    lockout: Lockout
+
     def forgot(self, email: str, client: ClientInfo) -> None:
         now = self.clock.now()
         self.throttle.hit("forgot", client.ip, now)
@@ -79,13 +83,38 @@ class Passwords(PasswordUseCase):
     def change(
         self, auth: Authenticated, current: str, new_password: str, client: ClientInfo
     ) -> None:
-        if not self.hasher.verify(auth.account.password_hash, prepare(current)):
-            raise InvalidCredentials()
-        new_hash = self.hasher.hash(self.policy.check(new_password))
         now = self.clock.now()
+        self._check_current(auth.account, current, client, now)
+        new_hash = self.hasher.hash(self.policy.check(new_password))
         with self.uow() as uow:
             self._replace(uow, auth.account, new_hash, client, now, how="change")
             uow.sessions.revoke_all(auth.account.id, now, except_id=auth.session.id)
+
+    def _check_current(
+        self, account: Account, current: str, client: ClientInfo, now: datetime
+    ) -> None:
+        """Wrong current passwords count toward the email's lockout, so a stolen session
+        cannot be used to guess the password without limit."""
+        subject = email_subject(account.email_key)
+        with self.uow() as uow:
+            state = self.lockout.check_subject(uow.lockouts, subject, now)
+        if self.hasher.verify(account.password_hash, prepare(current)):
+            return
+        failures = self.lockout.count_failure(subject, state, client.ip, now)
+        with self.uow() as uow:
+            refusal = self.lockout.lock_if_reached(uow.lockouts, subject, state, failures, now)
+            outcome = refusal or InvalidCredentials()
+            uow.audit.record(
+                AuditEvent(
+                    now,
+                    "password_change",
+                    outcome.code.value,
+                    account.id,
+                    client.ip,
+                    client.user_agent[:300],
+                )
+            )
+        raise outcome
 
     def _replace(
         self,

@@ -147,3 +147,28 @@ def test_password_change_needs_the_current_password(client: TestClient, services
         },
     )
     assert response.json()["error"]["code"] == "invalid_credentials"
+
+
+def test_guessing_the_current_password_locks_like_sign_in(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services)
+    token = sign_in(client)
+    codes = [
+        client.post(
+            "/api/v1/me/password",
+            headers=bearer(token),
+            json={
+                "current_password": f"guess number {i} of many",
+                "new_password": "a brand new long passphrase",
+            },
+        ).json()["error"]["code"]
+        for i in range(6)
+    ]
+    assert codes == ["invalid_credentials"] * 4 + ["account_locked"] * 2
+    right = client.post(
+        "/api/v1/me/password",
+        headers=bearer(token),
+        json={"current_password": PASSWORD, "new_password": "a brand new long passphrase"},
+    )
+    assert right.json()["error"]["code"] == "account_locked"

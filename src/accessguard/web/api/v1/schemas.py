@@ -3,6 +3,7 @@ coerced, and every string is checked for what would break storage or a hash."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 
@@ -22,6 +23,9 @@ def _sound_text(value: str) -> str:
 
 
 def _email(value: str) -> str:
+    # strip() below would quietly drop a trailing newline or tab; control characters are refused.
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError("contains a control character")
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as error:
@@ -32,11 +36,15 @@ Text = Annotated[str, AfterValidator(_sound_text)]
 Email = Annotated[
     str,
     StringConstraints(strict=True, max_length=320),
+    Field(json_schema_extra={"format": "email"}),  # tells clients (and fuzzers) what is valid
     AfterValidator(_sound_text),
     AfterValidator(_email),
 ]
 Password = Annotated[
-    str, StringConstraints(strict=True, min_length=1, max_length=4096), AfterValidator(_sound_text)
+    str,
+    StringConstraints(strict=True, min_length=1, max_length=4096),
+    Field(json_schema_extra={"pattern": "^[^\\u0000]*$"}),  # documents _sound_text's NUL rule
+    AfterValidator(_sound_text),
 ]
 Token = Annotated[
     str, StringConstraints(strict=True, min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_\-.]+$")

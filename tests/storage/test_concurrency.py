@@ -1,0 +1,226 @@
+"""Races on the records where they matter: lockout counters and locks, single-use tokens.
+
+Every test releases its threads together (threading.Barrier) against the real use cases, on
+SQLite (writes serialise through BEGIN IMMEDIATE) and on PostgreSQL with counters in Redis.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from accessguard.bootstrap import Services
+from accessguard.domain.errors import (
+    AccessError,
+    AccountLocked,
+    InvalidCredentials,
+    ResetTokenInvalid,
+    VerificationTokenInvalid,
+)
+from accessguard.domain.lockout import email_subject
+from accessguard.domain.model import ClientInfo
+from accessguard.domain.signin import SignInResult
+from accessguard.storage.redis.throttle import RedisThrottleStore
+from accessguard.storage.sql.tables import lockouts
+from accessguard.storage.sql.throttle import SqlThrottleStore
+from tests.support import PASSWORD, inbox, make_account, token_from
+
+WRONG = "not the right password at all"
+NEW = "my new and rather long passphrase"
+THRESHOLD = 5  # the default lockout_threshold
+LOCK_SECONDS = 900  # the default lockout_seconds: the first lock
+
+
+def race(count: int, attempt: Callable[[int], Any]) -> list[Any]:
+    """Run `attempt(i)` on `count` threads released together; each one's result or error."""
+    barrier = threading.Barrier(count)
+    outcomes: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait(timeout=30)
+        try:
+            outcomes[index] = attempt(index)
+        except Exception as error:  # noqa: BLE001 - the error is the outcome under test
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a racing thread hung"
+    return outcomes
+
+
+def outcome_of(call: Callable[..., Any], *args: Any) -> Any:
+    """What `call(*args)` returned, or the refusal it raised."""
+    try:
+        return call(*args)
+    except AccessError as refusal:
+        return refusal
+
+
+def kinds(outcomes: list[Any]) -> Counter[str]:
+    return Counter(type(outcome).__name__ for outcome in outcomes)
+
+
+def client(index: int = 0) -> ClientInfo:
+    # A distinct address per thread keeps the per-address failure limit out of the picture.
+    return ClientInfo(f"198.51.100.{index % 250 + 1}", "race")
+
+
+def lock_row(services: Services, email: str) -> dict[str, Any] | None:
+    with services.engine.connect() as conn:
+        row = (
+            conn.execute(sa.select(lockouts).where(lockouts.c.subject == email_subject(email)))
+            .mappings()
+            .first()
+        )
+    return dict(row) if row else None
+
+
+def sign_in(services: Services, email: str, password: str, index: int = 0) -> SignInResult:
+    return services.signin(email, password, None, client(index))
+
+
+def test_parallel_wrong_passwords_lock_exactly_as_sequential_ones(services: Services) -> None:
+    make_account(services, "ada@example.com")
+    make_account(services, "bob@example.com")
+
+    parallel = race(50, lambda i: sign_in(services, "ada@example.com", WRONG, i))
+    sequential = [outcome_of(sign_in, services, "bob@example.com", WRONG, i) for i in range(50)]
+
+    # Sequentially: four refusals, the fifth failure locks, the other 45 meet the lock. In
+    # parallel the counter hands out 1..50 atomically, so exactly four attempts see a count
+    # below the threshold; every other one reached it, raced past it or met the lock row.
+    assert kinds(sequential) == Counter(
+        {"InvalidCredentials": THRESHOLD - 1, "AccountLocked": 50 - THRESHOLD + 1}
+    )
+    assert kinds(parallel) == kinds(sequential), parallel
+    ada, bob = lock_row(services, "ada@example.com"), lock_row(services, "bob@example.com")
+    assert ada is not None
+    assert bob is not None
+    # Locked once: not doubled to 30 minutes by the racers past the threshold.
+    assert (ada["generation"], ada["level"]) == (bob["generation"], bob["level"]) == (1, 1)
+    assert ada["locked_until"] == bob["locked_until"]
+    for email in ("ada@example.com", "bob@example.com"):
+        with pytest.raises(AccountLocked) as locked:
+            sign_in(services, email, PASSWORD)
+        assert locked.value.retry_after == LOCK_SECONDS
+
+
+def test_no_attempt_slips_past_a_lock(services: Services) -> None:
+    make_account(services)
+    refusals = [outcome_of(sign_in, services, "ada@example.com", WRONG) for _ in range(THRESHOLD)]
+    assert isinstance(refusals[-1], AccountLocked)
+    before = lock_row(services, "ada@example.com")
+    assert before is not None
+    assert before["level"] == 1
+
+    # 20 right and 20 wrong passwords, all started after the lock row committed.
+    outcomes = race(40, lambda i: sign_in(services, "ada@example.com", (PASSWORD, WRONG)[i % 2]))
+
+    assert kinds(outcomes) == Counter({"AccountLocked": 40}), outcomes
+    assert all(outcome.retry_after == LOCK_SECONDS for outcome in outcomes)
+    # Attempts refused by the lock neither count nor lock again.
+    assert lock_row(services, "ada@example.com") == before
+
+
+def test_right_password_racing_failures_never_succeeds_once_the_lock_exists(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A right password hashed while racing failures lock the account is still refused."""
+    make_account(services)
+    subject = email_subject("ada@example.com")
+    now = services.clock.now()
+    locked_after_hashing = threading.local()
+    verify = services.hasher.verify
+
+    def verify_then_look(password_hash: str, password: str) -> bool:
+        matches = verify(password_hash, password)
+        with services.uow() as uow:
+            locked_after_hashing.value = uow.lockouts.get(subject).is_locked(now)
+        return matches
+
+    monkeypatch.setattr(services.hasher, "verify", verify_then_look)
+
+    def attempt(index: int) -> tuple[bool, Any]:
+        locked_after_hashing.value = False
+        right = index % 4 == 0  # 10 right, 30 wrong
+        result = outcome_of(sign_in, services, "ada@example.com", PASSWORD if right else WRONG)
+        return right and locked_after_hashing.value, result
+
+    outcomes = race(40, attempt)
+
+    slipped = [result for late, result in outcomes if late and not isinstance(result, Exception)]
+    assert slipped == []
+    assert all(
+        isinstance(result, SignInResult | AccountLocked | InvalidCredentials)
+        for _, result in outcomes
+    )
+    row = lock_row(services, "ada@example.com")
+    assert row is None or row["level"] <= 1, "racing failures locked twice"
+
+
+def test_parallel_correct_sign_ins_all_succeed(services: Services) -> None:
+    make_account(services)
+
+    outcomes = race(10, lambda i: sign_in(services, "ada@example.com", PASSWORD, i))
+
+    assert all(isinstance(outcome, SignInResult) for outcome in outcomes), outcomes
+    assert len({outcome.session_token for outcome in outcomes}) == 10
+    assert len({outcome.device_token for outcome in outcomes}) == 10
+    for outcome in outcomes:
+        assert services.sessions.authenticate(outcome.session_token).account.email == (
+            "ada@example.com"
+        )
+
+
+def test_reset_token_is_consumed_once_under_parallel_use(services: Services) -> None:
+    make_account(services)
+    services.passwords.forgot("ada@example.com", client())
+    token = token_from(inbox(services, "ada@example.com")[-1]["body"], "/reset-password")
+
+    outcomes = race(16, lambda i: services.passwords.reset(token, f"{NEW} {i}", client(i)))
+
+    assert kinds(outcomes) == Counter({"NoneType": 1, "ResetTokenInvalid": 15}), outcomes
+    winner = outcomes.index(None)
+    assert all(isinstance(o, ResetTokenInvalid) for i, o in enumerate(outcomes) if i != winner)
+    # The password set is the winner's, and only the winner's.
+    assert sign_in(services, "ada@example.com", f"{NEW} {winner}").session_token
+    loser = (winner + 1) % 16
+    with pytest.raises(InvalidCredentials):
+        sign_in(services, "ada@example.com", f"{NEW} {loser}")
+
+
+def test_verification_token_is_consumed_once_under_parallel_use(services: Services) -> None:
+    make_account(services, verified=False)
+    token = token_from(inbox(services, "ada@example.com")[-1]["body"], "/verify-email")
+
+    outcomes = race(16, lambda i: services.accounts.verify_email(token, client(i)))
+
+    assert kinds(outcomes) == Counter({"NoneType": 1, "VerificationTokenInvalid": 15}), outcomes
+    assert sum(isinstance(o, VerificationTokenInvalid) for o in outcomes) == 15
+    assert sign_in(services, "ada@example.com", PASSWORD).session_token
+
+
+def test_parallel_failures_count_exactly(services: Services) -> None:
+    # SQLite: the SQL store. PostgreSQL: the configured Redis store and the SQL store on it.
+    stores: list[SqlThrottleStore | RedisThrottleStore] = [SqlThrottleStore(services.engine)]
+    if isinstance(services.throttle, RedisThrottleStore):
+        stores.append(services.throttle)
+    now = services.clock.now()
+
+    for store in stores:
+        key = f"fail:race:{type(store).__name__}"
+        counts = race(50, lambda _, store=store, key=key: store.hit(key, 600, now))
+
+        assert sorted(counts) == list(range(1, 51)), (type(store).__name__, counts)
+        count, ttl = store.count(key, now)
+        assert count == 50
+        assert 0 < ttl <= 600

@@ -1,0 +1,500 @@
+"""Hostile input against every JSON endpoint: refused with the envelope, never a 500, no trace.
+
+Each POST endpoint of /api/v1 meets malformed and mistyped JSON, oversized and chunked bodies,
+lying Content-Length headers, wrong media types, control characters, lone surrogates, SQL-looking
+text, odd Unicode and absurd nesting. Every answer must be 2xx or the API.md envelope with a
+catalogued code whose reference is the X-Request-ID header; a request refused before the use
+case runs changes no row anywhere, and a refused registration leaves no account and no message.
+The storage backend plays no part here, so the module runs on SQLite only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from accessguard.bootstrap import Services
+from accessguard.storage.sql.tables import accounts, metadata
+from accessguard.web.app import create_app
+from tests.support import PASSWORD, make_account
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> dict[str, Any]:
+    """SQLite only: what is tested here happens before storage is reached, or not at all."""
+    return {"database_url": f"sqlite:///{tmp_path / 'accessguard.db'}", "redis_url": None}
+
+
+API = "/api/v1"
+LIMIT = 64 * 1024
+JSON = {"content-type": "application/json"}
+NEW_PASSWORD = "a different long passphrase 1984"
+# Refusals decided before any use case runs: they must leave every table as it was.
+EARLY_CODES = {"validation_error", "payload_too_large", "unsupported_media_type"}
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    path: str
+    body: dict[str, str]  # a well-formed body; the hostile cases spoil it
+    signed_in: bool = False
+
+    def fields(self, role: str) -> list[str]:
+        return [name for name in self.body if ROLES[name] == role]
+
+
+ROLES = {
+    "email": "email",
+    "password": "password",
+    "current_password": "password",
+    "new_password": "password",
+    "token": "token",
+}
+
+ENDPOINTS = [
+    Endpoint("register", f"{API}/accounts", {"email": "eve@example.com", "password": PASSWORD}),
+    Endpoint("verify-email", f"{API}/accounts/verify-email", {"token": "no-such-token"}),
+    Endpoint("resend", f"{API}/accounts/verify-email/resend", {"email": "eve@example.com"}),
+    Endpoint("login", f"{API}/login", {"email": "eve@example.com", "password": PASSWORD}),
+    Endpoint("forgot", f"{API}/password/forgot", {"email": "eve@example.com"}),
+    Endpoint(
+        "reset", f"{API}/password/reset", {"token": "no-such-token", "new_password": NEW_PASSWORD}
+    ),
+    Endpoint(
+        "change-password",
+        f"{API}/me/password",
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        signed_in=True,
+    ),
+]
+
+
+# --------------------------------------------------------------------------- hostile cases
+
+
+@dataclass(frozen=True)
+class Expect:
+    """An exact status and code, or (status None) anything but a 5xx."""
+
+    status: int | None = None
+    code: str | None = None
+
+
+ANY = Expect()
+INVALID = Expect(422, "validation_error")
+TOO_LARGE = Expect(413, "payload_too_large")
+NOT_JSON = Expect(415, "unsupported_media_type")
+
+
+@dataclass(frozen=True)
+class Request:
+    content: bytes
+    headers: dict[str, str] = field(default_factory=lambda: dict(JSON))
+    chunked: bool = False  # sent as an iterator: Transfer-Encoding chunked, no Content-Length
+
+
+Build = Callable[[Endpoint], Request | None]
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    build: Build
+    expect: Expect
+
+
+def _dump(body: object) -> bytes:
+    return json.dumps(body).encode()
+
+
+def raw(content: bytes, **headers: str) -> Build:
+    return lambda _: Request(content, {**JSON, **headers})
+
+
+def with_role(role: str, value: object) -> Build:
+    """Every field of that role set to `value`; not applicable where the endpoint has none."""
+
+    def build(endpoint: Endpoint) -> Request | None:
+        names = endpoint.fields(role)
+        if not names:
+            return None
+        return Request(_dump({**endpoint.body, **dict.fromkeys(names, value)}))
+
+    return build
+
+
+def with_raw_role(role: str, json_text: str) -> Build:
+    """Like with_role, but `json_text` goes on the wire verbatim (e.g. a lone surrogate escape)."""
+
+    def build(endpoint: Endpoint) -> Request | None:
+        names = endpoint.fields(role)
+        if not names:
+            return None
+        marker = "@@RAW@@"
+        text = json.dumps({**endpoint.body, **dict.fromkeys(names, marker)})
+        return Request(text.replace(f'"{marker}"', json_text).encode())
+
+    return build
+
+
+def without_role(role: str) -> Build:
+    def build(endpoint: Endpoint) -> Request | None:
+        names = endpoint.fields(role)
+        if not names:
+            return None
+        return Request(_dump({k: v for k, v in endpoint.body.items() if k not in names}))
+
+    return build
+
+
+def first_field(value: str) -> Build:
+    def build(endpoint: Endpoint) -> Request:
+        name = next(iter(endpoint.body))
+        return Request(_dump({**endpoint.body, name: value}))
+
+    return build
+
+
+def duplicate_key_last_wrong(endpoint: Endpoint) -> Request:
+    name = next(iter(endpoint.body))
+    text = json.dumps(endpoint.body)
+    return Request(f'{text[:-1]}, "{name}": 12345}}'.encode())
+
+
+def nested_in_field(depth: int) -> Build:
+    def build(endpoint: Endpoint) -> Request:
+        name = next(iter(endpoint.body))
+        return Request(f'{{"{name}": {"[" * depth}{"]" * depth}}}'.encode())
+
+    return build
+
+
+def chunked_over_limit(endpoint: Endpoint) -> Request:
+    name = next(iter(endpoint.body))
+    return Request(f'{{"{name}": "{"x" * (LIMIT + 1024)}"}}'.encode(), chunked=True)
+
+
+def content_length(value: str, size: int) -> Build:
+    def build(endpoint: Endpoint) -> Request:
+        name = next(iter(endpoint.body))
+        content = _dump({**endpoint.body, name: "x" * size})
+        return Request(content, {**JSON, "content-length": value})
+
+    return build
+
+
+def media_type(content_type: str | None, encode: Callable[[dict[str, str]], bytes]) -> Build:
+    def build(endpoint: Endpoint) -> Request:
+        headers = {} if content_type is None else {"content-type": content_type}
+        return Request(encode(endpoint.body), headers)
+
+    return build
+
+
+def _form(body: dict[str, str]) -> bytes:
+    return urlencode(body).encode()
+
+
+def _multipart(body: dict[str, str]) -> bytes:
+    parts = [
+        f'--XyZ\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in body.items()
+    ]
+    return ("".join(parts) + "--XyZ--\r\n").encode()
+
+
+# An RTL override, zero-width joiners, an emoji family and stacked combining accents.
+ODD_PASSWORD = "pass\u202eword \u200d\U0001f469\u200d\U0001f469\u200d\U0001f467 e\u0301\u0301 end"
+
+HOSTILE = [
+    # Not JSON, or JSON of the wrong shape.
+    Hostile("malformed-json", raw(b'{"email":'), INVALID),
+    Hostile("unterminated-string", raw(b'{"email": "eve@exa'), INVALID),
+    Hostile("trailing-garbage", raw(b'{"email": "eve@example.com"} trailing'), INVALID),
+    Hostile("json-list", raw(b'[{"email": "eve@example.com"}]'), INVALID),
+    Hostile("json-empty-list", raw(b"[]"), INVALID),
+    Hostile("json-string", raw(b'"eve@example.com"'), INVALID),
+    Hostile("json-null", raw(b"null"), INVALID),
+    Hostile("json-number", raw(b"42"), INVALID),
+    Hostile("json-bool", raw(b"true"), INVALID),
+    Hostile("empty-object", raw(b"{}"), INVALID),
+    Hostile("empty-body", raw(b""), INVALID),
+    Hostile("nan-literal", raw(b'{"email": NaN, "password": Infinity}'), INVALID),
+    Hostile("5000-digit-number", raw(b'{"email": 1' + b"0" * 5000 + b"}"), INVALID),
+    Hostile("utf8-bom", lambda e: Request(b"\xef\xbb\xbf" + _dump(e.body)), ANY),
+    Hostile("invalid-utf8", raw(b'{"email": "\xff\xfe@example.com", "token": "\xc3("}'), INVALID),
+    Hostile("duplicate-key-last-wrong", duplicate_key_last_wrong, INVALID),
+    # Wrong types and missing fields.
+    Hostile("email-as-number", with_role("email", 12345), INVALID),
+    Hostile("email-as-list", with_role("email", ["eve@example.com"]), INVALID),
+    Hostile("email-as-object", with_role("email", {"address": "eve@example.com"}), INVALID),
+    Hostile("email-as-bool", with_role("email", True), INVALID),
+    Hostile("email-as-null", with_role("email", None), INVALID),
+    Hostile("password-as-number", with_role("password", 123456789012345678), INVALID),
+    Hostile("password-as-list", with_role("password", [PASSWORD]), INVALID),
+    Hostile("password-as-object", with_role("password", {"value": PASSWORD}), INVALID),
+    Hostile("token-as-number", with_role("token", 123456), INVALID),
+    Hostile("token-as-list", with_role("token", ["no-such-token"]), INVALID),
+    Hostile("missing-email", without_role("email"), INVALID),
+    Hostile("missing-password", without_role("password"), INVALID),
+    Hostile("missing-token", without_role("token"), INVALID),
+    Hostile("empty-strings", lambda e: Request(_dump(dict.fromkeys(e.body, ""))), INVALID),
+    # Sizes: the contract's 64 KiB limit, however the body arrives.
+    Hostile("100kb-string", first_field("x" * 100 * 1024), TOO_LARGE),
+    Hostile("60kb-string", first_field("x" * 60 * 1024), Expect(422)),
+    Hostile("chunked-over-limit", chunked_over_limit, TOO_LARGE),
+    Hostile("content-length-understates", content_length("10", 100 * 1024), TOO_LARGE),
+    Hostile("content-length-overstates", content_length(str(10 * LIMIT), 10), TOO_LARGE),
+    Hostile("content-length-not-a-number", content_length("abc", 10), INVALID),
+    Hostile("content-length-negative", content_length("-1", 10), INVALID),
+    Hostile("content-length-exponent", content_length("1e3", 10), INVALID),
+    # Media types: state-changing API calls take JSON only.
+    Hostile("text-plain", media_type("text/plain", _dump), NOT_JSON),
+    Hostile("form-urlencoded", media_type("application/x-www-form-urlencoded", _form), NOT_JSON),
+    Hostile("multipart", media_type("multipart/form-data; boundary=XyZ", _multipart), NOT_JSON),
+    Hostile("no-content-type", media_type(None, _dump), NOT_JSON),
+    Hostile("xml", media_type("application/xml", lambda _: b"<email>x</email>"), NOT_JSON),
+    # Control characters, lone surrogates and invisible characters in an address.
+    Hostile("email-nul", with_role("email", "eve\x00@example.com"), INVALID),
+    Hostile("email-newline", with_role("email", "eve\n@example.com"), INVALID),
+    Hostile("email-trailing-newline", with_role("email", "eve@example.com\n"), INVALID),
+    Hostile("email-header-injection", with_role("email", "eve@example.com\r\nBcc: x@y.z"), INVALID),
+    Hostile("email-tab", with_role("email", "eve\t@example.com"), INVALID),
+    Hostile("email-rtl-override", with_role("email", "eve\u202e@example.com"), INVALID),
+    Hostile("email-zero-width-joiner", with_role("email", "e\u200dve@example.com"), INVALID),
+    Hostile("email-lone-surrogate", with_raw_role("email", r'"eve\ud800@example.com"'), INVALID),
+    Hostile(
+        "password-lone-surrogate", with_raw_role("password", r'"\ud800' + "x" * 20 + '"'), INVALID
+    ),
+    Hostile(
+        "password-low-surrogate", with_raw_role("password", r'"x\udfff' + "x" * 20 + '"'), INVALID
+    ),
+    Hostile("password-nul", with_role("password", "correct horse\x00battery staple"), INVALID),
+    Hostile("token-lone-surrogate", with_raw_role("token", r'"abc\ud800"'), INVALID),
+    # SQL-looking text: refused where it is no address or token, harmless where it is a password.
+    Hostile("sql-in-email", with_role("email", "' OR 1=1 --"), INVALID),
+    Hostile("sql-in-token", with_role("token", "' OR 1=1 --"), INVALID),
+    Hostile("sql-shaped-valid-email", with_role("email", "o'neil--@example.com"), ANY),
+    Hostile(
+        "sql-in-password", with_role("password", "x' OR '1'='1'; DROP TABLE accounts; --"), ANY
+    ),
+    # Odd but legitimate Unicode: handled as text, whatever the use case decides.
+    Hostile("email-emoji-local-part", with_role("email", "\U0001f600@example.com"), ANY),
+    Hostile("email-combining-accent", with_role("email", "e\u0301ve@example.com"), ANY),
+    Hostile("email-idn-domain", with_role("email", "eve@b\u00fccher.example"), ANY),
+    Hostile("password-odd-unicode", with_role("password", ODD_PASSWORD), ANY),
+    # Absurd nesting must be refused, not crash the parser or the validator.
+    Hostile("nested-arrays-10000", raw(b"[" * 10000 + b"]" * 10000), INVALID),
+    Hostile("nested-objects-10000", raw(b'{"a":' * 10000 + b"1" + b"}" * 10000), INVALID),
+    Hostile("nested-in-field-10000", nested_in_field(10000), INVALID),
+    Hostile("nested-arrays-32000", raw(b"[" * 32000 + b"]" * 32000), INVALID),
+]
+
+
+def _cases() -> Iterator[Any]:
+    for endpoint in ENDPOINTS:
+        for hostile in HOSTILE:
+            request = hostile.build(endpoint)
+            if request is not None:
+                yield pytest.param(
+                    endpoint, request, hostile.expect, id=f"{endpoint.name}-{hostile.name}"
+                )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def row_counts(services: Services) -> dict[str, int]:
+    with services.engine.connect() as conn:
+        return {
+            table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for table in metadata.sorted_tables
+        }
+
+
+def catalogue(client: TestClient) -> dict[str, int]:
+    answer = client.get(f"{API}/errors")
+    assert answer.status_code == 200
+    return {item["code"]: item["status"] for item in answer.json()}
+
+
+def assert_envelope(response: Response, codes: dict[str, int]) -> dict[str, Any]:
+    """API.md's error envelope, with a catalogued code and the request's reference."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    for key in ("code", "message", "help_url", "reference"):
+        assert isinstance(error.get(key), str), (key, body)
+        assert error[key], (key, body)
+    assert error["code"] in codes, body
+    assert codes[error["code"]] == response.status_code, body
+    assert error["reference"] == response.headers["x-request-id"], body
+    if error["code"] == "validation_error":
+        assert error["fields"], body
+        assert all(set(item) == {"field", "message"} for item in error["fields"]), body
+    return dict(error)
+
+
+def sign_in(client: TestClient, services: Services) -> dict[str, str]:
+    make_account(services, "ada@example.com", PASSWORD)
+    answer = client.post(f"{API}/login", json={"email": "ada@example.com", "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['session']['token']}"}
+
+
+def send(client: TestClient, path: str, request: Request, auth: dict[str, str]) -> Response:
+    headers = {**request.headers, **auth}
+    if request.chunked:
+        chunks = [request.content[i : i + 4096] for i in range(0, len(request.content), 4096)]
+        return client.post(path, content=iter(chunks), headers=headers)
+    return client.post(path, content=request.content, headers=headers)
+
+
+def _printable(text: str) -> bool:
+    return not any(unicodedata.category(ch) in {"Cc", "Cf", "Cs"} for ch in text)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize(("endpoint", "request_", "expect"), list(_cases()))
+def test_hostile_body_is_answered_cleanly(
+    client: TestClient, services: Services, endpoint: Endpoint, request_: Request, expect: Expect
+) -> None:
+    codes = catalogue(client)
+    auth = sign_in(client, services) if endpoint.signed_in else {}
+    before = row_counts(services)
+
+    response = send(client, endpoint.path, request_, auth)
+
+    assert response.status_code < 500, response.text
+    assert response.headers["x-request-id"]
+    for secret in (PASSWORD, NEW_PASSWORD):  # a refusal names the field, never echoes its value
+        assert secret not in response.text
+    if expect.status is not None:
+        assert response.status_code == expect.status, response.text
+    if response.is_success:
+        error = None
+    else:
+        error = assert_envelope(response, codes)
+        if expect.code is not None:
+            assert error["code"] == expect.code, error
+    after = row_counts(services)
+    if error is not None and error["code"] in EARLY_CODES:
+        assert after == before, "a request refused as malformed changed stored state"
+    if endpoint.name == "register":
+        if error is not None:
+            assert after["accounts"] == 0, after
+            assert after["outbox"] == 0, after
+        else:  # accepted: stored verbatim as text, by parameter, never as SQL or garbage
+            with services.engine.connect() as conn:
+                [stored] = conn.execute(sa.select(accounts.c.email)).scalars().all()
+            assert _printable(stored), repr(stored)
+    if endpoint.signed_in and error is not None:
+        assert client.get(f"{API}/me", headers=auth).status_code == 200  # session untouched
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", f"{API}/no-such-thing"), ("GET", "/no-such-page"), ("POST", "/api/v2/accounts")],
+)
+def test_unknown_path_is_not_found_in_the_envelope(
+    client: TestClient, method: str, path: str
+) -> None:
+    response = client.request(method, path, json={} if method == "POST" else None)
+    assert response.status_code == 404
+    assert assert_envelope(response, catalogue(client))["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", f"{API}/accounts", "POST"),
+        ("PUT", f"{API}/login", "POST"),
+        ("DELETE", f"{API}/password/forgot", "POST"),
+        ("POST", f"{API}/errors", "GET"),
+        ("POST", "/healthz", "GET"),
+    ],
+)
+def test_wrong_method_is_method_not_allowed_in_the_envelope(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == 405
+    assert assert_envelope(response, catalogue(client))["code"] == "method_not_allowed"
+    assert allowed in response.headers["allow"]  # RFC 9110 §15.5.6
+
+
+def test_json_with_a_charset_parameter_is_json(client: TestClient) -> None:
+    response = client.post(
+        f"{API}/accounts",
+        content=b"{}",
+        headers={"content-type": "Application/JSON; charset=utf-8"},
+    )
+    assert response.status_code == 422
+    assert assert_envelope(response, catalogue(client))["code"] == "validation_error"
+
+
+def test_odd_unicode_password_signs_in_and_its_canonical_twin_too(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services, "ada@example.com", ODD_PASSWORD)
+    for spelling in (ODD_PASSWORD, unicodedata.normalize("NFC", ODD_PASSWORD)):
+        answer = client.post(
+            f"{API}/login", json={"email": "ada@example.com", "password": spelling}
+        )
+        assert answer.status_code == 200, answer.text
+
+
+def test_sql_shaped_password_is_only_a_password(client: TestClient, services: Services) -> None:
+    password = "x' OR '1'='1'; DROP TABLE accounts; --"
+    make_account(services, "ada@example.com", password)
+    wrong = client.post(
+        f"{API}/login", json={"email": "ada@example.com", "password": "' OR 1=1 --"}
+    )
+    assert wrong.status_code == 401
+    right = client.post(f"{API}/login", json={"email": "ada@example.com", "password": password})
+    assert right.status_code == 200
+    assert row_counts(services)["accounts"] == 1
+
+
+def test_unhandled_exception_is_internal_error_revealing_nothing(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(services=services, run_outbox_worker=False)
+
+    @app.get("/api/v1/test-only/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail: postgresql://admin:hunter2@db/accounts")
+
+    caplog.set_level(logging.INFO)
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/test-only/boom")
+        codes = catalogue(client)
+
+    assert response.status_code == 500
+    error = assert_envelope(response, codes)
+    assert error["code"] == "internal_error"
+    for secret in ("secret detail", "hunter2", "RuntimeError", "Traceback", "boom"):
+        assert secret not in response.text
+    reference = error["reference"]
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(reference in r.getMessage() for r in logged), caplog.text
+    assert any(
+        reference in r.getMessage() and "status=500" in r.getMessage() for r in caplog.records
+    )
