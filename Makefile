@@ -23,8 +23,8 @@ run: install
 	$(DEV_ENV) $(BIN)/accessguard serve --host 127.0.0.1 --port 8000
 
 lint: install
-	$(BIN)/ruff format --check src tests scripts
-	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests $(wildcard scripts)
+	$(BIN)/ruff check src tests $(wildcard scripts)
 	$(BIN)/mypy
 
 test: lint
