@@ -15,7 +15,7 @@ from accessguard.domain.history import History
 from accessguard.domain.lockout import Lockout
 from accessguard.domain.passwords import Argon2Hasher, PasswordPolicy
 from accessguard.domain.passwords_change import Passwords
-from accessguard.domain.ports import Clock, ThrottleStore, UnitOfWork
+from accessguard.domain.ports import Clock, ThrottleStore, UnitOfWork, UnitOfWorkFactory
 from accessguard.domain.rules import Rules
 from accessguard.domain.sessions import Sessions
 from accessguard.domain.signin import SignIn
@@ -50,7 +50,7 @@ class Services:
     support: Support
     dispatcher: Dispatcher
     device_signer: Signer
-    uow: Callable[[], UnitOfWork]
+    uow: UnitOfWorkFactory
     on_queued: list[Callable[[], None]] = field(default_factory=list)
 
     def dispatcher_wake(self) -> None:
@@ -93,8 +93,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     else:
         throttle = SqlThrottleStore(engine)
 
-    def uow() -> UnitOfWork:
-        return SqlUnitOfWork(engine)
+    def uow(*, read_only: bool = False) -> UnitOfWork:
+        return SqlUnitOfWork(engine, read_only=read_only)
 
     hasher = Argon2Hasher(
         time_cost=settings.argon2_time_cost,

@@ -13,5 +13,5 @@ class History:
         self._uow = uow
 
     def sign_ins(self, account_id: str) -> list[AuditEvent]:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return uow.audit.sign_ins(account_id, HISTORY_LIMIT)

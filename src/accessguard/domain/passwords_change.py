@@ -59,7 +59,7 @@ class Passwords(PasswordUseCase):
             )
 
     def reset_token_usable(self, token: str) -> bool:
-        with self.uow() as uow:
+        with self.uow(read_only=True) as uow:
             return uow.tokens.is_usable(RESET, digest(token), self.clock.now())
 
     def reset(self, token: str, new_password: str, client: ClientInfo) -> None:

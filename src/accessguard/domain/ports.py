@@ -6,7 +6,6 @@ audit row and its notification are stored together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -52,6 +51,9 @@ class SessionRepository(Protocol):
 
     def by_token_digest(self, token_digest: str) -> Session | None:
         """The session whose token hashes to `token_digest`, revoked or not."""
+
+    def with_account(self, token_digest: str) -> tuple[Session, Account] | None:
+        """The session and its account in one lookup (the hot path of every request)."""
 
     def touch(self, session_id: str, at: datetime) -> None:
         """Record activity (the idle timeout counts from here)."""
@@ -146,7 +148,10 @@ class UnitOfWork(Protocol):
         """Commit when the block ended normally, roll back otherwise."""
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A unit of work; `read_only` promises no writes, so readers need not queue
+        behind writers (SQLite takes no write lock for it)."""
 
 
 class ThrottleStore(Protocol):

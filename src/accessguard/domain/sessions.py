@@ -50,22 +50,21 @@ class Sessions:
         if not token:
             raise NotAuthenticated()
         now = self._clock.now()
-        with self._uow() as uow:
-            session = uow.sessions.by_token_digest(digest(token))
-            if session is None:
-                raise NotAuthenticated()
-            idle_limit = session.last_seen_at + timedelta(seconds=self._rules.session_idle_seconds)
-            if session.revoked_at is not None or now >= session.expires_at or now >= idle_limit:
-                raise SessionExpired()
-            account = uow.accounts.get(session.account_id)
-            if account is None:
-                raise SessionExpired()
-            if now - session.last_seen_at >= _TOUCH_EVERY:
+        with self._uow(read_only=True) as uow:
+            found = uow.sessions.with_account(digest(token))
+        if found is None:
+            raise NotAuthenticated()
+        session, account = found
+        idle_limit = session.last_seen_at + timedelta(seconds=self._rules.session_idle_seconds)
+        if session.revoked_at is not None or now >= session.expires_at or now >= idle_limit:
+            raise SessionExpired()
+        if now - session.last_seen_at >= _TOUCH_EVERY:
+            with self._uow() as uow:
                 uow.sessions.touch(session.id, now)
         return Authenticated(account, session)
 
     def list(self, account_id: str) -> list[Session]:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return uow.sessions.list_active(account_id, self._clock.now())
 
     def revoke(self, auth: Authenticated, session_id: str, client: ClientInfo) -> None:

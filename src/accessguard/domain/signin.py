@@ -141,7 +141,7 @@ class SignIn:
         raise refusal
 
     def _read(self, key: str, device_token: str | None, now: datetime) -> _Attempt:
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             account = uow.accounts.by_email_key(key)
             device = self._known_device(uow, account, device_token, now)
             subject = device_subject(device.id) if device else email_subject(key)

@@ -38,7 +38,7 @@ def _is_trusted(peer: str, trusted: list[Network]) -> bool:
     return any(address in network for network in trusted)
 
 
-def client_info(request: Request) -> ClientInfo:
+async def client_info(request: Request) -> ClientInfo:
     settings = request.app.state.services.settings
     peer = request.client.host if request.client else "unknown"
     ip = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)

@@ -9,11 +9,11 @@ from accessguard.domain.sessions import Authenticated
 from accessguard.web.cookies import session_token
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     result: Services = request.app.state.services
     return result
 
 
 def current(request: Request) -> Authenticated:
-    svc = services(request)
+    svc: Services = request.app.state.services
     return svc.sessions.authenticate(session_token(request, svc.settings))

@@ -80,6 +80,19 @@ class SqlSessions:
         )
         return Session(**row) if row else None
 
+    def with_account(self, token_digest: str) -> tuple[Session, Account] | None:
+        query = (
+            sa.select(*_SESSION_FIELDS, *[c.label(f"a__{c.name}") for c in accounts.c])
+            .join(accounts, accounts.c.id == sessions.c.account_id)
+            .where(sessions.c.token_digest == token_digest)
+        )
+        row = self._conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        session = Session(**{c.name: row[c.name] for c in _SESSION_FIELDS})
+        account = Account(**{c.name: row[f"a__{c.name}"] for c in accounts.c})
+        return session, account
+
     def touch(self, session_id: str, at: datetime) -> None:
         self._conn.execute(
             sessions.update().where(sessions.c.id == session_id).values(last_seen_at=at)

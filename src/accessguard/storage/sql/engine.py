@@ -16,6 +16,8 @@ from accessguard.domain.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
+READ_ONLY = {"accessguard_read_only": True}
+
 
 def create_engine(url: str, *, timeout_seconds: float) -> sa.Engine:
     if url.startswith("sqlite"):
@@ -26,7 +28,9 @@ def create_engine(url: str, *, timeout_seconds: float) -> sa.Engine:
         pool_size=20,
         max_overflow=20,
         pool_timeout=timeout_seconds,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection that died with the
+        # server fails once as service_unavailable, and SQLAlchemy then discards the pool.
+        pool_recycle=1800,
         connect_args={
             "connect_timeout": max(1, int(timeout_seconds)),
             # A statement or a lock wait longer than this is a fault, not a slow answer.
@@ -61,7 +65,9 @@ def _sqlite_engine(url: str, timeout_seconds: float) -> sa.Engine:
     def _on_begin(conn: sa.Connection) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that later writes
         # fails at once with "database is locked" instead of waiting its turn.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers that promise not to write begin deferred and never queue behind writers.
+        read_only = conn.get_execution_options().get("accessguard_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from accessguard.storage.sql.accounts import upsert
-from accessguard.storage.sql.engine import mapped_errors
+from accessguard.storage.sql.engine import READ_ONLY, mapped_errors
 from accessguard.storage.sql.tables import UTCDateTime, counters
 
 
@@ -40,7 +40,8 @@ class SqlThrottleStore:
             return int(conn.execute(stmt).scalar_one())
 
     def count(self, key: str, now: datetime) -> tuple[int, int]:
-        with mapped_errors(), self._engine.begin() as conn:
+        with mapped_errors(), self._engine.connect() as conn:
+            conn.execution_options(**READ_ONLY)
             row = conn.execute(
                 sa.select(counters.c.count, counters.c.expires_at).where(counters.c.key == key)
             ).first()

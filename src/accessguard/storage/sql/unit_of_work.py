@@ -16,7 +16,7 @@ from accessguard.domain.ports import (
     SessionRepository,
 )
 from accessguard.storage.sql.accounts import SqlAccounts, SqlDevices, SqlSessions
-from accessguard.storage.sql.engine import mapped_errors, unavailable
+from accessguard.storage.sql.engine import READ_ONLY, mapped_errors, unavailable
 from accessguard.storage.sql.outbox import SqlOutbox
 from accessguard.storage.sql.security import SqlAudit, SqlLockouts, SqlTokens
 
@@ -30,13 +30,16 @@ class SqlUnitOfWork:
     audit: AuditLog
     outbox: Outbox
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._conn: sa.Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         with mapped_errors():
             conn = self._engine.connect()
+            if self._read_only:
+                conn.execution_options(**READ_ONLY)
             try:
                 conn.begin()
             except BaseException:

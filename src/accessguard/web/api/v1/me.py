@@ -21,7 +21,7 @@ router = APIRouter(prefix="/me", tags=["account"])
 
 
 @router.get("", response_model=MeOut)
-def me(response: Response, auth: Authenticated = Depends(current)) -> MeOut:
+async def me(response: Response, auth: Authenticated = Depends(current)) -> MeOut:
     response.headers["Cache-Control"] = "no-store"
     account = auth.account
     return MeOut(
