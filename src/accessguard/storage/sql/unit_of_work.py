@@ -38,7 +38,11 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         with mapped_errors():
             conn = self._engine.connect()
-            if self._read_only:
+            if self._read_only and conn.dialect.name != "sqlite":
+                # Reads need no transaction on PostgreSQL: autocommit saves the BEGIN and
+                # COMMIT round trips on every authenticated request.
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            elif self._read_only:
                 conn.execution_options(**READ_ONLY)
             try:
                 conn.begin()
