@@ -4,19 +4,37 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
 from accessguard import __version__
 from accessguard.bootstrap import Services, build_services
+from accessguard.notify.outbox import DispatchReport
 from accessguard.notify.worker import OutboxWorker
 from accessguard.settings import Settings
+from accessguard.storage.sql.housekeeping import purge
 from accessguard.web import errors, health
 from accessguard.web.api.v1 import router as api_v1
 from accessguard.web.middleware.body_limit import BodyLimitMiddleware
 from accessguard.web.middleware.json_only import JsonOnlyMiddleware
 from accessguard.web.middleware.request_id import RequestIdMiddleware
 from accessguard.web.pages import dev_outbox
+
+
+class _WithHousekeeping:
+    """The outbox worker's pass, plus an hourly purge of expired rows."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._next_purge: datetime | None = None
+
+    def run_once(self, limit: int = 50) -> DispatchReport:
+        now = self._services.clock.now()
+        if self._next_purge is None or now >= self._next_purge:
+            self._next_purge = now + timedelta(hours=1)
+            purge(self._services.engine, now)
+        return self._services.dispatcher.run_once(limit)
 
 
 def create_app(
@@ -29,7 +47,7 @@ def create_app(
     worker = None
     if run_outbox_worker:
         worker = OutboxWorker(
-            services.dispatcher, poll_seconds=services.settings.outbox_poll_seconds
+            _WithHousekeeping(services), poll_seconds=services.settings.outbox_poll_seconds
         )
         services.on_queued.append(worker.wake)
 
