@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     NOT_AUTHENTICATED = "not_authenticated"
     SESSION_EXPIRED = "session_expired"
     FORBIDDEN = "forbidden"
+    CSRF_FAILED = "csrf_failed"
     PASSWORD_TOO_SHORT = "password_too_short"
     PASSWORD_TOO_LONG = "password_too_long"
     PASSWORD_TOO_COMMON = "password_too_common"
@@ -146,6 +147,10 @@ class SessionExpired(AccessError):
 
 class Forbidden(AccessError):
     code = ErrorCode.FORBIDDEN
+
+
+class CsrfFailed(AccessError):
+    code = ErrorCode.CSRF_FAILED
 
 
 class PasswordTooShort(AccessError):

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from accessguard import __version__
 from accessguard.bootstrap import Services, build_services
@@ -19,7 +20,10 @@ from accessguard.web.api.v1 import router as api_v1
 from accessguard.web.middleware.body_limit import BodyLimitMiddleware
 from accessguard.web.middleware.json_only import JsonOnlyMiddleware
 from accessguard.web.middleware.request_id import RequestIdMiddleware
+from accessguard.web.middleware.security_headers import SecurityHeadersMiddleware
 from accessguard.web.pages import dev_outbox
+from accessguard.web.pages import signin as signin_pages
+from accessguard.web.templating import STATIC
 
 
 class _WithHousekeeping:
@@ -68,10 +72,13 @@ def create_app(
     errors.install(app)
     app.include_router(api_v1)
     app.include_router(health.router)
+    app.include_router(signin_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if services.settings.env == "development":
         app.include_router(dev_outbox.router)
     # Added last = outermost: every answer, refusals by the inner middlewares included,
     # carries a request reference.
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(JsonOnlyMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -22,6 +22,7 @@ from accessguard.domain.errors import (
     NotFound,
     ValidationFailed,
 )
+from accessguard.web.templating import templates
 
 log = logging.getLogger("accessguard.errors")
 
@@ -47,6 +48,33 @@ def envelope(error: AccessError, request_id: str) -> JSONResponse:
     return JSONResponse({"error": body}, status_code=entry.status, headers=headers)
 
 
+def wants_page(request: Request) -> bool:
+    """Browsers asking for a page get HTML; the API and JSON clients get the envelope."""
+    if request.url.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def page(request: Request, error: AccessError) -> Response:
+    entry = error.entry
+    response = templates.TemplateResponse(
+        request,
+        "error.html",
+        {"error": error, "entry": entry, "reference": request_id_of(request.scope)},
+        status_code=entry.status,
+        headers={"Cache-Control": "no-store", "X-Request-ID": request_id_of(request.scope)},
+    )
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def respond(request: Request, error: AccessError) -> Response:
+    if wants_page(request):
+        return page(request, error)
+    return envelope(error, request_id_of(request.scope))
+
+
 def _fields(exc: RequestValidationError) -> list[dict[str, str]]:
     # Never echo `input`: it may be the password that was refused.
     return [
@@ -60,15 +88,15 @@ def _fields(exc: RequestValidationError) -> list[dict[str, str]]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(AccessError)
-    async def _access_error(request: Request, exc: AccessError) -> JSONResponse:
-        return envelope(exc, request_id_of(request.scope))
+    async def _access_error(request: Request, exc: AccessError) -> Response:
+        return respond(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return envelope(ValidationFailed(fields=_fields(exc)), request_id_of(request.scope))
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return respond(request, ValidationFailed(fields=_fields(exc)))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         cause = exc.__cause__
         if isinstance(cause, AccessError):  # raised while FastAPI read the body
             error: AccessError = cause
@@ -80,17 +108,17 @@ def install(app: FastAPI) -> None:
             error = ValidationFailed(fields=[{"field": "body", "message": str(exc.detail)}])
         else:
             error = InternalError()
-        response = envelope(error, request_id_of(request.scope))
+        response = respond(request, error)
         for name, value in (exc.headers or {}).items():  # e.g. the Allow of a 405 (RFC 9110)
             response.headers.setdefault(name, value)
         return response
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error(
             "unhandled error request_id=%s type=%s",
             request_id_of(request.scope),
             type(exc).__name__,
             exc_info=exc,
         )
-        return envelope(InternalError(), request_id_of(request.scope))
+        return respond(request, InternalError())

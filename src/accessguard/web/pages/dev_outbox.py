@@ -5,19 +5,16 @@ Registered only when ACCESSGUARD_ENV=development: it shows live links with token
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from accessguard.bootstrap import Services
 from accessguard.storage.sql.tables import dev_mailbox
 from accessguard.web.deps import services
+from accessguard.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
 
 
 @router.get("/dev/outbox", response_class=HTMLResponse)

@@ -1,0 +1,102 @@
+"""What every page shares: rendering with a CSRF token, the signed-in check, safe redirects.
+
+CSRF uses OWASP's signed double-submit cookie: a random value in a SameSite cookie, and in
+each form the value signed with the server's key. A form posted from another site has
+neither; an Origin header, when the browser sends one, must be the page's own origin.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Request, Response
+
+from accessguard.bootstrap import Services
+from accessguard.domain.errors import AccessError, CsrfFailed
+from accessguard.domain.sessions import Authenticated
+from accessguard.web.cookies import session_token
+from accessguard.web.errors import request_id_of
+from accessguard.web.templating import templates
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def csrf_cookie_name(request: Request) -> str:
+    return "__Host-ag_csrf" if _services(request).settings.cookie_secure else "ag_csrf"
+
+
+def check_csrf(request: Request, form_token: str) -> None:
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    if origin is not None and origin != own:
+        raise CsrfFailed()
+    cookie = request.cookies.get(csrf_cookie_name(request), "")
+    signed_value = _services(request).device_signer.unsign(form_token) if form_token else None
+    if not cookie or signed_value is None or not hmac.compare_digest(signed_value, cookie):
+        raise CsrfFailed()
+
+
+def signed_in(request: Request) -> Authenticated | None:
+    token = session_token(request, _services(request).settings)
+    if not token:
+        return None
+    try:
+        return _services(request).sessions.authenticate(token)
+    except AccessError:
+        return None
+
+
+def local_path(target: str | None, default: str = "/account") -> str:
+    """Only paths on this site: no scheme, no host, no `//evil` or `/\\evil` (open redirect)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return default
+    return target
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    error: AccessError | None = None,
+    auth: Authenticated | None = None,
+) -> Response:
+    settings = _services(request).settings
+    cookie_value = request.cookies.get(csrf_cookie_name(request)) or secrets.token_urlsafe(32)
+    values: dict[str, Any] = {
+        "csrf_token": _services(request).device_signer.sign(cookie_value),
+        "signed_in": auth is not None,
+        "auth": auth,
+        "error": error,
+        "entry": error.entry if error else None,
+        "reference": request_id_of(request.scope) if error else None,
+        **(context or {}),
+    }
+    response = templates.TemplateResponse(
+        request,
+        template,
+        values,
+        status_code=error.entry.status if error else status_code,
+        headers={"Cache-Control": "no-store"},
+    )
+    if error is not None and error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    response.set_cookie(
+        csrf_cookie_name(request),
+        cookie_value,
+        path="/",
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+    )
+    return response

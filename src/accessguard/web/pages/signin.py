@@ -1,0 +1,79 @@
+"""/login and sign-out, on the same sign-in use case as the API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from accessguard.bootstrap import Services
+from accessguard.domain.errors import AccessError, ValidationFailed
+from accessguard.domain.model import ClientInfo
+from accessguard.web import cookies
+from accessguard.web.client import client_info
+from accessguard.web.deps import services
+from accessguard.web.pages.common import check_csrf, local_path, render, signed_in
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    return RedirectResponse("/account" if signed_in(request) else "/login", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/account", signed_out: bool = False) -> Response:
+    auth = signed_in(request)
+    if auth is not None:
+        return RedirectResponse(local_path(next), status_code=303)
+    return render(
+        request,
+        "pages/login.html",
+        {"next": local_path(next), "email": "", "signed_out": signed_out},
+    )
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    email: str = Form("", max_length=320),
+    password: str = Form("", max_length=4096),
+    next: str = Form("/account", max_length=2000),
+    csrf_token: str = Form("", max_length=512),
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    target = local_path(next)
+    try:
+        check_csrf(request, csrf_token)
+        if "@" not in email or not password:
+            raise ValidationFailed(
+                fields=[
+                    {"field": "email" if "@" not in email else "password", "message": "required"}
+                ]
+            )
+        device = request.cookies.get(cookies.device_cookie_name(svc.settings))
+        result = svc.signin(email, password, device, client)
+    except AccessError as error:
+        # The password is never sent back; the email stays so the customer need not retype it.
+        return render(request, "pages/login.html", {"next": target, "email": email}, error=error)
+    response = RedirectResponse(target, status_code=303)
+    cookies.set_session(response, svc.settings, result.session_token, result.session_expires_at)
+    cookies.set_device(response, svc.settings, result.device_token)
+    return response
+
+
+@router.post("/logout")
+def logout_submit(
+    request: Request,
+    csrf_token: str = Form("", max_length=512),
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    check_csrf(request, csrf_token)
+    auth = signed_in(request)
+    if auth is not None:
+        svc.sessions.logout(auth, client)
+    response = RedirectResponse("/login?signed_out=true", status_code=303)
+    cookies.clear_session(response, svc.settings)
+    return response

@@ -1,0 +1,38 @@
+// Small progressive enhancements: every page works without this file.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  // Show / hide password.
+  for (const input of document.querySelectorAll("input[type=password]")) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "toggle secondary";
+    button.textContent = "Show password";
+    button.setAttribute("aria-controls", input.id);
+    button.addEventListener("click", () => {
+      const hidden = input.type === "password";
+      input.type = hidden ? "text" : "password";
+      button.textContent = hidden ? "Hide password" : "Show password";
+    });
+    input.insertAdjacentElement("afterend", button);
+    // Caps Lock warning.
+    const caps = document.createElement("p");
+    caps.className = "caps";
+    caps.setAttribute("aria-live", "polite");
+    button.insertAdjacentElement("afterend", caps);
+    input.addEventListener("keyup", (event) => {
+      const on = event.getModifierState && event.getModifierState("CapsLock");
+      caps.textContent = on ? "Caps Lock is on." : "";
+    });
+  }
+  // Countdown on locks and cool-downs.
+  for (const element of document.querySelectorAll("[data-countdown]")) {
+    let left = parseInt(element.dataset.countdown, 10);
+    if (!(left > 0)) continue;
+    const timer = setInterval(() => {
+      left -= 1;
+      if (left <= 0) { clearInterval(timer); element.textContent = "now"; return; }
+      const minutes = Math.floor(left / 60), seconds = left % 60;
+      element.textContent = minutes ? `${minutes} min ${seconds} s` : `${seconds} s`;
+    }, 1000);
+  }
+});

@@ -1,0 +1,24 @@
+"""Jinja2 for the pages: auto-escaped, with versioned static URLs."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+WEB = Path(__file__).parent
+STATIC = WEB / "static"
+
+
+@cache
+def static_url(name: str) -> str:
+    """`/static/NAME?v=HASH`: a changed file gets a new URL, so a stale cache never mixes
+    an old stylesheet with a new page."""
+    version = hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={version}"
+
+
+templates = Jinja2Templates(directory=WEB / "templates")
+templates.env.globals["static_url"] = static_url

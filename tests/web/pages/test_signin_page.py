@@ -1,0 +1,127 @@
+"""The sign-in page: works without JavaScript, keeps the email, shows catalogue errors,
+refuses forms without their CSRF token and redirects only to local paths."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from accessguard.bootstrap import Services
+from tests.support import PASSWORD, make_account
+
+HTML = {"Accept": "text/html"}
+
+
+def csrf(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "form without a CSRF token"
+    return match.group(1)
+
+
+def submit(client: TestClient, password: str, **fields: str) -> object:
+    token = csrf(client.get("/login", headers=HTML).text)
+    form = {"email": "ada@example.com", "password": password, "csrf_token": token, **fields}
+    return client.post("/login", data=form, headers=HTML, follow_redirects=False)
+
+
+def test_sign_in_with_the_form_lands_on_the_account_page(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services)
+    response = submit(client, PASSWORD)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/account"
+    assert "__Host-ag_session" in response.headers["set-cookie"]
+
+
+def test_wrong_password_shows_the_generic_error_with_help_and_keeps_the_email(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services)
+    response = submit(client, "not the password at all")
+    assert response.status_code == 401
+    assert "Incorrect email or password." in response.text
+    assert 'href="/help/invalid_credentials"' in response.text
+    assert 'value="ada@example.com"' in response.text
+    assert "not the password at all" not in response.text
+    assert response.headers["x-request-id"] in response.text
+
+
+def test_lock_shows_when_it_ends(client: TestClient, services: Services) -> None:
+    make_account(services)
+    for i in range(5):
+        response = submit(client, f"wrong password number {i}")
+    assert response.status_code == 423
+    assert "Locked until" in response.text
+    assert "/help/account_locked" in response.text
+
+
+def test_form_without_csrf_token_is_refused(client: TestClient, services: Services) -> None:
+    make_account(services)
+    client.get("/login", headers=HTML)
+    response = client.post(
+        "/login", data={"email": "ada@example.com", "password": PASSWORD}, headers=HTML
+    )
+    assert response.status_code == 403
+    assert "csrf_failed" in response.text
+
+
+def test_form_from_another_origin_is_refused(client: TestClient, services: Services) -> None:
+    make_account(services)
+    token = csrf(client.get("/login", headers=HTML).text)
+    response = client.post(
+        "/login",
+        data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": token},
+        headers={**HTML, "Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)", "/\x00x"],
+)
+def test_redirect_after_sign_in_is_local_only(
+    client: TestClient, services: Services, target: str
+) -> None:
+    make_account(services)
+    response = submit(client, PASSWORD, next=target)
+    assert response.headers["location"] == "/account"
+
+
+def test_local_redirect_is_kept(client: TestClient, services: Services) -> None:
+    make_account(services)
+    response = submit(client, PASSWORD, next="/account?tab=sessions")
+    assert response.headers["location"] == "/account?tab=sessions"
+
+
+def test_pages_carry_strict_security_headers(client: TestClient) -> None:
+    response = client.get("/login", headers=HTML)
+    csp = response.headers["content-security-policy"]
+    assert "unsafe-inline" not in csp
+    assert "object-src 'none'" in csp
+    assert "base-uri 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_static_assets_are_versioned_and_local(client: TestClient) -> None:
+    page = client.get("/login", headers=HTML).text
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page)
+    assert assets
+    for asset in assets:
+        assert "?v=" in asset
+        assert client.get(asset).status_code == 200
+    assert "http://" not in page
+    assert "https://" not in page
+
+
+def test_unknown_page_renders_html_for_browsers(client: TestClient) -> None:
+    response = client.get("/no-such-page", headers=HTML)
+    assert response.status_code == 404
+    assert "text/html" in response.headers["content-type"]
+    assert "/help/not_found" in response.text
