@@ -42,7 +42,8 @@ class RedisThrottleStore:
         return int(count)
 
     def count(self, key: str, now: datetime) -> tuple[int, int]:
-        with _mapped(), self._client.pipeline(transaction=True) as pipe:
+        # One round trip; no MULTI needed for two reads that only inform a refusal.
+        with _mapped(), self._client.pipeline(transaction=False) as pipe:
             full = self._prefix + key
             pipe.get(full)
             pipe.ttl(full)

@@ -66,16 +66,17 @@ class SqlTokens:
         return self._conn.execute(stmt).first() is not None
 
 
+_LOCK_STATE = sa.select(lockouts.c.generation, lockouts.c.level, lockouts.c.locked_until).where(
+    lockouts.c.subject == sa.bindparam("subject")
+)
+
+
 class SqlLockouts:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
     def get(self, subject: str) -> LockState:
-        row = self._conn.execute(
-            sa.select(lockouts.c.generation, lockouts.c.level, lockouts.c.locked_until).where(
-                lockouts.c.subject == subject
-            )
-        ).first()
+        row = self._conn.execute(_LOCK_STATE, {"subject": subject}).first()
         return LockState(row.generation, row.level, row.locked_until) if row else LockState()
 
     def lock(self, subject: str, seen: LockState, until: datetime) -> bool:
