@@ -23,7 +23,9 @@ class SettableClock:
     """Tests move time instead of sleeping."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+        # Far enough ahead that cookies the pages set are not already expired on the real
+        # clock, which the test client's cookie jar consults.
+        self.current = start or datetime(2036, 3, 2, 9, 30, tzinfo=UTC)
 
     def now(self) -> datetime:
         return self.current

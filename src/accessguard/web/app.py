@@ -21,8 +21,12 @@ from accessguard.web.middleware.body_limit import BodyLimitMiddleware
 from accessguard.web.middleware.json_only import JsonOnlyMiddleware
 from accessguard.web.middleware.request_id import RequestIdMiddleware
 from accessguard.web.middleware.security_headers import SecurityHeadersMiddleware
+from accessguard.web.pages import account as account_page
+from accessguard.web.pages import accounts as accounts_pages
 from accessguard.web.pages import dev_outbox
+from accessguard.web.pages import help as help_pages
 from accessguard.web.pages import signin as signin_pages
+from accessguard.web.pages import status as status_page
 from accessguard.web.templating import STATIC
 
 
@@ -73,6 +77,10 @@ def create_app(
     app.include_router(api_v1)
     app.include_router(health.router)
     app.include_router(signin_pages.router)
+    app.include_router(accounts_pages.router)
+    app.include_router(account_page.router)
+    app.include_router(help_pages.router)
+    app.include_router(status_page.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if services.settings.env == "development":
         app.include_router(dev_outbox.router)

@@ -13,6 +13,27 @@ from accessguard.storage.sql.engine import mapped_errors
 from accessguard.web.deps import services
 
 router = APIRouter(tags=["health"])
+OK, UNAVAILABLE, NOT_CONFIGURED = "ok", "unavailable", "not configured"
+
+
+def readiness_checks(svc: Services) -> dict[str, str]:
+    """Each dependency's state: "ok", "unavailable" or "not configured" (Redis is optional).
+
+    The same checks as /readyz; each is bounded by the adapter's own time limit.
+    """
+    checks = {"database": OK, "redis": NOT_CONFIGURED}
+    try:
+        with mapped_errors(), svc.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except AccessError:
+        checks["database"] = UNAVAILABLE
+    if isinstance(svc.throttle, RedisThrottleStore):
+        try:
+            svc.throttle.ping()
+            checks["redis"] = OK
+        except AccessError:
+            checks["redis"] = UNAVAILABLE
+    return checks
 
 
 @router.get("/healthz")
@@ -22,18 +43,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(svc: Services = Depends(services)) -> JSONResponse:
-    checks = {"database": "ok", "redis": "not configured"}
-    try:
-        with mapped_errors(), svc.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except AccessError:
-        checks["database"] = "unavailable"
-    if isinstance(svc.throttle, RedisThrottleStore):
-        try:
-            svc.throttle.ping()
-            checks["redis"] = "ok"
-        except AccessError:
-            checks["redis"] = "unavailable"
+    checks = readiness_checks(svc)
     ready = "unavailable" not in checks.values()
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},

@@ -1,0 +1,342 @@
+"""The troubleshooting guide behind /help: the situations a customer meets, in plain words.
+
+Each topic links the catalogue codes a customer may see in that situation; /help/CODE links
+back. Support never needs a password or a verification code, and every topic says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accessguard.domain.errors import ErrorCode as E
+
+_NEVER_SECRETS = "Never send your password or a verification code: support will never ask for them."
+
+
+@dataclass(frozen=True)
+class HelpTopic:
+    """One situation at /help/topics/SLUG, with the sections every help page has."""
+
+    slug: str
+    title: str
+    summary: str
+    keywords: str
+    what_you_see: str
+    why: str
+    what_to_do: tuple[str, ...]
+    contact_support: str
+    codes: tuple[E, ...]
+
+    @property
+    def url(self) -> str:
+        return f"/help/topics/{self.slug}"
+
+
+TOPICS: tuple[HelpTopic, ...] = (
+    HelpTopic(
+        slug="wrong-password",
+        title="Wrong email or password",
+        summary="Signing in says “Incorrect email or password”.",
+        keywords="wrong password incorrect email cannot sign in can't log in login failed "
+        "forgot password",
+        what_you_see="“Incorrect email or password” after you press Sign in.",
+        why="The email address and the password do not match an account. For your safety the "
+        "message never says which of the two was wrong, or whether an account exists.",
+        what_to_do=(
+            "Check that Caps Lock is off and that you typed the email address of your account.",
+            "If you use a password manager, make sure it filled in the password for this site.",
+            "Still not working? Use “Forgot password?” on the sign-in page to get a reset link.",
+            "After several failed attempts new devices are paused for a while, so reset your "
+            "password rather than guessing.",
+        ),
+        contact_support="Contact support if the reset email never arrives, even in the spam "
+        "folder. Give the email address of your account and the time you tried. " + _NEVER_SECRETS,
+        codes=(E.INVALID_CREDENTIALS, E.ACCOUNT_LOCKED, E.EMAIL_NOT_VERIFIED),
+    ),
+    HelpTopic(
+        slug="account-locked",
+        title="Account temporarily locked",
+        summary="Sign-ins are paused after several wrong passwords.",
+        keywords="locked lockout blocked too many attempts account locked suspended",
+        what_you_see="A message that your account is temporarily locked, with the time the "
+        "lock ends.",
+        why="Several sign-ins with a wrong password were tried for your email address. To stop "
+        "password guessing, sign-ins from unfamiliar devices pause for a while. Devices you "
+        "have signed in with before keep working, so a stranger cannot lock you out of them. "
+        "Each lock lifts by itself; repeated locks last longer, up to 24 hours.",
+        what_to_do=(
+            "Wait until the time shown, then sign in again.",
+            "Or reset your password with “Forgot password?”: a successful reset lifts the lock "
+            "at once.",
+            "Try from a device you have used before, such as your usual phone or computer.",
+            "If you did not make these attempts, reset your password anyway and check the "
+            "sign-in history on your account page.",
+        ),
+        contact_support="Contact support if you need access before the lock ends and cannot "
+        "reset your password. Give the email address of your account, the time shown in the "
+        "message and the error reference. " + _NEVER_SECRETS,
+        codes=(E.ACCOUNT_LOCKED, E.TOO_MANY_REQUESTS, E.INVALID_CREDENTIALS),
+    ),
+    HelpTopic(
+        slug="verification-code",
+        title="Verification code not working",
+        summary="The code from your authenticator app or the SMS is refused.",
+        keywords="code not working wrong code invalid code 2fa two-factor mfa otp one-time "
+        "authenticator app sms text message code not received expired",
+        what_you_see="“The verification code is not correct”, a note that the code was already "
+        "used, that your device clock is wrong, or that an SMS could not be sent.",
+        why="Authenticator codes change every 30 seconds and depend on your phone's clock; each "
+        "code works once. SMS codes expire after 5 minutes, and a resent code replaces the "
+        "old one. Attempts are limited to stop guessing.",
+        what_to_do=(
+            "Authenticator app: enter the code currently shown, before it changes.",
+            "If you are told your clock is wrong, turn on automatic date and time on your "
+            "phone, then enter a fresh code.",
+            "SMS: use the newest message only. Wait for the countdown before asking for "
+            "another; messages can take a minute to arrive.",
+            "If the SMS cannot be sent, try again shortly or use your authenticator app.",
+            "If the sign-in expired, start again with your email and password.",
+        ),
+        contact_support="Contact support if no SMS arrives after several tries and you have no "
+        "other method. Give the email address of your account, the time and the error "
+        "reference. " + _NEVER_SECRETS,
+        codes=(
+            E.INVALID_MFA_CODE,
+            E.MFA_CODE_REUSED,
+            E.TOTP_CLOCK_DRIFT,
+            E.MFA_TOKEN_EXPIRED,
+            E.SMS_RESEND_TOO_SOON,
+            E.SMS_DELIVERY_FAILED,
+        ),
+    ),
+    HelpTopic(
+        slug="lost-device",
+        title="Lost phone or authenticator app",
+        summary="You cannot get verification codes any more.",
+        keywords="lost phone stolen phone new phone broken phone authenticator deleted "
+        "recovery codes backup codes changed number sim 2fa reset",
+        what_you_see="You are asked for a verification code that you cannot get.",
+        why="Two-step verification protects your account even if your password leaks, so it "
+        "cannot be skipped. A careful recovery keeps a thief with your password out.",
+        what_to_do=(
+            "Use one of the recovery codes you saved when you turned on two-step verification; "
+            "each works once.",
+            "Without recovery codes, open an account-recovery request from the verification "
+            "step. Support reviews it.",
+            "Two-step verification is removed only after a waiting period. We notify you by "
+            "email during it, so you can cancel if you did not ask for it.",
+            "After recovery, withdrawals stay on hold for a while for your protection. Set up "
+            "your new device and save new recovery codes.",
+        ),
+        contact_support="Contact support if your phone was stolen, so they can watch your "
+        "account. Give the email address of your account, when you lost the device and what "
+        "you have tried. " + _NEVER_SECRETS,
+        codes=(E.INVALID_MFA_CODE, E.SMS_DELIVERY_FAILED),
+    ),
+    HelpTopic(
+        slug="reset-password",
+        title="Resetting a forgotten password",
+        summary="The reset email, the reset link or the new password is a problem.",
+        keywords="forgot password reset password reset link expired new password rejected "
+        "too short too common",
+        what_you_see="The reset link says it is invalid or expired, or the new password is "
+        "refused.",
+        why="Reset links work once and for 30 minutes, and a newer link replaces older ones. "
+        "New passwords must be long and not among passwords leaked elsewhere.",
+        what_to_do=(
+            "Ask for a new link with “Forgot password?” and open the newest email.",
+            "Copy the link in full if your email program splits it over two lines.",
+            "Choose a phrase of several unrelated words (at least 15 characters) that you use "
+            "nowhere else, or let a password manager make one.",
+            "After a reset every session ends, and withdrawals are on hold for 24 hours.",
+        ),
+        contact_support="Contact support if no reset email arrives within a few minutes, even "
+        "in the spam folder. Give the email address of your account and the time you asked. "
+        + _NEVER_SECRETS,
+        codes=(
+            E.RESET_TOKEN_INVALID,
+            E.PASSWORD_TOO_SHORT,
+            E.PASSWORD_TOO_LONG,
+            E.PASSWORD_TOO_COMMON,
+        ),
+    ),
+    HelpTopic(
+        slug="confirm-email",
+        title="Confirming your email address",
+        summary="The confirmation email is missing or its link does not work.",
+        keywords="verify email confirm email confirmation link not received activation",
+        what_you_see="A request to confirm your email before signing in, or a confirmation "
+        "link that is invalid or expired.",
+        why="We confirm that the address is yours so that security alerts and reset links "
+        "reach you. Confirmation links work once and for 24 hours.",
+        what_to_do=(
+            "Open the newest confirmation email and click its link; check the spam folder.",
+            "Ask for a new link on the sign-in page if it expired.",
+            "If your address is already confirmed, simply sign in.",
+        ),
+        contact_support="Contact support if no confirmation email arrives after asking twice. "
+        "Give the email address you registered with. " + _NEVER_SECRETS,
+        codes=(E.EMAIL_NOT_VERIFIED, E.VERIFICATION_TOKEN_INVALID),
+    ),
+    HelpTopic(
+        slug="captcha",
+        title="The “are you human” check keeps failing",
+        summary="A CAPTCHA challenge appears and is not accepted.",
+        keywords="captcha challenge human robot check puzzle keeps failing not accepted",
+        what_you_see="A challenge to prove you are a person, refused again and again.",
+        why="The check appears only when many attempts come from your connection. It runs on "
+        "our own servers, never through an outside service. Each failure brings a fresh "
+        "challenge, so an old one cannot be reused.",
+        what_to_do=(
+            "Solve the newest challenge shown; an earlier one no longer counts.",
+            "If the challenge is hard to use, for example with a screen reader, choose the "
+            "accessible alternative offered with it.",
+            "Reload the page if it was open for a long time.",
+            "On a shared network, VPN or proxy, try mobile data instead, or wait a few minutes.",
+        ),
+        contact_support="Contact support if the check never succeeds. Give the email address "
+        "of your account, the time, your browser or app and the error reference. " + _NEVER_SECRETS,
+        codes=(E.TOO_MANY_REQUESTS, E.CSRF_FAILED),
+    ),
+    HelpTopic(
+        slug="page-not-loading",
+        title="The page does not load or looks broken",
+        summary="Blank pages, missing styles, expired forms or error pages.",
+        keywords="page not loading blank broken looks wrong error page not found form expired "
+        "website down browser cookies",
+        what_you_see="A blank or unstyled page, “not found”, “form expired” or an error "
+        "with a reference.",
+        why="An old copy of the page in your browser, blocked cookies, a browser extension, an "
+        "outdated or mistyped link, or a problem on our side.",
+        what_to_do=(
+            "Check the status page to see whether the service is up.",
+            "Reload the page. If it still looks wrong, clear this site's cached files.",
+            "Allow cookies for this site; forms need them to protect you.",
+            "Check the address: type it yourself rather than following a link you doubt.",
+            "Try another browser, or turn off extensions that block content. The pages work "
+            "without JavaScript.",
+        ),
+        contact_support="Contact support if the page keeps failing. Give the address of the "
+        "page, the error reference if one is shown, the time, your browser and device. "
+        + _NEVER_SECRETS,
+        codes=(
+            E.NOT_FOUND,
+            E.CSRF_FAILED,
+            E.INTERNAL_ERROR,
+            E.SERVICE_UNAVAILABLE,
+            E.PAYLOAD_TOO_LARGE,
+            E.METHOD_NOT_ALLOWED,
+        ),
+    ),
+    HelpTopic(
+        slug="mobile-app",
+        title="Problems with the mobile app",
+        summary="The app cannot sign in or shows unclear errors.",
+        keywords="mobile app phone app ios android update app not working crashes signed out",
+        what_you_see="The app refuses to sign in, signs you out, or shows an error code.",
+        why="Outdated app versions may speak an old version of our interface. Sessions also end "
+        "after inactivity or when you change your password.",
+        what_to_do=(
+            "Update the app from your app store: this fixes most app problems.",
+            "Turn on automatic date and time on your phone.",
+            "Check your connection, then sign out of the app and sign in again.",
+            "Meanwhile you can sign in on the web site.",
+        ),
+        contact_support="Contact support if the updated app still fails. Give the app version, "
+        "your phone model, the error code and reference, and the time. " + _NEVER_SECRETS,
+        codes=(
+            E.UNSUPPORTED_MEDIA_TYPE,
+            E.VALIDATION_ERROR,
+            E.METHOD_NOT_ALLOWED,
+            E.NOT_AUTHENTICATED,
+            E.SESSION_EXPIRED,
+        ),
+    ),
+    HelpTopic(
+        slug="unusual-activity",
+        title="“Unusual activity” alerts",
+        summary="An email says someone signed in from a new device or place.",
+        keywords="unusual activity suspicious alert new device new location email wasn't me "
+        "hacked compromised security alert sessions",
+        what_you_see="An extra confirmation step when signing in, or an alert email about a "
+        "sign-in from a new device or place.",
+        why="Sign-ins from a new device or an unusual place need an extra confirmation, and we "
+        "tell you about them so you can act if it was not you.",
+        what_to_do=(
+            "If it was you, nothing more is needed.",
+            "If it was not you, press “This wasn't me” in the email: it freezes the account "
+            "and ends every session at once.",
+            "Then reset your password and review sessions and devices on your account page.",
+            "Check the anti-phishing phrase in our emails, and never enter your password "
+            "through a link in an email you doubt: type the address yourself.",
+        ),
+        contact_support="Contact support at once if you think someone else got in. Give the "
+        "email address of your account and the time of the alert. " + _NEVER_SECRETS,
+        codes=(E.SESSION_EXPIRED, E.NOT_AUTHENTICATED, E.ACCOUNT_LOCKED),
+    ),
+    HelpTopic(
+        slug="connection-failed",
+        title="Timeouts and “connection failed”",
+        summary="Requests take too long, fail, or you are asked to slow down.",
+        keywords="timeout timed out connection failed network error slow unavailable down "
+        "outage try again later",
+        what_you_see="“Connection failed”, a message that the service is briefly "
+        "unavailable, or a request to wait before trying again.",
+        why="A part of the service did not answer in time, your network dropped, or many "
+        "requests came from your connection. Nothing is allowed or changed while a part is "
+        "down, so trying again is safe.",
+        what_to_do=(
+            "Wait a few seconds and try again.",
+            "Check the status page to see whether the service is up.",
+            "Switch networks, for example from Wi-Fi to mobile data.",
+            "If asked to wait, try again after the time shown.",
+        ),
+        contact_support="Contact support if it lasts more than a few minutes while the status "
+        "page shows everything working. Give the time, the error reference and your network "
+        "(home, office, mobile, VPN). " + _NEVER_SECRETS,
+        codes=(E.SERVICE_UNAVAILABLE, E.TOO_MANY_REQUESTS, E.SMS_DELIVERY_FAILED),
+    ),
+    HelpTopic(
+        slug="maintenance",
+        title="Scheduled maintenance",
+        summary="The service is paused for planned work.",
+        keywords="maintenance planned work scheduled downtime upgrade offline",
+        what_you_see="A notice of planned maintenance, or a message during it with the "
+        "expected end.",
+        why="Planned work is announced ahead on these pages and in the app. During it, every "
+        "request gets a maintenance answer instead of a broken page.",
+        what_to_do=(
+            "Check the status page for announced maintenance and its expected end.",
+            "Wait until the time shown, then try again.",
+        ),
+        contact_support="Contact support if maintenance lasts well past its announced end. "
+        "Give the time and the error reference. " + _NEVER_SECRETS,
+        codes=(E.SERVICE_UNAVAILABLE,),
+    ),
+    HelpTopic(
+        slug="contact-support",
+        title="Contacting support",
+        summary="What to give support so they can help quickly, and what never to give.",
+        keywords="contact support help desk customer service agent ticket request phone "
+        "call email scam",
+        what_you_see="A problem this guide does not solve.",
+        why="Support can look up what happened from the error reference and the time, without "
+        "any secret from you.",
+        what_to_do=(
+            "Give the email address of your account.",
+            "Give the error code and reference shown with the message, and the time it happened.",
+            "Give your device, browser or app version, and what you have tried.",
+            "Never give your password, a verification code or a recovery code, to anyone.",
+        ),
+        contact_support="Anyone who asks for your password or a code is not our support, "
+        "whatever they claim: end the conversation. " + _NEVER_SECRETS,
+        codes=(E.INTERNAL_ERROR, E.FORBIDDEN, E.ACCOUNT_LOCKED),
+    ),
+)
+
+BY_SLUG: dict[str, HelpTopic] = {topic.slug: topic for topic in TOPICS}
+
+
+def topics_for(code: E) -> list[HelpTopic]:
+    """The situations in which a customer may meet `code`."""
+    return [topic for topic in TOPICS if code in topic.codes]
