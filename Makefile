@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEV_ENV := ACCESSGUARD_ENV=development ACCESSGUARD_COOKIE_SECURE=false
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint browser bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ lint: install
 	$(BIN)/ruff check src tests $(wildcard scripts)
 	$(BIN)/mypy
 
-test: lint
+# Debian's Chromium and axe-core (npm, into .cache/npm) for tests/browser; only when missing.
+browser:
+	scripts/install_browser.sh
+
+test: lint browser
 	$(BIN)/pytest --cov=accessguard --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 bench: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -20,5 +21,12 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={version}"
 
 
+def when(iso: str) -> str:
+    """'17:18 UTC on 25 November 2026': a time a customer reads at a glance."""
+    moment = datetime.fromisoformat(iso).astimezone(UTC)
+    return f"{moment:%H:%M} UTC on {moment.day} {moment:%B %Y}"
+
+
 templates = Jinja2Templates(directory=WEB / "templates")
 templates.env.globals["static_url"] = static_url
+templates.env.filters["when"] = when

@@ -105,7 +105,9 @@ def test_pages_carry_strict_security_headers(client: TestClient) -> None:
     assert "base-uri 'none'" in csp
     assert "frame-ancestors 'none'" in csp
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
+    reset = client.get("/reset-password?token=abc", headers=HTML)
+    assert reset.headers["referrer-policy"] == "no-referrer"
     assert response.headers["cache-control"] == "no-store"
 
 

@@ -12,6 +12,9 @@ CSP = (
 )
 
 
+TOKEN_PAGES = frozenset({"/reset-password", "/verify-email"})
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -27,8 +30,10 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("Content-Security-Policy", CSP)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "DENY")
-                # Pages carry tokens in their URLs (/reset-password?token=…).
-                headers.setdefault("Referrer-Policy", "no-referrer")
+                # Pages with a token in their URL never leak it in a Referer; elsewhere the
+                # referrer stays on this site (and browsers keep sending a real Origin).
+                policy = "no-referrer" if scope["path"] in TOKEN_PAGES else "same-origin"
+                headers.setdefault("Referrer-Policy", policy)
                 headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
             await send(message)
 
