@@ -127,3 +127,14 @@ def test_unknown_page_renders_html_for_browsers(client: TestClient) -> None:
     assert response.status_code == 404
     assert "text/html" in response.headers["content-type"]
     assert "/help/not_found" in response.text
+
+
+def test_cors_never_reflects_a_foreign_origin(client: TestClient) -> None:
+    preflight = client.options(
+        "/api/v1/login",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    simple = client.get("/api/v1/errors", headers={"Origin": "https://evil.example"})
+    for response in (preflight, simple):
+        assert "access-control-allow-origin" not in response.headers
+        assert "access-control-allow-credentials" not in response.headers
