@@ -21,6 +21,7 @@ from accessguard.web import cookies
 from accessguard.web.api.v1.schemas import ChangePasswordBody
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
+from accessguard.web.geo import place_of
 from accessguard.web.pages.accounts import (
     CsrfField,
     PasswordField,
@@ -115,6 +116,7 @@ def _overview(
                 "device": device_name(s.user_agent),
                 "user_agent": s.user_agent,
                 "ip": s.ip,
+                "place": place_of(s.ip),
                 "created": stamp(s.created_at),
                 "last_seen": stamp(s.last_seen_at),
                 "current": s.id == auth.session.id,
@@ -125,6 +127,7 @@ def _overview(
             {
                 "at": stamp(e.at),
                 "ip": e.ip,
+                "place": place_of(e.ip),
                 "device": device_name(e.user_agent),
                 "user_agent": e.user_agent,
                 "ok": e.outcome == "success",
