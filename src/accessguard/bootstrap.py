@@ -13,6 +13,7 @@ from accessguard.domain.accounts import Accounts
 from accessguard.domain.clock import SystemClock
 from accessguard.domain.history import History
 from accessguard.domain.lockout import Lockout
+from accessguard.domain.mfa_totp import Totp
 from accessguard.domain.passwords import Argon2Hasher, PasswordPolicy
 from accessguard.domain.passwords_change import Passwords
 from accessguard.domain.ports import Clock, ThrottleStore, UnitOfWork, UnitOfWorkFactory
@@ -26,6 +27,7 @@ from accessguard.notify.factory import build_channels
 from accessguard.notify.outbox import Dispatcher
 from accessguard.notify.render import Renderer
 from accessguard.settings import Settings
+from accessguard.storage.crypto import AesGcmBox
 from accessguard.storage.redis.throttle import RedisThrottleStore
 from accessguard.storage.sql.engine import create_engine
 from accessguard.storage.sql.throttle import SqlThrottleStore
@@ -50,6 +52,7 @@ class Services:
     support: Support
     dispatcher: Dispatcher
     device_signer: Signer
+    totp: Totp
     uow: UnitOfWorkFactory
     on_queued: list[Callable[[], None]] = field(default_factory=list)
 
@@ -104,7 +107,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     policy = PasswordPolicy(settings.password_min_length, settings.password_max_length)
     address_throttle = AddressThrottle(rules, throttle)
     sessions = Sessions(rules, uow, clock)
-    signer = Signer(signing_keys(settings))
+    keys = signing_keys(settings)
+    signer = Signer(keys)
     dispatcher = Dispatcher(
         engine,
         build_channels(settings, engine, clock),
@@ -129,5 +133,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         support=Support(uow, clock),
         dispatcher=dispatcher,
         device_signer=signer,
+        totp=Totp(rules, uow, clock, hasher, AesGcmBox(keys), Lockout(rules, throttle)),
         uow=uow,
     )

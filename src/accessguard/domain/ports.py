@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from accessguard.domain.model import (
     Account,
@@ -18,6 +18,9 @@ from accessguard.domain.model import (
     Message,
     Session,
 )
+
+if TYPE_CHECKING:
+    from accessguard.domain.mfa_totp import TotpCredential
 
 
 class Clock(Protocol):
@@ -135,6 +138,7 @@ class UnitOfWork(Protocol):
     lockouts: LockoutRepository
     audit: AuditLog
     outbox: Outbox
+    totp: TotpRepository
 
     def __enter__(self) -> UnitOfWork:
         """Begin a transaction."""
@@ -176,3 +180,34 @@ class PasswordHasher(Protocol):
 
     def needs_rehash(self, password_hash: str) -> bool:
         """Whether the hash was made with older parameters."""
+
+
+class SecretBox(Protocol):
+    """Authenticated encryption for secrets the service must read back (TOTP seeds)."""
+
+    def seal(self, plain: str) -> str:
+        """Encrypt with the newest key; the result is text, safe to store."""
+
+    def open(self, sealed: str) -> str:
+        """Decrypt with whichever configured key sealed it; ValueError when none does."""
+
+
+class TotpRepository(Protocol):
+    def get(self, account_id: str) -> TotpCredential | None:
+        """The account's authenticator credential, pending or active."""
+
+    def put_pending(self, account_id: str, sealed_secret: str, now: datetime) -> bool:
+        """Replace any pending credential with a new one; False (nothing written) when an
+        active one exists."""
+
+    def activate(self, account_id: str, sealed_secret: str, step: int, now: datetime) -> bool:
+        """Atomically activate the pending credential `sealed_secret` if its last step is below
+        `step`, recording `step` as used; False when another request won, or the seed was
+        replaced meanwhile, or nothing is pending."""
+
+    def claim_step(self, account_id: str, step: int) -> bool:
+        """Atomically record `step` as the last used one if it is later than the stored one.
+        Of any number of parallel claims of the same step exactly one wins."""
+
+    def delete(self, account_id: str) -> bool:
+        """Remove the credential; False when there was none."""

@@ -180,3 +180,18 @@ counters = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
 )
+
+totp_credentials = sa.Table(
+    "totp_credentials",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(36),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("sealed_secret", sa.String(255), nullable=False),
+    sa.Column("confirmed_at", UTCDateTime()),
+    sa.Column("last_step", sa.BigInteger, nullable=False, server_default="-1"),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)

@@ -14,9 +14,11 @@ from accessguard.domain.ports import (
     OneTimeTokenRepository,
     Outbox,
     SessionRepository,
+    TotpRepository,
 )
 from accessguard.storage.sql.accounts import SqlAccounts, SqlDevices, SqlSessions
 from accessguard.storage.sql.engine import READ_ONLY, mapped_errors, unavailable
+from accessguard.storage.sql.mfa import SqlTotp
 from accessguard.storage.sql.outbox import SqlOutbox
 from accessguard.storage.sql.security import SqlAudit, SqlLockouts, SqlTokens
 
@@ -29,6 +31,7 @@ class SqlUnitOfWork:
     lockouts: LockoutRepository
     audit: AuditLog
     outbox: Outbox
+    totp: TotpRepository
 
     def __init__(self, engine: sa.Engine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -57,6 +60,7 @@ class SqlUnitOfWork:
         self.lockouts = SqlLockouts(conn)
         self.audit = SqlAudit(conn)
         self.outbox = SqlOutbox(conn)
+        self.totp = SqlTotp(conn)
         return self
 
     def __exit__(

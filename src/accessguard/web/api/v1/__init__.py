@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from accessguard.web.api.v1 import accounts, catalogue, me, password, signin
+from accessguard.web.api.v1 import accounts, catalogue, me, mfa, password, signin
 from accessguard.web.api.v1.schemas import ErrorOut
 
 router = APIRouter(
@@ -22,5 +22,5 @@ router = APIRouter(
         503: {"model": ErrorOut},
     },
 )
-for module in (accounts, signin, me, password, catalogue):
+for module in (accounts, signin, me, mfa, password, catalogue):
     router.include_router(module.router)

@@ -21,7 +21,9 @@ router = APIRouter(prefix="/me", tags=["account"])
 
 
 @router.get("", response_model=MeOut)
-async def me(response: Response, auth: Authenticated = Depends(current)) -> MeOut:
+def me(
+    response: Response, auth: Authenticated = Depends(current), svc: Services = Depends(services)
+) -> MeOut:
     response.headers["Cache-Control"] = "no-store"
     account = auth.account
     return MeOut(
@@ -29,7 +31,7 @@ async def me(response: Response, auth: Authenticated = Depends(current)) -> MeOu
         email=account.email,
         email_verified=account.email_verified,
         created_at=account.created_at,
-        mfa=MfaOut(),
+        mfa=MfaOut(totp=svc.totp.enabled(account.id)),
         security_hold_until=account.security_hold_until,
     )
 
