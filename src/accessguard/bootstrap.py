@@ -76,8 +76,9 @@ def signing_keys(settings: Settings) -> list[bytes]:
     if settings.secret_keys:
         return [key.get_secret_value().encode() for key in settings.secret_keys]
     log.warning(
-        "ACCESSGUARD_SECRET_KEYS is unset: using a random key, so known-device "
-        "cookies end at restart and instances disagree. Set it in production."
+        "ACCESSGUARD_SECRET_KEYS is unset: using a random key, so known-device cookies "
+        "and authenticator-app secrets are unreadable after a restart and instances "
+        "disagree. Set it (the same on every instance) before anyone enables 2FA."
     )
     return [secrets.token_bytes(32)]
 
