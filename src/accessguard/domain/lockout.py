@@ -8,11 +8,12 @@ lock itself lives in the database so a Redis restart cannot lift it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from accessguard.domain.errors import AccountLocked, TooManyRequests
-from accessguard.domain.model import LockState
-from accessguard.domain.ports import LockoutRepository, ThrottleStore
+from accessguard.domain.errors import AccessError, AccountLocked, InvalidMfaCode, TooManyRequests
+from accessguard.domain.model import Account, AuditEvent, ClientInfo, LockState
+from accessguard.domain.ports import LockoutRepository, ThrottleStore, UnitOfWorkFactory
 from accessguard.domain.rules import MAX_LOCK_SECONDS, Rules
 from accessguard.domain.tokens import digest
 
@@ -87,6 +88,36 @@ class Lockout:
         """Whether failures racing this attempt have reached the threshold already."""
         count, _ = self._throttle.count(self._counter(subject, state), now)
         return count >= self._rules.lockout_threshold
+
+    def guard_owner_secret(
+        self,
+        uow: UnitOfWorkFactory,
+        account: Account,
+        client: ClientInfo,
+        now: datetime,
+        kind: str,
+        refusal_of: Callable[[], AccessError | None],
+    ) -> None:
+        """Check a signed-in owner's secret (current password, a code) under the email's
+        lockout, so a stolen session cannot guess without limit: a refusal counts as a
+        failed sign-in, is audited as `kind`, and is raised (as the lock once reached)."""
+        subject = email_subject(account.email_key)
+        with uow() as work:
+            state = self.check_subject(work.lockouts, subject, now)
+        refusal = refusal_of()
+        if refusal is None:
+            return
+        failures = self.count_failure(subject, state, client.ip, now)
+        if isinstance(refusal, InvalidMfaCode):
+            refusal = InvalidMfaCode(attempts_left=max(0, self._rules.lockout_threshold - failures))
+        with uow() as work:
+            outcome = self.lock_if_reached(work.lockouts, subject, state, failures, now) or refusal
+            work.audit.record(
+                AuditEvent(
+                    now, kind, outcome.code.value, account.id, client.ip, client.user_agent[:300]
+                )
+            )
+        raise outcome
 
     def reset_counter(self, subject: str, state: LockState) -> None:
         """A success resets only its own subject's counter."""

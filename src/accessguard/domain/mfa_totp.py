@@ -19,7 +19,7 @@ from accessguard.domain.errors import (
     NotFound,
     TotpClockDrift,
 )
-from accessguard.domain.lockout import Lockout, email_subject
+from accessguard.domain.lockout import Lockout
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import (
@@ -179,29 +179,17 @@ class Totp:
 
     def remove(self, auth: Authenticated, password: str, code: str, client: ClientInfo) -> None:
         account, now = auth.account, self.clock.now()
-        subject = email_subject(account.email_key)
-        with self.uow() as uow:
-            state = self.lockout.check_subject(uow.lockouts, subject, now)
-        refusal: AccessError | None = None
-        if not self.hasher.verify(account.password_hash, prepare(password)):
-            refusal = InvalidCredentials()
-        else:
+
+        def refusal() -> AccessError | None:
+            if not self.hasher.verify(account.password_hash, prepare(password)):
+                return InvalidCredentials()
             try:
                 self.verify(account.id, code, attempts_left=0)
-            except InvalidMfaCode:
-                refusal = InvalidMfaCode(attempts_left=0)
-        if isinstance(refusal, InvalidCredentials | InvalidMfaCode):
-            failures = self.lockout.count_failure(subject, state, client.ip, now)
-            left = max(0, self.rules.lockout_threshold - failures)
-            if isinstance(refusal, InvalidMfaCode):
-                refusal = InvalidMfaCode(attempts_left=left)
-            with self.uow() as uow:
-                refusal = (
-                    self.lockout.lock_if_reached(uow.lockouts, subject, state, failures, now)
-                    or refusal
-                )
-                self._audit(uow.audit, account, "totp_removed", client, now, refusal.code.value)
-            raise refusal
+            except InvalidMfaCode as wrong:
+                return wrong  # attempts_left is filled in from the lockout count
+            return None
+
+        self.lockout.guard_owner_secret(self.uow, account, client, now, "totp_removed", refusal)
         with self.uow() as uow:
             uow.totp.delete(account.id)
             hold = now + timedelta(seconds=self.rules.security_hold_seconds)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from accessguard.domain import notifications
 from accessguard.domain.emails import email_key, normalise_email
-from accessguard.domain.errors import InvalidCredentials, ResetTokenInvalid
+from accessguard.domain.errors import AccessError, InvalidCredentials, ResetTokenInvalid
 from accessguard.domain.lockout import Lockout, device_subject, email_subject
 from accessguard.domain.model import Account, AuditEvent, ClientInfo
 from accessguard.domain.passwords import prepare
@@ -93,28 +93,11 @@ class Passwords(PasswordUseCase):
     def _check_current(
         self, account: Account, current: str, client: ClientInfo, now: datetime
     ) -> None:
-        """Wrong current passwords count toward the email's lockout, so a stolen session
-        cannot be used to guess the password without limit."""
-        subject = email_subject(account.email_key)
-        with self.uow() as uow:
-            state = self.lockout.check_subject(uow.lockouts, subject, now)
-        if self.hasher.verify(account.password_hash, prepare(current)):
-            return
-        failures = self.lockout.count_failure(subject, state, client.ip, now)
-        with self.uow() as uow:
-            refusal = self.lockout.lock_if_reached(uow.lockouts, subject, state, failures, now)
-            outcome = refusal or InvalidCredentials()
-            uow.audit.record(
-                AuditEvent(
-                    now,
-                    "password_change",
-                    outcome.code.value,
-                    account.id,
-                    client.ip,
-                    client.user_agent[:300],
-                )
-            )
-        raise outcome
+        def refusal() -> AccessError | None:
+            matches = self.hasher.verify(account.password_hash, prepare(current))
+            return None if matches else InvalidCredentials()
+
+        self.lockout.guard_owner_secret(self.uow, account, client, now, "password_change", refusal)
 
     def _replace(
         self,
