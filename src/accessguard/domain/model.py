@@ -34,6 +34,11 @@ class Session:
     ip: str
     user_agent: str
     revoked_at: datetime | None = None
+    second_factor: str | None = None  # the method that completed the sign-in; None: password
+
+    @property
+    def passed_second_factor(self) -> bool:
+        return self.second_factor is not None
 
 
 @dataclass(frozen=True)

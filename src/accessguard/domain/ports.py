@@ -211,3 +211,18 @@ class TotpRepository(Protocol):
 
     def delete(self, account_id: str) -> bool:
         """Remove the credential; False when there was none."""
+
+
+class SecondFactor(Protocol):
+    """One way to finish a half-finished sign-in (totp, sms, recovery_code). The sign-in
+    flow owns the challenge, the attempt counting and the lockout; a factor only judges."""
+
+    method: str
+
+    def enabled_for(self, uow: UnitOfWork, account_id: str) -> bool:
+        """Whether the account can use this method now (inside the caller's read)."""
+
+    def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
+        """Accept `code` once for the sign-in whose challenge digest is `challenge`, or raise
+        the catalogue's refusal (`InvalidMfaCode` for a wrong code: the caller counts it and
+        fills in `attempts_left`; `MfaCodeReused`, `TotpClockDrift`, … as they are)."""

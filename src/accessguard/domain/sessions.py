@@ -30,7 +30,12 @@ class Sessions:
         self._clock = clock
 
     def start(
-        self, uow: UnitOfWork, account_id: str, client: ClientInfo, now: datetime
+        self,
+        uow: UnitOfWork,
+        account_id: str,
+        client: ClientInfo,
+        now: datetime,
+        second_factor: str | None = None,
     ) -> tuple[str, Session]:
         """A brand-new token: never one the client brought (no session fixation)."""
         plain, token_digest = new_token()
@@ -42,6 +47,7 @@ class Sessions:
             expires_at=now + timedelta(seconds=self._rules.session_max_seconds),
             ip=client.ip,
             user_agent=client.user_agent[:300],
+            second_factor=second_factor,
         )
         uow.sessions.add(session, token_digest)
         return plain, session

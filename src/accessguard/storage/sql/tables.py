@@ -70,6 +70,9 @@ sessions = sa.Table(
     sa.Column("ip", sa.String(64), nullable=False),
     sa.Column("user_agent", sa.String(300), nullable=False),
     sa.Column("revoked_at", UTCDateTime()),
+    # The second factor that completed this sign-in (totp, sms, recovery_code); NULL: password
+    # only. Staff actions need a session that passed one.
+    sa.Column("second_factor", sa.String(20)),
 )
 
 devices = sa.Table(
@@ -194,4 +197,119 @@ totp_credentials = sa.Table(
     sa.Column("confirmed_at", UTCDateTime()),
     sa.Column("last_step", sa.BigInteger, nullable=False, server_default="-1"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Codes matched a time far from now (wrong device clock): burnt one by one, so fixing the
+# clock later does not refuse every code up to the drifted one.
+totp_burnt_steps = sa.Table(
+    "totp_burnt_steps",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(36),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("step", sa.BigInteger, primary_key=True),
+    sa.Column("burnt_at", UTCDateTime(), nullable=False),
+)
+
+# Half-finished sign-ins: the password was right, the second factor is still due.
+mfa_challenges = sa.Table(
+    "mfa_challenges",
+    metadata,
+    sa.Column("token_digest", sa.String(64), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(36),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("subject", sa.String(100), nullable=False),  # the lockout subject of the sign-in
+    sa.Column("binding_digest", sa.String(64), nullable=False),  # the device that asked
+    sa.Column("device_id", sa.String(36)),  # a known device that asked, if any
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("used_at", UTCDateTime()),
+)
+
+sms_credentials = sa.Table(
+    "sms_credentials",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(36),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("phone", sa.String(20), nullable=False),  # E.164
+    sa.Column("confirmed_at", UTCDateTime()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# One live SMS code per purpose: `owner` is "sign_in:<challenge digest>" or
+# "enrol:<account id>"; a resend replaces the row, voiding the older code.
+sms_codes = sa.Table(
+    "sms_codes",
+    metadata,
+    sa.Column("owner", sa.String(100), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(36),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("phone", sa.String(20), nullable=False),
+    sa.Column("code_digest", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("sent_at", UTCDateTime()),  # the gateway took it; the resend cooldown counts from here
+    sa.Column("tries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("used_at", UTCDateTime()),
+)
+
+recovery_codes = sa.Table(
+    "recovery_codes",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(36),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("code_digest", sa.String(64), primary_key=True),
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime()),
+)
+
+recovery_requests = sa.Table(
+    "recovery_requests",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("reference", sa.String(20), nullable=False, unique=True),
+    sa.Column(
+        "account_id",
+        sa.String(36),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("user_agent", sa.String(300), nullable=False),
+    sa.Column("country", sa.String(2)),
+    sa.Column("known_device", sa.Boolean, nullable=False),
+    sa.Column("decided_by", sa.String(36)),
+    sa.Column("decided_at", UTCDateTime()),
+    sa.Column("note", sa.Text),
+    sa.Column("effective_at", UTCDateTime()),
+    sa.Column("cancel_token_digest", sa.String(64), unique=True),
+    sa.Column("closed_at", UTCDateTime()),
+    sa.Index("ix_recovery_requests_status_effective_at", "status", "effective_at"),
 )
