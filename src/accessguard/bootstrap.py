@@ -13,21 +13,40 @@ from accessguard.domain.accounts import Accounts
 from accessguard.domain.clock import SystemClock
 from accessguard.domain.history import History
 from accessguard.domain.lockout import Lockout
-from accessguard.domain.mfa_totp import Totp
+from accessguard.domain.mfa_signin import SecondStep
+from accessguard.domain.mfa_sms import Sms, SmsFactor
+from accessguard.domain.mfa_totp import Totp, TotpFactor
 from accessguard.domain.passwords import Argon2Hasher, PasswordPolicy
 from accessguard.domain.passwords_change import Passwords
-from accessguard.domain.ports import Clock, ThrottleStore, UnitOfWork, UnitOfWorkFactory
+from accessguard.domain.ports import (
+    Clock,
+    SecondFactor,
+    ThrottleStore,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from accessguard.domain.recovery_codes import (
+    RecoveryCodeFactor,
+    RecoveryCodeHasher,
+    RecoveryCodes,
+)
+from accessguard.domain.recovery_completion import RecoveryCompletion
+from accessguard.domain.recovery_requests import RecoveryRequests
+from accessguard.domain.recovery_review import RecoveryReview
 from accessguard.domain.rules import Rules
 from accessguard.domain.sessions import Sessions
 from accessguard.domain.signin import SignIn
+from accessguard.domain.sms_codes import CodeHasher, SmsCodes
 from accessguard.domain.support import Support
 from accessguard.domain.throttling import AddressThrottle
 from accessguard.domain.tokens import Signer
 from accessguard.notify.factory import build_channels
 from accessguard.notify.outbox import Dispatcher
+from accessguard.notify.phones import PhoneNumberParser
 from accessguard.notify.render import Renderer
 from accessguard.settings import Settings
 from accessguard.storage.crypto import AesGcmBox
+from accessguard.storage.geo import country_of
 from accessguard.storage.redis.throttle import RedisThrottleStore
 from accessguard.storage.sql.engine import create_engine
 from accessguard.storage.sql.throttle import SqlThrottleStore
@@ -46,13 +65,22 @@ class Services:
     hasher: Argon2Hasher
     accounts: Accounts
     signin: SignIn
+    second_step: SecondStep
     sessions: Sessions
     passwords: Passwords
     history: History
     support: Support
+    recovery: RecoveryRequests
+    recovery_review: RecoveryReview
+    recovery_completion: RecoveryCompletion
     dispatcher: Dispatcher
     device_signer: Signer
     totp: Totp
+    totp_factor: TotpFactor
+    recovery_codes: RecoveryCodes
+    recovery_code_factor: RecoveryCodeFactor
+    sms: Sms
+    sms_factor: SmsFactor
     uow: UnitOfWorkFactory
     on_queued: list[Callable[[], None]] = field(default_factory=list)
 
@@ -117,6 +145,28 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         clock,
         max_attempts=settings.outbox_max_attempts,
     )
+    code_hasher = RecoveryCodeHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    recovery_codes = RecoveryCodes(uow, clock, code_hasher, hasher, Lockout(rules, throttle))
+    totp = Totp(
+        rules,
+        uow,
+        clock,
+        hasher,
+        AesGcmBox(keys),
+        Lockout(rules, throttle),
+        throttle,
+        recovery_codes,
+    )
+    lockout = Lockout(rules, throttle)
+    sms_codes = SmsCodes(rules, uow, clock, throttle, dispatcher, CodeHasher(keys))
+    sms_factor = SmsFactor(uow, sms_codes)
+    # The order is the order offered to the customer.
+    totp_factor, recovery_code_factor = TotpFactor(totp), RecoveryCodeFactor(recovery_codes)
+    factors: list[SecondFactor] = [totp_factor, sms_factor, recovery_code_factor]
     return Services(
         settings=settings,
         engine=engine,
@@ -125,15 +175,26 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         throttle=throttle,
         hasher=hasher,
         accounts=Accounts(rules, uow, clock, hasher, policy, address_throttle),
-        signin=SignIn(rules, uow, clock, hasher, throttle, sessions, signer),
+        signin=SignIn(rules, uow, clock, hasher, throttle, sessions, signer, factors),
+        second_step=SecondStep(
+            rules, uow, clock, throttle, sessions, signer, factors, texts=sms_factor
+        ),
         sessions=sessions,
         passwords=Passwords(
             rules, uow, clock, hasher, policy, address_throttle, Lockout(rules, throttle)
         ),
         history=History(uow),
         support=Support(uow, clock),
+        recovery=RecoveryRequests(rules, uow, clock, hasher, throttle, signer, country_of),
+        recovery_review=RecoveryReview(rules, uow, clock, signer, country_of),
+        recovery_completion=RecoveryCompletion(rules, uow, clock),
         dispatcher=dispatcher,
         device_signer=signer,
-        totp=Totp(rules, uow, clock, hasher, AesGcmBox(keys), Lockout(rules, throttle)),
+        totp=totp,
+        totp_factor=totp_factor,
+        recovery_codes=recovery_codes,
+        recovery_code_factor=recovery_code_factor,
+        sms=Sms(rules, uow, clock, hasher, PhoneNumberParser(), sms_codes, totp, lockout),
+        sms_factor=sms_factor,
         uow=uow,
     )

@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     reset_token_seconds: int = Field(1800, ge=60, description="Password-reset link life.")
     mfa_token_seconds: int = Field(300, ge=30, description="Half-finished sign-in lifetime.")
     sms_code_seconds: int = Field(300, ge=30, description="SMS code lifetime.")
+    sms_resend_cooldown_seconds: int = Field(
+        60, ge=10, description="Wait before another SMS code, from the last successful send."
+    )
+    sms_daily_limit_per_number: int = Field(
+        10, ge=1, description="SMS codes one phone number may be sent per day (anti-flooding)."
+    )
+    sms_daily_limit_per_account: int = Field(
+        20, ge=1, description="SMS codes one account may have sent per day (anti-pumping)."
+    )
     recovery_wait_seconds: int = Field(172800, ge=0, description="Lost-device waiting period.")
     security_hold_seconds: int = Field(86400, ge=0, description="Hold after a security change.")
     trusted_proxies: Annotated[list[Network], NoDecode] = Field(

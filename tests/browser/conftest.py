@@ -244,6 +244,10 @@ class PageProblems:
         self.entries.append(f"console error: {message.text} (at {url})")
 
     def _failed(self, request: Request) -> None:
+        # Chromium fetches the favicon on its own, after the load event; moving on to the next
+        # page at once aborts that fetch, which says nothing about the page.
+        if request.failure == "net::ERR_ABORTED" and "/static/favicon" in request.url:
+            return
         self.entries.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
     def _response(self, response: Response) -> None:

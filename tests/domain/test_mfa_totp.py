@@ -1,4 +1,5 @@
-"""Authenticator apps: the ±1 step window, drift, replay (also in parallel), enrolment, removal."""
+"""Authenticator apps: the ±1 step window, drift, replay (also in parallel), enrolment with its
+guessing limit and recovery codes, removal, and the sign-in factor."""
 
 from __future__ import annotations
 
@@ -16,12 +17,24 @@ from accessguard.domain.errors import (
     InvalidMfaCode,
     MfaCodeReused,
     NotFound,
+    TooManyRequests,
     TotpClockDrift,
 )
+from accessguard.domain.lockout import email_subject
+from accessguard.domain.mfa_totp import time_step
 from accessguard.domain.model import Account, ClientInfo, Session
 from accessguard.domain.sessions import Authenticated
 from accessguard.storage.crypto import AesGcmBox
-from accessguard.storage.sql.tables import accounts, outbox, totp_credentials
+from accessguard.storage.sql.outbox import SqlOutbox
+from accessguard.storage.sql.tables import (
+    accounts,
+    outbox,
+    recovery_codes,
+    sms_credentials,
+    totp_burnt_steps,
+    totp_credentials,
+)
+from tests.storage.test_concurrency import race
 from tests.support import PASSWORD, SettableClock, make_account
 
 CLIENT = ClientInfo("127.0.0.5", "pytest")
@@ -150,7 +163,7 @@ def test_enrolment_is_not_active_before_a_first_right_code(
         services.totp.confirm(auth, "12345", CLIENT)
     assert not services.totp.enabled(account.id)
     code = code_at(enrolment.secret, clock.now())
-    services.totp.confirm(auth, code, CLIENT)
+    assert len(services.totp.confirm(auth, code, CLIENT)) == 10
     assert services.totp.enabled(account.id)
     with pytest.raises(MfaCodeReused):  # the confirming code is spent
         verify(services, account, code)
@@ -201,3 +214,203 @@ def test_removal_needs_the_password_and_a_current_code(
     assert "totp_removed" in queued_templates(services)
     with pytest.raises(NotFound):
         services.totp.remove(auth, PASSWORD, code_at(secret, clock.now()), CLIENT)
+
+
+def burnt_steps(services: Services) -> list[int]:
+    with services.engine.connect() as conn:
+        return list(conn.execute(sa.select(totp_burnt_steps.c.step)).scalars())
+
+
+def last_step(services: Services) -> int:
+    with services.engine.connect() as conn:
+        return int(conn.execute(sa.select(totp_credentials.c.last_step)).scalar_one())
+
+
+def test_a_drifted_code_burns_only_its_own_step_and_later_codes_still_work(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    before = last_step(services)
+    ahead = code_at(secret, clock.now() + timedelta(minutes=5))
+    with pytest.raises(TotpClockDrift):
+        verify(services, account, ahead)
+    assert last_step(services) == before
+    assert burnt_steps(services) == [time_step(clock.now()) + 10]
+
+    verify(services, account, code_at(secret, clock.now()))  # the clock fixed: in at once
+    clock.advance(seconds=30)
+    verify(services, account, code_at(secret, clock.now()))
+    clock.advance(seconds=270)  # the drifted code's own time has come: still spent
+    with pytest.raises(MfaCodeReused):
+        verify(services, account, ahead)
+
+
+def test_steps_burnt_behind_the_accepted_one_are_forgotten(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    with pytest.raises(TotpClockDrift):
+        verify(services, account, code_at(secret, clock.now() - timedelta(minutes=3)))
+    verify(services, account, code_at(secret, clock.now()))
+    # last_step refuses that step now, so its row is no longer needed.
+    assert burnt_steps(services) == []
+
+
+def test_parallel_uses_of_a_drifted_code_burn_it_once(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    code = code_at(secret, clock.now() + timedelta(minutes=2))
+    outcomes = race(16, lambda _: verify(services, account, code))
+    kinds = [type(outcome) for outcome in outcomes]
+    assert kinds.count(TotpClockDrift) == 1, outcomes
+    assert kinds.count(MfaCodeReused) == 15, outcomes
+
+
+def test_a_step_burnt_as_drift_is_never_accepted_in_its_window(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    # Another instance whose clock is minutes off saw this step as drift and burnt it.
+    step = time_step(clock.now())
+    with services.uow() as uow:
+        assert uow.totp.burn_step(account.id, step, clock.now())
+    with pytest.raises(MfaCodeReused):
+        verify(services, account, code_at(secret, clock.now()))
+
+
+def pending(
+    services: Services, account: Account, clock: SettableClock
+) -> tuple[str, Authenticated]:
+    auth = auth_for(account, clock.now())
+    return services.totp.start_enrolment(auth).secret, auth
+
+
+def test_confirm_returns_ten_recovery_codes_stored_with_the_activation(
+    services: Services, account: Account, clock: SettableClock
+) -> None:
+    secret, auth = pending(services, account, clock)
+    codes = services.totp.confirm(auth, code_at(secret, clock.now()), CLIENT)
+    assert len(codes) == len(set(codes)) == 10
+    assert services.totp.enabled(account.id)
+    assert services.recovery_codes.left(account.id) == 10
+
+
+def test_a_failed_confirm_stores_neither_the_activation_nor_the_codes(
+    services: Services, account: Account, clock: SettableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret, auth = pending(services, account, clock)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("outbox down")
+
+    monkeypatch.setattr(SqlOutbox, "add", broken)  # fails after activate and the codes
+    with pytest.raises(RuntimeError):
+        services.totp.confirm(auth, code_at(secret, clock.now()), CLIENT)
+    assert not services.totp.enabled(account.id)
+    with services.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(recovery_codes)).scalar() == 0
+
+
+def test_wrong_confirming_codes_are_limited_with_true_attempts_left(
+    services: Services, account: Account, clock: SettableClock
+) -> None:
+    secret, auth = pending(services, account, clock)
+    threshold = services.rules.lockout_threshold
+    left = []
+    for _ in range(threshold):
+        with pytest.raises(InvalidMfaCode) as wrong:
+            services.totp.confirm(auth, "000000", CLIENT)
+        left.append(wrong.value.facts["attempts_left"])
+    assert left == list(range(threshold - 1, -1, -1))
+
+    with pytest.raises(TooManyRequests) as limited:  # even the right code now waits
+        services.totp.confirm(auth, code_at(secret, clock.now()), CLIENT)
+    # The window is the store's (Redis counts it in real time): at most the lock length.
+    assert 0 < (limited.value.retry_after or 0) <= services.rules.lockout_seconds
+    assert not services.totp.enabled(account.id)
+    # The limit is the enrolment's own: the owner's sign-in is not locked by it.
+    with services.uow(read_only=True) as uow:
+        assert not uow.lockouts.get(email_subject(account.email_key)).is_locked(clock.now())
+
+
+def test_a_success_starts_the_confirm_limit_afresh(
+    services: Services, account: Account, clock: SettableClock
+) -> None:
+    secret, auth = pending(services, account, clock)
+    with pytest.raises(InvalidMfaCode):
+        services.totp.confirm(auth, "000000", CLIENT)
+    services.totp.confirm(auth, code_at(secret, clock.now()), CLIENT)
+    assert services.throttle.count(f"totp-confirm:{account.id}", clock.now()) == (0, 0)
+
+
+def test_a_drifted_confirming_code_burns_its_step_and_the_right_one_confirms(
+    services: Services, account: Account, clock: SettableClock
+) -> None:
+    secret, auth = pending(services, account, clock)
+    ahead = code_at(secret, clock.now() + timedelta(minutes=4))
+    with pytest.raises(TotpClockDrift) as drift:
+        services.totp.confirm(auth, ahead, CLIENT)
+    assert drift.value.facts["drift_seconds"] == 240
+    services.totp.confirm(auth, code_at(secret, clock.now()), CLIENT)
+    clock.advance(minutes=4)
+    with pytest.raises(MfaCodeReused):
+        verify(services, account, ahead)
+
+
+def test_a_new_seed_forgets_the_steps_burnt_for_the_old_one(
+    services: Services, account: Account, clock: SettableClock
+) -> None:
+    secret, auth = pending(services, account, clock)
+    with pytest.raises(TotpClockDrift):
+        services.totp.confirm(auth, code_at(secret, clock.now() + timedelta(minutes=4)), CLIENT)
+    pending(services, account, clock)
+    assert burnt_steps(services) == []
+
+
+def confirm_phone(services: Services, account: Account, clock: SettableClock) -> None:
+    with services.engine.begin() as conn:
+        conn.execute(
+            sms_credentials.insert().values(
+                account_id=account.id,
+                phone="+15551234567",
+                created_at=clock.now(),
+                confirmed_at=clock.now(),
+            )
+        )
+
+
+def test_removing_the_last_second_factor_deletes_the_recovery_codes(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    auth = auth_for(account, clock.now())
+    assert services.recovery_codes.left(account.id) == 10
+    services.totp.remove(auth, PASSWORD, code_at(secret, clock.now()), CLIENT)
+    assert services.recovery_codes.left(account.id) == 0
+    assert burnt_steps(services) == []
+
+
+def test_recovery_codes_stay_while_a_phone_remains(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    confirm_phone(services, account, clock)
+    auth = auth_for(account, clock.now())
+    services.totp.remove(auth, PASSWORD, code_at(secret, clock.now()), CLIENT)
+    assert services.recovery_codes.left(account.id) == 10
+
+
+def test_the_sign_in_factor_is_enabled_by_an_active_app_and_spends_a_code_once(
+    services: Services, account: Account, clock: SettableClock
+) -> None:
+    factor = services.totp_factor
+    assert factor.method == "totp"
+    secret, auth = pending(services, account, clock)
+    with services.uow(read_only=True) as uow:
+        assert not factor.enabled_for(uow, account.id)
+    clock.advance(seconds=-60)
+    services.totp.confirm(auth, code_at(secret, clock.now()), CLIENT)
+    clock.advance(seconds=60)
+    with services.uow(read_only=True) as uow:
+        assert factor.enabled_for(uow, account.id)
+    code = code_at(secret, clock.now())
+    factor.verify_sign_in(account.id, code, "challenge-digest")
+    with pytest.raises(MfaCodeReused):
+        factor.verify_sign_in(account.id, code, "another-challenge")
+    with pytest.raises(InvalidMfaCode):
+        factor.verify_sign_in(account.id, "000000", "challenge-digest")

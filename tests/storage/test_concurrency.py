@@ -24,7 +24,7 @@ from accessguard.domain.errors import (
 )
 from accessguard.domain.lockout import email_subject
 from accessguard.domain.model import ClientInfo
-from accessguard.domain.signin import SignInResult
+from accessguard.domain.signin import SignedIn
 from accessguard.storage.redis.throttle import RedisThrottleStore
 from accessguard.storage.sql.tables import lockouts
 from accessguard.storage.sql.throttle import SqlThrottleStore
@@ -84,7 +84,7 @@ def lock_row(services: Services, email: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def sign_in(services: Services, email: str, password: str, index: int = 0) -> SignInResult:
+def sign_in(services: Services, email: str, password: str, index: int = 0) -> SignedIn:
     return services.signin(email, password, None, client(index))
 
 
@@ -160,8 +160,7 @@ def test_right_password_racing_failures_never_succeeds_once_the_lock_exists(
     slipped = [result for late, result in outcomes if late and not isinstance(result, Exception)]
     assert slipped == []
     assert all(
-        isinstance(result, SignInResult | AccountLocked | InvalidCredentials)
-        for _, result in outcomes
+        isinstance(result, SignedIn | AccountLocked | InvalidCredentials) for _, result in outcomes
     )
     row = lock_row(services, "ada@example.com")
     assert row is None or row["level"] <= 1, "racing failures locked twice"
@@ -172,7 +171,7 @@ def test_parallel_correct_sign_ins_all_succeed(services: Services) -> None:
 
     outcomes = race(10, lambda i: sign_in(services, "ada@example.com", PASSWORD, i))
 
-    assert all(isinstance(outcome, SignInResult) for outcome in outcomes), outcomes
+    assert all(isinstance(outcome, SignedIn) for outcome in outcomes), outcomes
     assert len({outcome.session_token for outcome in outcomes}) == 10
     assert len({outcome.device_token for outcome in outcomes}) == 10
     for outcome in outcomes:

@@ -64,6 +64,12 @@ ROLES = {
     "current_password": "password",
     "new_password": "password",
     "token": "token",
+    "mfa_token": "token",
+    "method": "method",
+    "code": "code",
+    "phone": "phone",
+    "details": "text",
+    "note": "text",
 }
 
 ENDPOINTS = [
@@ -81,6 +87,22 @@ ENDPOINTS = [
         {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
         signed_in=True,
     ),
+    Endpoint(
+        "login-mfa",
+        f"{API}/login/mfa",
+        {"mfa_token": "no-such-token", "method": "totp", "code": "123456"},
+    ),
+    Endpoint("login-mfa-sms", f"{API}/login/mfa/sms", {"mfa_token": "no-such-token"}),
+    Endpoint("totp-confirm", f"{API}/me/mfa/totp/confirm", {"code": "123456"}, signed_in=True),
+    Endpoint("sms-add", f"{API}/me/mfa/sms", {"phone": "+4915123456789"}, signed_in=True),
+    Endpoint("sms-confirm", f"{API}/me/mfa/sms/confirm", {"code": "123456"}, signed_in=True),
+    Endpoint("recovery-codes", f"{API}/me/recovery-codes", {"password": PASSWORD}, signed_in=True),
+    Endpoint(
+        "recovery-request",
+        f"{API}/recovery/requests",
+        {"email": "eve@example.com", "password": PASSWORD, "details": "I lost my phone."},
+    ),
+    Endpoint("recovery-cancel", f"{API}/recovery/requests/cancel", {"token": "no-such-token"}),
 ]
 
 
@@ -99,6 +121,7 @@ ANY = Expect()
 INVALID = Expect(422, "validation_error")
 TOO_LARGE = Expect(413, "payload_too_large")
 NOT_JSON = Expect(415, "unsupported_media_type")
+NO_SUCH_PHONE = Expect(422, "phone_number_invalid")
 
 
 @dataclass(frozen=True)
@@ -286,6 +309,24 @@ HOSTILE = [
     ),
     Hostile("password-nul", with_role("password", "correct horse\x00battery staple"), INVALID),
     Hostile("token-lone-surrogate", with_raw_role("token", r'"abc\ud800"'), INVALID),
+    Hostile("code-as-number", with_role("code", 123456), INVALID),
+    Hostile("code-as-list", with_role("code", ["123456"]), INVALID),
+    Hostile("code-nul", with_role("code", "123\x00456"), INVALID),
+    Hostile("code-lone-surrogate", with_raw_role("code", r'"123\ud800"'), INVALID),
+    Hostile("method-unknown", with_role("method", "email"), INVALID),
+    Hostile("method-as-list", with_role("method", ["totp"]), INVALID),
+    Hostile("phone-as-number", with_role("phone", 4915123456789), INVALID),
+    Hostile("phone-nul", with_role("phone", "+49151\x0023456789"), INVALID),
+    Hostile("phone-letters", with_role("phone", "call me maybe"), NO_SUCH_PHONE),
+    Hostile("phone-sql", with_role("phone", "+49'; DROP TABLE sms_credentials; --"), NO_SUCH_PHONE),
+    Hostile("code-sql", with_role("code", "' OR 1=1 --"), ANY),
+    Hostile("text-as-number", with_role("text", 42), INVALID),
+    Hostile("text-as-object", with_role("text", {"story": "lost"}), INVALID),
+    Hostile("text-nul", with_role("text", "lost\x00phone"), INVALID),
+    Hostile("text-escape-sequence", with_role("text", "lost \x1b[2J phone"), INVALID),
+    Hostile("text-lone-surrogate", with_raw_role("text", r'"lost \ud800"'), INVALID),
+    Hostile("text-60kb", with_role("text", "x" * 60 * 1024), INVALID),
+    Hostile("text-html", with_role("text", "<script>alert(1)</script> lost phone"), ANY),
     # SQL-looking text: refused where it is no address or token, harmless where it is a password.
     Hostile("sql-in-email", with_role("email", "' OR 1=1 --"), INVALID),
     Hostile("sql-in-token", with_role("token", "' OR 1=1 --"), INVALID),

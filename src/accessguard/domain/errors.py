@@ -35,11 +35,21 @@ class ErrorCode(StrEnum):
     VERIFICATION_TOKEN_INVALID = "verification_token_invalid"
     INVALID_MFA_CODE = "invalid_mfa_code"
     MFA_CODE_REUSED = "mfa_code_reused"
+    RECOVERY_CODE_USED = "recovery_code_used"
+    SECOND_FACTOR_REQUIRED = "second_factor_required"
     TOTP_CLOCK_DRIFT = "totp_clock_drift"
     MFA_TOKEN_EXPIRED = "mfa_token_expired"
+    MFA_TOKEN_INVALID = "mfa_token_invalid"
+    MFA_METHOD_UNAVAILABLE = "mfa_method_unavailable"
     SMS_RESEND_TOO_SOON = "sms_resend_too_soon"
     SMS_DELIVERY_FAILED = "sms_delivery_failed"
+    SMS_CODE_EXPIRED = "sms_code_expired"
+    SMS_LIMIT_REACHED = "sms_limit_reached"
+    PHONE_NUMBER_INVALID = "phone_number_invalid"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    RECOVERY_TOKEN_INVALID = "recovery_token_invalid"
+    RECOVERY_CASE_CLOSED = "recovery_case_closed"
+    MFA_SESSION_REQUIRED = "mfa_session_required"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -190,6 +200,14 @@ class MfaCodeReused(AccessError):
     code = ErrorCode.MFA_CODE_REUSED
 
 
+class RecoveryCodeUsed(AccessError):
+    code = ErrorCode.RECOVERY_CODE_USED
+
+
+class SecondFactorRequired(AccessError):
+    code = ErrorCode.SECOND_FACTOR_REQUIRED
+
+
 class TotpClockDrift(AccessError):
     code = ErrorCode.TOTP_CLOCK_DRIFT
 
@@ -199,6 +217,17 @@ class TotpClockDrift(AccessError):
 
 class MfaTokenExpired(AccessError):
     code = ErrorCode.MFA_TOKEN_EXPIRED
+
+
+class MfaTokenInvalid(AccessError):
+    code = ErrorCode.MFA_TOKEN_INVALID
+
+
+class MfaMethodUnavailable(AccessError):
+    code = ErrorCode.MFA_METHOD_UNAVAILABLE
+
+    def __init__(self, *, methods: list[str]) -> None:
+        super().__init__(methods=methods)
 
 
 class SmsResendTooSoon(AccessError):
@@ -212,6 +241,28 @@ class SmsDeliveryFailed(AccessError):
     code = ErrorCode.SMS_DELIVERY_FAILED
 
 
+class SmsCodeExpired(AccessError):
+    """No SMS code can be accepted any more: expired, used, out of tries or never sent."""
+
+    code = ErrorCode.SMS_CODE_EXPIRED
+
+
+class SmsLimitReached(AccessError):
+    """The daily cap of text messages for the account or the number is reached."""
+
+    code = ErrorCode.SMS_LIMIT_REACHED
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(retry_after=retry_after)
+
+
+class PhoneNumberInvalid(AccessError):
+    code = ErrorCode.PHONE_NUMBER_INVALID
+
+    def __init__(self, *, fields: list[dict[str, str]]) -> None:
+        super().__init__(fields=fields)
+
+
 class ServiceUnavailable(AccessError):
     """A dependency (database, Redis) did not answer in time: retry shortly."""
 
@@ -219,6 +270,23 @@ class ServiceUnavailable(AccessError):
 
     def __init__(self, *, retry_after: int = 5) -> None:
         super().__init__(retry_after=retry_after)
+
+
+class RecoveryTokenInvalid(AccessError):
+    code = ErrorCode.RECOVERY_TOKEN_INVALID
+
+
+class RecoveryCaseClosed(AccessError):
+    code = ErrorCode.RECOVERY_CASE_CLOSED
+
+    def __init__(self, *, status: str) -> None:
+        super().__init__(status=status)
+
+
+class MfaSessionRequired(AccessError):
+    """Staff actions need a session that passed a second factor, not a password alone."""
+
+    code = ErrorCode.MFA_SESSION_REQUIRED
 
 
 class InternalError(AccessError):

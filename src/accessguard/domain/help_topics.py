@@ -26,6 +26,8 @@ class HelpTopic:
     what_to_do: tuple[str, ...]
     contact_support: str
     codes: tuple[E, ...]
+    action_url: str = ""  # a page that starts what the topic explains, shown as a button
+    action_label: str = ""
 
     @property
     def url(self) -> str:
@@ -105,6 +107,41 @@ TOPICS: tuple[HelpTopic, ...] = (
             E.MFA_CODE_REUSED,
             E.TOTP_CLOCK_DRIFT,
             E.MFA_TOKEN_EXPIRED,
+            E.MFA_TOKEN_INVALID,
+            E.MFA_METHOD_UNAVAILABLE,
+            E.SMS_RESEND_TOO_SOON,
+            E.SMS_DELIVERY_FAILED,
+            E.SMS_CODE_EXPIRED,
+            E.SMS_LIMIT_REACHED,
+        ),
+    ),
+    HelpTopic(
+        slug="phone-number",
+        title="Adding or changing your phone number",
+        summary="Sign-in codes by SMS: adding a number, changing it, removing it.",
+        keywords="phone number mobile number sms text message add phone change number new "
+        "number remove phone country code landline",
+        what_you_see="The number is refused, no code arrives, or changing the number asks "
+        "for your password and a code.",
+        why="We send sign-in codes only to a mobile number we have checked with a code. "
+        "Changing or removing it needs your password and a code from your authenticator app "
+        "or your current number, so that someone with your open session cannot redirect your "
+        "codes. You are emailed about every change, and withdrawals pause for a while after.",
+        what_to_do=(
+            "Type the number with its country code, starting with +; spaces, dashes and "
+            "brackets are fine. Landlines and premium-rate numbers cannot receive codes.",
+            "Enter the code from the newest SMS within 5 minutes. You can ask for another "
+            "after a minute; a new code replaces the old one.",
+            "To change the number, give your password and a code from your authenticator app, "
+            "or ask for a code to your current number first.",
+            "Lost the old number? Use a recovery code, or open an account-recovery request.",
+        ),
+        contact_support="Contact support if you were emailed about a phone change you did not "
+        "make. Give the email address of your account and the time in the email. " + _NEVER_SECRETS,
+        codes=(
+            E.PHONE_NUMBER_INVALID,
+            E.SMS_CODE_EXPIRED,
+            E.SMS_LIMIT_REACHED,
             E.SMS_RESEND_TOO_SOON,
             E.SMS_DELIVERY_FAILED,
         ),
@@ -121,8 +158,9 @@ TOPICS: tuple[HelpTopic, ...] = (
         what_to_do=(
             "Use one of the recovery codes you saved when you turned on two-step verification; "
             "each works once.",
-            "Without recovery codes, open an account-recovery request from the verification "
-            "step. Support reviews it.",
+            "Without recovery codes, open an account-recovery request on the “Lost your "
+            "phone?” page (/recover) with your email, password and what happened. Support "
+            "reviews it.",
             "Two-step verification is removed only after a waiting period. We notify you by "
             "email during it, so you can cancel if you did not ask for it.",
             "After recovery, withdrawals stay on hold for a while for your protection. Set up "
@@ -131,7 +169,61 @@ TOPICS: tuple[HelpTopic, ...] = (
         contact_support="Contact support if your phone was stolen, so they can watch your "
         "account. Give the email address of your account, when you lost the device and what "
         "you have tried. " + _NEVER_SECRETS,
-        codes=(E.INVALID_MFA_CODE, E.SMS_DELIVERY_FAILED),
+        codes=(
+            E.INVALID_MFA_CODE,
+            E.RECOVERY_CODE_USED,
+            E.SECOND_FACTOR_REQUIRED,
+            E.SMS_DELIVERY_FAILED,
+        ),
+    ),
+    HelpTopic(
+        slug="account-recovery",
+        title="Lost my phone or authenticator: recovery through support",
+        summary="How a recovery request works, how long it takes, and how to cancel one.",
+        keywords="lost my phone lost authenticator no recovery codes account recovery request "
+        "support review waiting period 48 hours cancel recovery not me 2fa removed",
+        what_you_see="You cannot get verification codes and have no recovery codes left, or "
+        "you received an email about a recovery request for your account.",
+        why="Removing two-step verification would let anyone who knows your password in, so it "
+        "is never done at once: support reviews each request, and the change waits so that "
+        "the real owner has time to stop it.",
+        what_to_do=(
+            "Open the recovery page and enter your email address, your password and what "
+            "happened (for example “phone stolen on 3 May, no recovery codes”). You get a "
+            "reference such as R-7KQ2-M4XD: quote it to support.",
+            "We email your address at once with a link to cancel the request. Only a request "
+            "with the right password on an account with two-step verification opens a case.",
+            "Support reviews the request. Once approved, two-step verification is removed "
+            "after a waiting period of 48 hours; we email you again when the request is "
+            "approved and when it is carried out.",
+            "During the waiting period the cancel link in either email stops the request. If "
+            "you did not ask for it, cancel it and reset your password: someone knows it.",
+            "Afterwards every session is signed out and withdrawals stay on hold for a while. "
+            "Sign in with your password, set up your new device and save new recovery codes.",
+        ),
+        contact_support="Contact support with your reference if the request needs more "
+        "information, or if you cancelled by mistake. " + _NEVER_SECRETS,
+        codes=(E.RECOVERY_TOKEN_INVALID, E.TOO_MANY_REQUESTS, E.VALIDATION_ERROR),
+        action_url="/recover",
+        action_label="Start a recovery request",
+    ),
+    HelpTopic(
+        slug="support-tools",
+        title="Support staff: reviewing recovery requests",
+        summary="For support staff: who may use the support tools, and why some are refused.",
+        keywords="support staff admin agent recovery review approve reject tools refused",
+        what_you_see="The support tools are refused, or a decision on a recovery request is.",
+        why="The tools can remove the protection of a customer's account. They open only to "
+        "staff accounts signed in with a second factor, and nobody may decide a request on "
+        "their own account. A request may also have been decided or cancelled meanwhile.",
+        what_to_do=(
+            "Sign in with your password and a verification code, not a password alone.",
+            "Ask a colleague to decide requests on your own account.",
+            "Reload the list when a decision is refused as already closed.",
+        ),
+        contact_support="Ask an administrator if your account lacks the support role. "
+        + _NEVER_SECRETS,
+        codes=(E.MFA_SESSION_REQUIRED, E.RECOVERY_CASE_CLOSED, E.FORBIDDEN),
     ),
     HelpTopic(
         slug="reset-password",

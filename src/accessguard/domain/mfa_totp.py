@@ -17,18 +17,21 @@ from accessguard.domain.errors import (
     InvalidMfaCode,
     MfaCodeReused,
     NotFound,
+    TooManyRequests,
     TotpClockDrift,
 )
 from accessguard.domain.lockout import Lockout
-from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message
+from accessguard.domain.model import ClientInfo
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import (
-    AuditLog,
     Clock,
     PasswordHasher,
     SecretBox,
+    ThrottleStore,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
+from accessguard.domain.recovery_codes import RecoveryCodes, owner_event, owner_notice
 from accessguard.domain.rules import Rules
 from accessguard.domain.sessions import Authenticated
 
@@ -40,7 +43,8 @@ DRIFT_STEPS = 30  # recognised as a wrong device clock: up to ±15 minutes
 
 @dataclass(frozen=True)
 class TotpCredential:
-    """A sealed seed; active once confirmed. No code of `last_step` or earlier counts again."""
+    """A sealed seed; active once confirmed. No code of `last_step` or earlier counts again,
+    nor a step burnt as drift (stored apart, so later steps stay usable)."""
 
     account_id: str
     sealed_secret: str
@@ -87,7 +91,7 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
 
 def judge(secret: str, code: str, now: datetime, last_step: int, *, attempts_left: int) -> int:
     """The step to claim for `code`, or the refusal. A drifted match is returned too (it must
-    be burnt so it never counts later); the caller raises `drift_of` after claiming it."""
+    be burnt so it never counts later); the caller raises `drift_of` after burning it."""
     step = matching_step(secret, code, now)
     if step is None:
         raise InvalidMfaCode(attempts_left=attempts_left)
@@ -104,21 +108,21 @@ def drift_of(step: int, now: datetime) -> TotpClockDrift | None:
     return TotpClockDrift(drift_seconds=offset * STEP_SECONDS)
 
 
-def _email(account: Account, template: str, client: ClientInfo, now: datetime) -> Message:
-    data = {
-        "anti_phishing_phrase": account.anti_phishing_phrase,
-        "ip": client.ip,
-        "user_agent": client.user_agent[:200],
-        "at": now.isoformat(timespec="minutes"),
-    }
-    return Message("email", account.email, template, data, account.id)
+def spend(uow: UnitOfWork, account_id: str, step: int, now: datetime) -> AccessError | None:
+    """Claim an active credential's step inside `uow`: None when accepted, else the refusal. A
+    drifted step is burnt alone, so the customer's next code, once the clock is fixed, works."""
+    drift = drift_of(step, now)
+    if drift is None:
+        return None if uow.totp.claim_step(account_id, step, now) else MfaCodeReused()
+    return drift if uow.totp.burn_step(account_id, step, now) else MfaCodeReused()
 
 
 @dataclass(frozen=True)
 class Totp:
-    """Wrong codes while managing the app count toward the email's lockout only on removal
-    (which also needs the password); confirming a seed this very session was shown has nothing
-    to guard, so its `attempts_left` is always the full lockout threshold."""
+    """Wrong codes count toward the email's lockout on removal (which also needs the
+    password). Confirming a seed shown to this very session guards no secret, so wrong
+    confirming codes only count on the account's own short limit, which cannot lock the
+    owner out of signing in."""
 
     rules: Rules
     uow: UnitOfWorkFactory
@@ -126,6 +130,8 @@ class Totp:
     hasher: PasswordHasher
     box: SecretBox
     lockout: Lockout
+    throttle: ThrottleStore
+    recovery: RecoveryCodes
 
     def enabled(self, account_id: str) -> bool:
         with self.uow(read_only=True) as uow:
@@ -142,27 +148,35 @@ class Totp:
         uri = pyotp.TOTP(secret).provisioning_uri(name=auth.account.email, issuer_name=ISSUER)
         return Enrolment(secret=secret, otpauth_uri=uri)
 
-    def confirm(self, auth: Authenticated, code: str, client: ClientInfo) -> None:
+    def confirm(self, auth: Authenticated, code: str, client: ClientInfo) -> list[str]:
+        """Activate the pending seed with a first right code; the new recovery codes, stored
+        in the same transaction (any older set is void)."""
         account, now = auth.account, self.clock.now()
         credential = self._credential(account.id, active=False)
-        step = judge(
-            self.box.open(credential.sealed_secret),
-            code,
-            now,
-            credential.last_step,
-            attempts_left=self.rules.lockout_threshold,
-        )
-        refusal: AccessError | None = drift_of(step, now)
+        limit, key = self.rules.lockout_threshold, f"totp-confirm:{account.id}"
+        failures, retry_after = self.throttle.count(key, now)
+        if failures >= limit:
+            raise TooManyRequests(retry_after=retry_after)
+        secret = self.box.open(credential.sealed_secret)
+        try:
+            step = judge(secret, code, now, credential.last_step, attempts_left=0)
+        except InvalidMfaCode:
+            failures = self.throttle.hit(key, self.rules.lockout_seconds, now)
+            raise InvalidMfaCode(attempts_left=max(0, limit - failures)) from None
+        drift = drift_of(step, now)
+        if drift is not None:
+            with self.uow() as uow:
+                burnt = uow.totp.burn_step(account.id, step, now)
+            raise drift if burnt else MfaCodeReused()
+        issued = self.recovery.issue()  # hashed before the transaction: Argon2 holds no locks
         with self.uow() as uow:
-            if refusal is not None:
-                uow.totp.claim_step(account.id, step)  # burnt: never accepted later
-            elif uow.totp.activate(account.id, credential.sealed_secret, step, now):
-                uow.outbox.add(_email(account, "totp_enabled", client, now), now)
-                self._audit(uow.audit, account, "totp_enabled", client, now)
-            else:
-                refusal = MfaCodeReused()  # a parallel confirm won (or a new seed came)
-        if refusal is not None:
-            raise refusal
+            if not uow.totp.activate(account.id, credential.sealed_secret, step, now):
+                raise MfaCodeReused()  # a parallel confirm won (or a new seed came)
+            issued.store(uow, account.id, now)
+            uow.outbox.add(owner_notice(account, "totp_enabled", client, now), now)
+            uow.audit.record(owner_event(account.id, "totp_enabled", client, now))
+        self.throttle.reset(key)
+        return issued.codes
 
     def verify(self, account_id: str, code: str, *, attempts_left: int) -> None:
         """Accept a code of the active credential once; raise the catalogue's refusal else.
@@ -172,8 +186,7 @@ class Totp:
         secret = self.box.open(credential.sealed_secret)
         step = judge(secret, code, now, credential.last_step, attempts_left=attempts_left)
         with self.uow() as uow:
-            claimed = uow.totp.claim_step(account_id, step)
-        refusal = drift_of(step, now) if claimed else MfaCodeReused()
+            refusal = spend(uow, account_id, step, now)
         if refusal is not None:
             raise refusal
 
@@ -192,10 +205,12 @@ class Totp:
         self.lockout.guard_owner_secret(self.uow, account, client, now, "totp_removed", refusal)
         with self.uow() as uow:
             uow.totp.delete(account.id)
+            # Recovery codes stand in for a second factor; with none left they would be one.
+            uow.recovery_codes.delete_unless_second_factor(account.id)
             hold = now + timedelta(seconds=self.rules.security_hold_seconds)
             uow.accounts.set_security_hold(account.id, hold)
-            uow.outbox.add(_email(account, "totp_removed", client, now), now)
-            self._audit(uow.audit, account, "totp_removed", client, now)
+            uow.outbox.add(owner_notice(account, "totp_removed", client, now), now)
+            uow.audit.record(owner_event(account.id, "totp_removed", client, now))
 
     def _credential(self, account_id: str, *, active: bool) -> TotpCredential:
         with self.uow(read_only=True) as uow:
@@ -204,14 +219,19 @@ class Totp:
             raise NotFound()
         return credential
 
-    @staticmethod
-    def _audit(
-        audit: AuditLog,
-        account: Account,
-        kind: str,
-        client: ClientInfo,
-        now: datetime,
-        outcome: str = "success",
-    ) -> None:
-        event = AuditEvent(now, kind, outcome, account.id, client.ip, client.user_agent[:300])
-        audit.record(event)
+
+class TotpFactor:
+    """The `SecondFactor` port for the authenticator app in the two-step sign-in."""
+
+    method = "totp"
+
+    def __init__(self, totp: Totp) -> None:
+        self.totp = totp
+
+    def enabled_for(self, uow: UnitOfWork, account_id: str) -> bool:
+        credential = uow.totp.get(account_id)
+        return credential is not None and credential.active
+
+    def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
+        # A code is spent once whichever sign-in presents it: the step claim is per account.
+        self.totp.verify(account_id, code, attempts_left=0)

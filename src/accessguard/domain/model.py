@@ -51,6 +51,22 @@ class Device:
 
 
 @dataclass(frozen=True)
+class Challenge:
+    """A half-finished sign-in: the password was right, a second factor is still due. Its
+    token is single-use, short-lived and bound to the client that asked (`binding_digest`)."""
+
+    token_digest: str
+    account_id: str
+    subject: str  # the lockout subject of the password step: wrong codes count there too
+    binding_digest: str
+    device_id: str | None
+    created_at: datetime
+    expires_at: datetime
+    failures: int = 0
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class LockState:
     """A lockout subject's state. `generation` changes at every lock, unlock and reset, and
     names the failure counter, so racing failures of an old generation cannot lock twice."""

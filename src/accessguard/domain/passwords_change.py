@@ -110,6 +110,8 @@ class Passwords(PasswordUseCase):
     ) -> None:
         uow.accounts.set_password(account.id, new_hash)
         uow.tokens.void_all(RESET, account.id, now)
+        # A sign-in half-finished with the old password must not finish after the change.
+        uow.challenges.void_all(account.id, now)
         uow.outbox.add(notifications.password_changed(account, client, now, how), now)
         uow.audit.record(
             AuditEvent(

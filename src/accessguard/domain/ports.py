@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 from accessguard.domain.model import (
     Account,
     AuditEvent,
+    Challenge,
+    ClientInfo,
     Device,
     LockState,
     Message,
@@ -20,7 +22,11 @@ from accessguard.domain.model import (
 )
 
 if TYPE_CHECKING:
+    from accessguard.domain.mfa_sms import SmsCredential
     from accessguard.domain.mfa_totp import TotpCredential
+    from accessguard.domain.recovery_cases import CaseStatus, RecoveryCase
+    from accessguard.domain.recovery_codes import StoredCodes
+    from accessguard.domain.sms_codes import SentCode, SmsCode
 
 
 class Clock(Protocol):
@@ -117,6 +123,23 @@ class LockoutRepository(Protocol):
         """Lift locks and start fresh counters (support unlock, successful reset)."""
 
 
+class ChallengeRepository(Protocol):
+    def add(self, challenge: Challenge) -> None:
+        """Store a half-finished sign-in."""
+
+    def get(self, token_digest: str) -> Challenge | None:
+        """The challenge whose token hashes to `token_digest`, used or not."""
+
+    def count_failure(self, token_digest: str) -> int:
+        """Atomically add one wrong code to the challenge; its new count of wrong codes."""
+
+    def consume(self, token_digest: str, now: datetime) -> bool:
+        """Atomically end an unused, unexpired challenge; of parallel claims exactly one wins."""
+
+    def void_all(self, account_id: str, now: datetime) -> int:
+        """End every unused challenge of the account (logout, password change, lock)."""
+
+
 class AuditLog(Protocol):
     def record(self, event: AuditEvent) -> None:
         """Append an event."""
@@ -139,6 +162,10 @@ class UnitOfWork(Protocol):
     audit: AuditLog
     outbox: Outbox
     totp: TotpRepository
+    recovery_codes: RecoveryCodeRepository
+    challenges: ChallengeRepository
+    recovery_cases: RecoveryCaseRepository
+    sms: SmsRepository
 
     def __enter__(self) -> UnitOfWork:
         """Begin a transaction."""
@@ -202,15 +229,162 @@ class TotpRepository(Protocol):
 
     def activate(self, account_id: str, sealed_secret: str, step: int, now: datetime) -> bool:
         """Atomically activate the pending credential `sealed_secret` if its last step is below
-        `step`, recording `step` as used; False when another request won, or the seed was
-        replaced meanwhile, or nothing is pending."""
+        `step` and `step` is not burnt, recording `step` as used; False when another request
+        won, or the seed was replaced meanwhile, or nothing is pending."""
 
-    def claim_step(self, account_id: str, step: int) -> bool:
-        """Atomically record `step` as the last used one if it is later than the stored one.
-        Of any number of parallel claims of the same step exactly one wins."""
+    def claim_step(self, account_id: str, step: int, now: datetime) -> bool:
+        """Atomically record `step` as the last used one if it is later than the stored one
+        and not burnt. Of any number of parallel claims of the same step exactly one wins."""
+
+    def burn_step(self, account_id: str, step: int, now: datetime) -> bool:
+        """Atomically mark one step (a drifted code's) as spent, leaving the last step alone;
+        False when it was burnt already. It never counts later, even in its own time."""
 
     def delete(self, account_id: str) -> bool:
-        """Remove the credential; False when there was none."""
+        """Remove the credential and its burnt steps; False when there was none."""
+
+
+class RecoveryCodeRepository(Protocol):
+    def replace(self, account_id: str, salt: str, digests: list[str], now: datetime) -> None:
+        """Store a new set (one salt for all its codes) in place of the old one."""
+
+    def stored(self, account_id: str) -> StoredCodes | None:
+        """The account's set, None when it has none."""
+
+    def consume(self, account_id: str, code_digest: str, now: datetime) -> bool:
+        """Atomically mark an unused code used; of parallel uses of one code exactly one wins."""
+
+    def count_unused(self, account_id: str) -> int:
+        """How many codes of the account are still unused."""
+
+    def second_factor_remains(self, account_id: str) -> bool:
+        """Whether the account has an active authenticator app or a confirmed phone."""
+
+    def delete_unless_second_factor(self, account_id: str) -> int:
+        """Delete the account's codes if no second factor remains; how many were deleted."""
+
+
+class RecoveryCaseRepository(Protocol):
+    """Lost-device recovery cases. Every change of status is one conditional UPDATE, so of
+    parallel decisions, cancels and completions of a case exactly one takes effect."""
+
+    def lock_account(self, account_id: str) -> None:
+        """Hold the account row until the transaction ends: requests for one account take
+        turns, so two parallel ones cannot both open a case."""
+
+    def has_second_factor(self, account_id: str) -> bool:
+        """Whether the account has an active second factor (app, phone or unused codes)."""
+
+    def active_for(self, account_id: str) -> RecoveryCase | None:
+        """The account's open or approved case, if any."""
+
+    def add(self, case: RecoveryCase, cancel_token_digest: str) -> None:
+        """Store a new case with the digest of its owner's cancel token."""
+
+    def get(self, case_id: str) -> RecoveryCase | None:
+        """The case with this id."""
+
+    def listing(self, status: CaseStatus | None, limit: int) -> list[RecoveryCase]:
+        """Cases, newest first, of one status or all."""
+
+    def for_account(self, account_id: str, limit: int) -> list[RecoveryCase]:
+        """The account's cases, newest first."""
+
+    def cancellable(self, token_digest: str, now: datetime) -> RecoveryCase | None:
+        """The case this cancel token would cancel now (changes nothing)."""
+
+    def cancel(self, token_digest: str, now: datetime) -> RecoveryCase | None:
+        """Atomically cancel the open, or approved and not yet effective, case of the token;
+        None when there is none (unknown token, already cancelled, decided or completed)."""
+
+    def decide(
+        self,
+        case_id: str,
+        status: CaseStatus,
+        *,
+        by: str,
+        at: datetime,
+        note: str,
+        effective_at: datetime | None = None,
+        cancel_token_digest: str | None = None,
+    ) -> RecoveryCase | None:
+        """Atomically approve or reject a case that is still open; None when it is not."""
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        """Ids of approved cases whose waiting period is over, oldest first."""
+
+    def complete(self, case_id: str, now: datetime) -> RecoveryCase | None:
+        """Atomically mark an approved, due case completed; None when it is not (any more)."""
+
+    def remove_second_factors(self, account_id: str) -> None:
+        """Delete every second factor of the account and its half-finished sign-ins."""
+
+    def security_events(
+        self, account_id: str, kinds: tuple[str, ...], limit: int
+    ) -> list[AuditEvent]:
+        """The account's successful audit events whose kind starts with one of `kinds`,
+        newest first."""
+
+
+class SmsRepository(Protocol):
+    """Phone numbers for sign-in codes, and the codes (one live code per owner)."""
+
+    def credential(self, account_id: str) -> SmsCredential | None:
+        """The account's number."""
+
+    def add_confirmed(self, account_id: str, phone: str, now: datetime) -> bool:
+        """Store the account's first confirmed number; False (nothing written) if it has one."""
+
+    def replace_phone(self, account_id: str, phone: str, now: datetime) -> bool:
+        """Change the confirmed number, voiding every code sent to another number; False
+        when the account has none (any more)."""
+
+    def delete(self, account_id: str) -> bool:
+        """Remove the number and every pending code of the account; False when there was none."""
+
+    def code(self, owner: str) -> SmsCode | None:
+        """The owner's code row, live or not."""
+
+    def put_code(self, code: SmsCode, *, sent_before: datetime, begun_before: datetime) -> bool:
+        """Atomically put `code` (unsent) in place of the owner's code, unless that one is
+        unused and was sent after `sent_before`, or is unsent and begun after `begun_before`
+        (the resend cooldown); False (nothing written) when refused. Of parallel puts for one
+        owner exactly one wins."""
+
+    def mark_sent(self, owner: str, code_digest: str, at: datetime) -> None:
+        """Record that the gateway took the code (its cooldown starts)."""
+
+    def drop_code(self, owner: str, code_digest: str) -> None:
+        """Delete the code if it is still the owner's (a send that failed)."""
+
+    def take_try(
+        self, owner: str, account_id: str, max_tries: int, now: datetime
+    ) -> SmsCode | None:
+        """Atomically count one try of the owner's sent, unused, unexpired code that has had
+        fewer than `max_tries`; the code after counting, or None when none is open."""
+
+    def claim(self, owner: str, code_digest: str, now: datetime) -> bool:
+        """Atomically mark the code used; of parallel claims exactly one wins."""
+
+
+class PhoneNumbers(Protocol):
+    def normalise(self, typed: str) -> str:
+        """The E.164 form of a number as a customer typed it; `PhoneNumberInvalid` for one
+        that is not a number able to receive text messages."""
+
+
+class TextMessages(Protocol):
+    def deliver_immediately(self, message: Message) -> None:
+        """Send now, not through the queue (a late code is worse than none); raise
+        `SmsDeliveryFailed` when the gateway refuses or does not answer in time."""
+
+
+class SignInTexts(Protocol):
+    """Sends the SMS code of a half-finished sign-in (the SMS factor)."""
+
+    def send_sign_in_code(self, account_id: str, challenge: str, client: ClientInfo) -> SentCode:
+        """Text a code for the sign-in whose challenge digest is `challenge`, under the resend
+        cooldown and the daily caps; the refusal otherwise (`sms_delivery_failed` included)."""
 
 
 class SecondFactor(Protocol):

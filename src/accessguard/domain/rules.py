@@ -22,6 +22,12 @@ class Rules:
     verify_token_seconds: int = 86400
     reset_token_seconds: int = 1800
     security_hold_seconds: int = 86400
+    sms_code_seconds: int = 300
+    sms_resend_cooldown_seconds: int = 60
+    sms_daily_limit_per_number: int = 10
+    sms_daily_limit_per_account: int = 20
+    recovery_wait_seconds: int = 172800
+    mfa_token_seconds: int = 300
 
     def link(self, path: str, token: str) -> str:
         """Emailed links are built from the configured base only, never from a request's

@@ -99,6 +99,7 @@ class Sessions:
         now = self._clock.now()
         with self._uow() as uow:
             uow.sessions.revoke(auth.session.id, now)
+            uow.challenges.void_all(auth.account.id, now)
             uow.audit.record(
                 AuditEvent(now, "logout", "success", auth.account.id, client.ip, client.user_agent)
             )

@@ -8,11 +8,12 @@ set while it was hashing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import NoReturn
 
+from accessguard.domain.devices import KnownDevices
 from accessguard.domain.emails import email_key
 from accessguard.domain.errors import (
     AccessError,
@@ -21,11 +22,19 @@ from accessguard.domain.errors import (
     InvalidCredentials,
 )
 from accessguard.domain.lockout import Lockout, device_subject, email_subject
-from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device, LockState
+from accessguard.domain.model import (
+    Account,
+    AuditEvent,
+    Challenge,
+    ClientInfo,
+    Device,
+    LockState,
+)
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import (
     Clock,
     PasswordHasher,
+    SecondFactor,
     ThrottleStore,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -35,18 +44,33 @@ from accessguard.domain.sessions import Sessions
 from accessguard.domain.tokens import Signer, digest, new_token
 
 
-class NextStep(StrEnum):
-    DONE = "authenticated"
-    MFA_REQUIRED = "mfa_required"
-
-
 @dataclass(frozen=True)
-class SignInResult:
-    next_step: NextStep
+class SignedIn:
+    """A session exists: the sign-in is complete."""
+
     account_id: str
     session_token: str
     session_expires_at: datetime
     device_token: str
+
+
+@dataclass(frozen=True)
+class SecondFactorDue:
+    """The password was right; no session until one of `methods` accepts a code."""
+
+    account_id: str
+    mfa_token: str
+    methods: tuple[str, ...]
+    expires_at: datetime
+
+
+SignInResult = SignedIn | SecondFactorDue
+
+
+def binding_of(client: ClientInfo) -> str:
+    """What ties a half-finished sign-in to the client that asked. Apps resend nothing else
+    that is theirs (the contract's second step carries only the token and the code)."""
+    return digest("user-agent:" + client.user_agent[:300])
 
 
 @dataclass(frozen=True)
@@ -68,6 +92,7 @@ class SignIn:
         throttle: ThrottleStore,
         sessions: Sessions,
         device_signer: Signer,
+        factors: Sequence[SecondFactor] = (),
     ) -> None:
         self._rules = rules
         self._uow = uow
@@ -75,7 +100,8 @@ class SignIn:
         self._hasher = hasher
         self._lockout = Lockout(rules, throttle)
         self._sessions = sessions
-        self._signer = device_signer
+        self._devices = KnownDevices(rules, device_signer)
+        self._factors = tuple(factors)
         # Unknown emails are verified against this, so they cost the same time as real ones.
         self._dummy_hash = hasher.hash(uuid.uuid4().hex)
 
@@ -104,13 +130,22 @@ class SignIn:
             self._refuse_password(attempt, client, now, count=False)
         with self._uow() as uow:
             outcome = self._succeed(uow, attempt, password, device_token, client, now)
-            code = outcome.code.value if isinstance(outcome, AccessError) else "success"
+            code = (
+                outcome.code.value
+                if isinstance(outcome, AccessError)
+                else "mfa_required"
+                if isinstance(outcome, SecondFactorDue)
+                else "success"
+            )
             uow.audit.record(
                 AuditEvent(now, "sign_in", code, account.id, client.ip, client.user_agent[:300])
             )
-        self._lockout.reset_counter(attempt.subject, attempt.lock)
         if isinstance(outcome, AccessError):
             raise outcome
+        if isinstance(outcome, SignedIn):
+            # With a second factor due, the counter stays: a right password followed by wrong
+            # codes must still reach the lock, or the password would buy endless guesses.
+            self._lockout.reset_counter(attempt.subject, attempt.lock)
         return outcome
 
     def _refuse_password(
@@ -143,26 +178,15 @@ class SignIn:
     def _read(self, key: str, device_token: str | None, now: datetime) -> _Attempt:
         with self._uow(read_only=True) as uow:
             account = uow.accounts.by_email_key(key)
-            device = self._known_device(uow, account, device_token, now)
+            device = self._devices.recognise(
+                uow, account.id if account else None, device_token, now
+            )
             subject = device_subject(device.id) if device else email_subject(key)
             try:
                 lock = self._lockout.check_subject(uow.lockouts, subject, now)
             except AccountLocked as locked:
                 return _Attempt(account, device, subject, LockState(), locked)
             return _Attempt(account, device, subject, lock)
-
-    def _known_device(
-        self, uow: UnitOfWork, account: Account | None, token: str | None, now: datetime
-    ) -> Device | None:
-        if account is None or not token:
-            return None
-        plain = self._signer.unsign(token)
-        if plain is None:
-            return None
-        device = uow.devices.by_token_digest(digest(plain))
-        if device is None or device.account_id != account.id or device.expires_at <= now:
-            return None
-        return device
 
     def _succeed(
         self,
@@ -180,35 +204,42 @@ class SignIn:
             return locked
         account = attempt.account
         assert account is not None  # noqa: S101 - only called after a match
-        if attempt.lock.level:
-            uow.lockouts.clear_level(attempt.subject)
         if self._hasher.needs_rehash(account.password_hash):
             uow.accounts.set_password(account.id, self._hasher.hash(prepare(password)))
         if not account.email_verified:
             return EmailNotVerified()
-        device_token = self._remember_device(uow, attempt, device_token, now)
+        methods = tuple(f.method for f in self._factors if f.enabled_for(uow, account.id))
+        if methods:
+            return self._challenge(uow, attempt, account, methods, client, now)
+        if attempt.lock.level:
+            uow.lockouts.clear_level(attempt.subject)
+        device_token = self._devices.remember(uow, account.id, attempt.device, device_token, now)
         token, session = self._sessions.start(uow, account.id, client, now)
-        return SignInResult(NextStep.DONE, account.id, token, session.expires_at, device_token)
+        return SignedIn(account.id, token, session.expires_at, device_token)
 
-    def _remember_device(
-        self, uow: UnitOfWork, attempt: _Attempt, device_token: str | None, now: datetime
-    ) -> str:
-        if attempt.device is not None and device_token:
-            uow.devices.touch(attempt.device.id, now)
-            return device_token
-        assert attempt.account is not None  # noqa: S101 - only called after a match
+    def _challenge(
+        self,
+        uow: UnitOfWork,
+        attempt: _Attempt,
+        account: Account,
+        methods: tuple[str, ...],
+        client: ClientInfo,
+        now: datetime,
+    ) -> SecondFactorDue:
         plain, token_digest = new_token()
-        uow.devices.add(
-            Device(
-                str(uuid.uuid4()),
-                attempt.account.id,
-                now,
-                now,
-                now + timedelta(seconds=self._rules.device_max_seconds),
-            ),
-            token_digest,
+        expires = now + timedelta(seconds=self._rules.mfa_token_seconds)
+        uow.challenges.add(
+            Challenge(
+                token_digest=token_digest,
+                account_id=account.id,
+                subject=attempt.subject,
+                binding_digest=binding_of(client),
+                device_id=attempt.device.id if attempt.device else None,
+                created_at=now,
+                expires_at=expires,
+            )
         )
-        return self._signer.sign(plain)
+        return SecondFactorDue(account.id, plain, methods, expires)
 
     def _audit(
         self, account_id: str | None, client: ClientInfo, now: datetime, outcome: str

@@ -22,26 +22,36 @@ from accessguard.web.middleware.json_only import JsonOnlyMiddleware
 from accessguard.web.middleware.request_id import RequestIdMiddleware
 from accessguard.web.middleware.security_headers import SecurityHeadersMiddleware
 from accessguard.web.pages import account as account_page
+from accessguard.web.pages import account_mfa as account_mfa_pages
 from accessguard.web.pages import accounts as accounts_pages
+from accessguard.web.pages import admin as admin_pages
 from accessguard.web.pages import dev_outbox
 from accessguard.web.pages import help as help_pages
+from accessguard.web.pages import mfa_signin as mfa_signin_pages
+from accessguard.web.pages import recover as recover_pages
 from accessguard.web.pages import signin as signin_pages
 from accessguard.web.pages import status as status_page
 from accessguard.web.templating import STATIC
 
 
 class _WithHousekeeping:
-    """The outbox worker's pass, plus an hourly purge of expired rows."""
+    """The outbox worker's pass, plus an hourly purge of expired rows and, each minute, the
+    completion of approved recovery cases whose waiting period is over."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
         self._next_purge: datetime | None = None
+        self._next_recovery: datetime | None = None
 
     def run_once(self, limit: int = 50) -> DispatchReport:
         now = self._services.clock.now()
         if self._next_purge is None or now >= self._next_purge:
             self._next_purge = now + timedelta(hours=1)
             purge(self._services.engine, now)
+        if self._next_recovery is None or now >= self._next_recovery:
+            self._next_recovery = now + timedelta(minutes=1)
+            # Before the dispatch, so the owner's email goes out in this same pass.
+            self._services.recovery_completion.run_due()
         return self._services.dispatcher.run_once(limit)
 
 
@@ -77,9 +87,13 @@ def create_app(
     app.include_router(api_v1)
     app.include_router(health.router)
     app.include_router(signin_pages.router)
+    app.include_router(mfa_signin_pages.router)
     app.include_router(accounts_pages.router)
     app.include_router(account_page.router)
+    app.include_router(account_mfa_pages.router)
     app.include_router(help_pages.router)
+    app.include_router(recover_pages.router)
+    app.include_router(admin_pages.router)
     app.include_router(status_page.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if services.settings.env == "development":

@@ -59,3 +59,31 @@ def session_token(request: Request, settings: Settings) -> str | None:
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
     return request.cookies.get(session_cookie_name(settings))
+
+
+def mfa_cookie_name(settings: Settings) -> str:
+    return "__Host-ag_mfa" if settings.cookie_secure else "ag_mfa"
+
+
+def set_mfa(response: Response, settings: Settings, token: str, max_age: int) -> None:
+    """The half-finished sign-in of a browser: never in the page, so the HTML holds no
+    secret, and Strict, since only our own /login/mfa form sends it back."""
+    response.set_cookie(
+        mfa_cookie_name(settings),
+        token,
+        max_age=max_age,
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_mfa(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        mfa_cookie_name(settings),
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )

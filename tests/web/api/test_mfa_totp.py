@@ -1,11 +1,15 @@
-"""The /me/mfa/totp endpoints over HTTP, and the error envelopes of the TOTP codes."""
+"""The /me/mfa/totp endpoints over HTTP: the QR code, the recovery codes of a confirm, its
+guessing limit, and the error envelopes of the TOTP codes."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from xml.etree import ElementTree
 
 import httpx
 import pyotp
+import segno
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
@@ -30,7 +34,8 @@ def enrol(client: TestClient, headers: dict[str, str], clock: SettableClock) -> 
     code = pyotp.TOTP(secret).at(clock.now())
     confirmed = client.post(f"{API}/me/mfa/totp/confirm", json={"code": code}, headers=headers)
     assert confirmed.status_code == 200, confirmed.text
-    assert confirmed.json() == {"recovery_codes": []}
+    assert len(confirmed.json()["recovery_codes"]) == 10
+    assert confirmed.headers["Cache-Control"] == "no-store"
     return secret
 
 
@@ -119,3 +124,70 @@ def test_a_wrong_method_lists_both_methods_of_the_path(client: TestClient) -> No
     assert answer.status_code == 405
     assert set(answer.headers["Allow"].split(", ")) == {"POST", "DELETE"}
     assert error(answer)["code"] == "method_not_allowed"
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def dark_modules(svg: str) -> set[tuple[int, int]]:
+    """The (row, column) of every dark module drawn by segno's single stroked path."""
+    root = ElementTree.fromstring(svg)  # noqa: S314 - our own output, parsed to check it
+    (path,) = [p for p in root.iter(f"{SVG}path") if p.get("stroke")]
+    x = y = 0.0
+    dark = set()
+    for command, dx, dy in re.findall(r"([Mmh])(-?[\d.]+)(?: (-?[\d.]+))?", path.get("d", "")):
+        if command == "M":
+            x, y = float(dx), float(dy)
+        elif command == "m":
+            x, y = x + float(dx), y + float(dy)
+        else:
+            dark |= {(int(y), int(x) + i) for i in range(int(float(dx)))}
+            x += float(dx)
+    return dark
+
+
+def test_enrolment_returns_a_qr_code_of_the_uri_safe_to_inline(
+    client: TestClient, services: Services
+) -> None:
+    headers = signed_in(client, services)
+    started = client.post(f"{API}/me/mfa/totp", headers=headers).json()
+    svg, uri = started["qr_svg"], started["otpauth_uri"]
+
+    root = ElementTree.fromstring(svg)  # noqa: S314 - well-formed XML is what is tested
+    assert root.tag == f"{SVG}svg"
+    assert {element.tag.removeprefix(SVG) for element in root.iter()} <= {
+        "svg",
+        "title",
+        "g",
+        "path",
+    }
+    assert "<script" not in svg.lower()
+    assert "href" not in svg.lower()  # no links, no external resources
+    assert "url(" not in svg.lower()
+    assert started["secret"] not in svg  # the seed is in the picture only
+
+    border = 4  # segno's quiet zone, in modules
+    matrix = segno.make_qr(uri).matrix
+    expected = {
+        (row + border, col + border)
+        for row, line in enumerate(matrix)
+        for col, module in enumerate(line)
+        if module
+    }
+    assert dark_modules(svg) == expected
+
+
+def test_wrong_confirming_codes_run_out_with_true_attempts_left(
+    client: TestClient, services: Services
+) -> None:
+    headers = signed_in(client, services)
+    client.post(f"{API}/me/mfa/totp", headers=headers)
+    threshold = services.rules.lockout_threshold
+    for left in range(threshold - 1, -1, -1):
+        wrong = client.post(f"{API}/me/mfa/totp/confirm", json={"code": "000000"}, headers=headers)
+        assert wrong.status_code == 401
+        assert error(wrong)["attempts_left"] == left
+    limited = client.post(f"{API}/me/mfa/totp/confirm", json={"code": "000000"}, headers=headers)
+    assert limited.status_code == 429
+    assert error(limited)["code"] == "too_many_requests"
+    assert int(limited.headers["Retry-After"]) > 0

@@ -8,7 +8,15 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from accessguard.storage.sql.engine import mapped_errors
-from accessguard.storage.sql.tables import counters, devices, one_time_tokens, outbox, sessions
+from accessguard.storage.sql.tables import (
+    counters,
+    devices,
+    mfa_challenges,
+    one_time_tokens,
+    outbox,
+    sessions,
+    sms_codes,
+)
 
 # Ended sessions stay listed in nothing, but support may ask about them for a while.
 KEEP_ENDED = timedelta(days=30)
@@ -21,6 +29,8 @@ class Purged:
     devices: int
     tokens: int
     messages: int
+    challenges: int
+    sms_codes: int
 
 
 def purge(engine: sa.Engine, now: datetime) -> Purged:
@@ -39,4 +49,6 @@ def purge(engine: sa.Engine, now: datetime) -> Purged:
             messages=delete(
                 outbox.delete().where(outbox.c.status != "queued", outbox.c.created_at <= old)
             ),
+            challenges=delete(mfa_challenges.delete().where(mfa_challenges.c.expires_at <= old)),
+            sms_codes=delete(sms_codes.delete().where(sms_codes.c.expires_at <= now)),
         )

@@ -1,4 +1,5 @@
-"""Authenticator-app credentials. Replay protection is one conditional UPDATE per claim."""
+"""Authenticator-app credentials. A code's step is claimed with conditional statements the
+database serialises: `last_step` for codes in the window, `totp_burnt_steps` for single steps."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import sqlalchemy as sa
 
 from accessguard.domain.mfa_totp import TotpCredential
 from accessguard.storage.sql.accounts import upsert
-from accessguard.storage.sql.tables import totp_credentials
+from accessguard.storage.sql.tables import totp_burnt_steps, totp_credentials
 
 _T = totp_credentials.c
+_B = totp_burnt_steps.c
 
 
 class SqlTotp:
@@ -35,33 +37,65 @@ class SqlTotp:
             .on_conflict_do_nothing(index_elements=[_T.account_id])
             .returning(_T.account_id)
         ).first()
-        return inserted is not None
+        if inserted is None:
+            return False
+        self._forget_burnt(account_id)  # they were steps of the replaced seed
+        return True
 
     def activate(self, account_id: str, sealed_secret: str, step: int, now: datetime) -> bool:
-        stmt = (
-            totp_credentials.update()
-            .where(
-                _T.account_id == account_id,
-                _T.sealed_secret == sealed_secret,
-                _T.confirmed_at.is_(None),
-                _T.last_step < step,
-            )
-            .values(confirmed_at=now, last_step=step)
-            .returning(_T.account_id)
+        return self._claim(
+            account_id,
+            step,
+            now,
+            [_T.sealed_secret == sealed_secret, _T.confirmed_at.is_(None)],
+            confirmed_at=now,
         )
-        return self._conn.execute(stmt).first() is not None
 
-    def claim_step(self, account_id: str, step: int) -> bool:
-        # One UPDATE … WHERE last_step < :step RETURNING: the database lets exactly one of
-        # parallel claims of a step match (reading last_step first would let two through).
-        stmt = (
-            totp_credentials.update()
-            .where(_T.account_id == account_id, _T.last_step < step)
-            .values(last_step=step)
-            .returning(_T.account_id)
-        )
-        return self._conn.execute(stmt).first() is not None
+    def claim_step(self, account_id: str, step: int, now: datetime) -> bool:
+        return self._claim(account_id, step, now, [_T.confirmed_at.is_not(None)])
+
+    def burn_step(self, account_id: str, step: int, now: datetime) -> bool:
+        return self._burn(account_id, step, now)
 
     def delete(self, account_id: str) -> bool:
+        self._forget_burnt(account_id)
         stmt = totp_credentials.delete().where(_T.account_id == account_id)
         return bool(self._conn.execute(stmt).rowcount)
+
+    def _burn(self, account_id: str, step: int, now: datetime) -> bool:
+        # INSERT … ON CONFLICT DO NOTHING RETURNING: the primary key lets exactly one of
+        # parallel claims of a step insert it.
+        stmt = (
+            upsert(self._conn, totp_burnt_steps)
+            .values(account_id=account_id, step=step, burnt_at=now)
+            .on_conflict_do_nothing(index_elements=[_B.account_id, _B.step])
+            .returning(_B.step)
+        )
+        return self._conn.execute(stmt).first() is not None
+
+    def _claim(
+        self,
+        account_id: str,
+        step: int,
+        now: datetime,
+        conditions: list[sa.ColumnElement[bool]],
+        **values: object,
+    ) -> bool:
+        # The step goes through the same primary key as a drifted code's, so a step burnt by
+        # an instance whose clock sees it as drift is never also accepted here; the UPDATE …
+        # WHERE last_step < :step then refuses it and every earlier step (replay).
+        if not self._burn(account_id, step, now):
+            return False
+        moved = self._conn.execute(
+            totp_credentials.update()
+            .where(_T.account_id == account_id, _T.last_step < step, *conditions)
+            .values(last_step=step, **values)
+            .returning(_T.account_id)
+        ).first()
+        # Steps up to last_step are refused by last_step alone: their rows can go.
+        prune = _B.step <= step if moved else _B.step == step
+        self._conn.execute(totp_burnt_steps.delete().where(_B.account_id == account_id, prune))
+        return moved is not None
+
+    def _forget_burnt(self, account_id: str) -> None:
+        self._conn.execute(totp_burnt_steps.delete().where(_B.account_id == account_id))

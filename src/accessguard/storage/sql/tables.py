@@ -266,7 +266,7 @@ sms_codes = sa.Table(
     sa.Column("code_digest", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
-    sa.Column("sent_at", UTCDateTime()),  # the gateway took it; the resend cooldown counts from here
+    sa.Column("sent_at", UTCDateTime()),  # the gateway took it; the resend cooldown starts
     sa.Column("tries", sa.Integer, nullable=False, server_default="0"),
     sa.Column("used_at", UTCDateTime()),
 )

@@ -9,17 +9,25 @@ import sqlalchemy as sa
 from accessguard.domain.ports import (
     AccountRepository,
     AuditLog,
+    ChallengeRepository,
     DeviceRepository,
     LockoutRepository,
     OneTimeTokenRepository,
     Outbox,
+    RecoveryCaseRepository,
+    RecoveryCodeRepository,
     SessionRepository,
+    SmsRepository,
     TotpRepository,
 )
 from accessguard.storage.sql.accounts import SqlAccounts, SqlDevices, SqlSessions
+from accessguard.storage.sql.challenges import SqlChallenges
 from accessguard.storage.sql.engine import READ_ONLY, mapped_errors, unavailable
 from accessguard.storage.sql.mfa import SqlTotp
+from accessguard.storage.sql.mfa_sms import SqlSms
 from accessguard.storage.sql.outbox import SqlOutbox
+from accessguard.storage.sql.recovery_cases import SqlRecoveryCases
+from accessguard.storage.sql.recovery_codes import SqlRecoveryCodes
 from accessguard.storage.sql.security import SqlAudit, SqlLockouts, SqlTokens
 
 
@@ -32,6 +40,10 @@ class SqlUnitOfWork:
     audit: AuditLog
     outbox: Outbox
     totp: TotpRepository
+    sms: SmsRepository
+    recovery_codes: RecoveryCodeRepository
+    recovery_cases: RecoveryCaseRepository
+    challenges: ChallengeRepository
 
     def __init__(self, engine: sa.Engine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -61,6 +73,10 @@ class SqlUnitOfWork:
         self.audit = SqlAudit(conn)
         self.outbox = SqlOutbox(conn)
         self.totp = SqlTotp(conn)
+        self.sms = SqlSms(conn)
+        self.recovery_codes = SqlRecoveryCodes(conn)
+        self.recovery_cases = SqlRecoveryCases(conn)
+        self.challenges = SqlChallenges(conn)
         return self
 
     def __exit__(

@@ -12,7 +12,7 @@ CSP = (
 )
 
 
-TOKEN_PAGES = frozenset({"/reset-password", "/verify-email"})
+TOKEN_PAGES = frozenset({"/reset-password", "/verify-email", "/recover/cancel"})
 
 
 class SecurityHeadersMiddleware:

@@ -2,6 +2,7 @@
 
 Every change is a form POST answered with a redirect back to the page (reloading never sends
 it twice); a refused one re-renders the page with the refusal next to the form it concerns.
+The two-step verification forms live in `account_mfa.py`; their status is drawn here.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from fastapi.responses import RedirectResponse
 
 from accessguard.bootstrap import Services
 from accessguard.domain.catalogue import CATALOGUE
-from accessguard.domain.errors import AccessError, ErrorCode
+from accessguard.domain.errors import AccessError, ErrorCode, PhoneNumberInvalid, ValidationFailed
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
+from accessguard.domain.sms_codes import masked
 from accessguard.web import cookies
 from accessguard.web.api.v1.schemas import ChangePasswordBody
 from accessguard.web.client import client_info
@@ -39,6 +41,23 @@ NOTICES = {
     "password": "Your password is changed. Your other sessions were signed out; "
     "this one stays signed in.",
     "session": "That session is signed out.",
+    # Shown in the two-step verification section, where the form was.
+    "totp_removed": "The authenticator app is removed. Sign-ins no longer ask for its codes.",
+    "sms_added": "Your phone number is added. Sign-ins can now ask for a code by text message.",
+    "sms_changed": "Your phone number is changed. Sign-in codes now go to the new number.",
+    "sms_removed": "Your phone number is removed. Sign-in codes no longer go to it.",
+    "sms_code": "A code is on its way to your current number. Enter it below.",
+}
+TWO_STEP_NOTICES = frozenset(
+    {"totp_removed", "sms_added", "sms_changed", "sms_removed", "sms_code"}
+)
+RECOVERY_CODES_LOW = 3
+# Refusals about the code typed: the code field is marked invalid, the message is above it.
+_CODE_REFUSALS = {
+    ErrorCode.INVALID_MFA_CODE,
+    ErrorCode.MFA_CODE_REUSED,
+    ErrorCode.TOTP_CLOCK_DRIFT,
+    ErrorCode.SMS_CODE_EXPIRED,
 }
 _BROWSERS = (
     ("Edg/", "Edge"),
@@ -84,11 +103,47 @@ def stamp(moment: datetime) -> dict[str, str]:
     }
 
 
-def _to_login() -> Response:
+def to_login() -> Response:
     return RedirectResponse("/login?next=/account", status_code=303)
 
 
-def _overview(
+def mfa_form_state(error: AccessError | None) -> dict[str, Any]:
+    """Which field of a two-step form a refusal concerns: a named field, the password, the
+    code; None puts it above the form."""
+    fields: dict[str, str] = {}
+    culprit = None
+    if isinstance(error, ValidationFailed | PhoneNumberInvalid):
+        fields = {
+            f["field"].removeprefix("body."): f["message"] for f in error.facts.get("fields", [])
+        }
+        culprit = next(iter(fields), None)
+    elif error is not None and error.code is ErrorCode.INVALID_CREDENTIALS:
+        culprit = "password"
+    elif error is not None and error.code in _CODE_REFUSALS:
+        culprit = "code"
+    return {"mfa_error_field": culprit, "mfa_field_errors": fields}
+
+
+def phone_on_file(svc: Services, account_id: str) -> str | None:
+    """The active number, masked. `Sms` has no reader for it, so this reads the port; the
+    number in full never leaves this function (a stolen session must not learn it)."""
+    with svc.uow(read_only=True) as uow:
+        credential = uow.sms.credential(account_id)
+    return masked(credential.phone) if credential is not None and credential.active else None
+
+
+def two_step_status(svc: Services, account_id: str) -> dict[str, Any]:
+    totp, phone = svc.totp.enabled(account_id), phone_on_file(svc, account_id)
+    left = svc.recovery_codes.left(account_id)
+    return {
+        "totp_on": totp,
+        "phone": phone,
+        "codes_left": left,
+        "codes_low": (totp or phone is not None) and left <= RECOVERY_CODES_LOW,
+    }
+
+
+def overview(
     request: Request,
     svc: Services,
     auth: Authenticated,
@@ -96,15 +151,19 @@ def _overview(
     error: AccessError | None = None,
     error_form: str | None = None,
     notice: str = "",
+    typed: dict[str, str] | None = None,
 ) -> Response:
+    """The page, with a refusal shown at `error_form` and what was typed there (`typed`,
+    never a password or a code) put back."""
     account = auth.account
     hold = account.security_hold_until
     sessions = sorted(
         svc.sessions.list(account.id),
         key=lambda s: (s.id != auth.session.id, -s.last_seen_at.timestamp()),
     )
-    state = form_state(error, "new_password")
-    if error is not None and error.code is ErrorCode.INVALID_CREDENTIALS:
+    password_error = error if error_form == "password" else None
+    state = form_state(password_error, "new_password")
+    if password_error is not None and password_error.code is ErrorCode.INVALID_CREDENTIALS:
         state["error_field"] = "current_password"
     context: dict[str, Any] = {
         "account": account,
@@ -136,9 +195,15 @@ def _overview(
             for e in svc.history.sign_ins(account.id)
         ],
         "notice": NOTICES.get(notice),
+        "notice_key": notice if notice in NOTICES else "",
+        "notice_two_step": notice in TWO_STEP_NOTICES,
+        "sms_cooldown": svc.rules.sms_resend_cooldown_seconds,
         "error_form": error_form,
+        "typed": typed or {},
+        **two_step_status(svc, account.id),
         **password_rule(svc),
         **state,
+        **mfa_form_state(error if error_form != "password" else None),
     }
     return render(request, "pages/account.html", context, error=error, auth=auth)
 
@@ -151,8 +216,8 @@ def account_page(
 ) -> Response:
     auth = signed_in(request)
     if auth is None:
-        return _to_login()
-    return _overview(request, svc, auth, notice=done)
+        return to_login()
+    return overview(request, svc, auth, notice=done)
 
 
 @router.post("/account/password")
@@ -166,7 +231,7 @@ def change_password(
 ) -> Response:
     auth = signed_in(request)
     if auth is None:
-        return _to_login()
+        return to_login()
     try:
         check_csrf(request, csrf_token)
         body = validated(
@@ -174,7 +239,7 @@ def change_password(
         )
         svc.passwords.change(auth, body.current_password, body.new_password, client)
     except AccessError as error:
-        return _overview(request, svc, auth, error=error, error_form="password")
+        return overview(request, svc, auth, error=error, error_form="password")
     svc.dispatcher_wake()
     return RedirectResponse("/account?done=password#password", status_code=303)
 
@@ -189,12 +254,12 @@ def revoke_session(
 ) -> Response:
     auth = signed_in(request)
     if auth is None:
-        return _to_login()
+        return to_login()
     try:
         check_csrf(request, csrf_token)
         svc.sessions.revoke(auth, session_id, client)
     except AccessError as error:
-        return _overview(request, svc, auth, error=error, error_form="sessions")
+        return overview(request, svc, auth, error=error, error_form="sessions")
     if session_id == auth.session.id:  # not offered on the page, but the API allows it too
         response = RedirectResponse("/login?signed_out=true", status_code=303)
         cookies.clear_session(response, svc.settings)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import AccessError, ValidationFailed
 from accessguard.domain.model import ClientInfo
+from accessguard.domain.signin import SecondFactorDue
 from accessguard.web import cookies
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
@@ -57,6 +60,10 @@ def login_submit(
     except AccessError as error:
         # The password is never sent back; the email stays so the customer need not retype it.
         return render(request, "pages/login.html", {"next": target, "email": email}, error=error)
+    if isinstance(result, SecondFactorDue):
+        second = RedirectResponse(f"/login/mfa?{urlencode({'next': target})}", status_code=303)
+        cookies.set_mfa(second, svc.settings, result.mfa_token, svc.settings.mfa_token_seconds)
+        return second
     response = RedirectResponse(target, status_code=303)
     cookies.set_session(response, svc.settings, result.session_token, result.session_expires_at)
     cookies.set_device(response, svc.settings, result.device_token)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from accessguard.web.api.v1 import accounts, catalogue, me, mfa, password, signin
+from accessguard.web.api.v1 import (
+    accounts,
+    admin,
+    catalogue,
+    me,
+    mfa,
+    mfa_sms,
+    password,
+    recovery,
+    recovery_codes,
+    signin,
+)
 from accessguard.web.api.v1.schemas import ErrorOut
 
 router = APIRouter(
@@ -14,6 +25,7 @@ router = APIRouter(
         401: {"model": ErrorOut},
         403: {"model": ErrorOut},
         404: {"model": ErrorOut},
+        409: {"model": ErrorOut},
         413: {"model": ErrorOut},
         415: {"model": ErrorOut},
         422: {"model": ErrorOut},
@@ -22,5 +34,16 @@ router = APIRouter(
         503: {"model": ErrorOut},
     },
 )
-for module in (accounts, signin, me, mfa, password, catalogue):
+for module in (
+    accounts,
+    signin,
+    me,
+    mfa,
+    mfa_sms,
+    recovery_codes,
+    password,
+    recovery,
+    admin,
+    catalogue,
+):
     router.include_router(module.router)

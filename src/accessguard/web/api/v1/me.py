@@ -31,7 +31,11 @@ def me(
         email=account.email,
         email_verified=account.email_verified,
         created_at=account.created_at,
-        mfa=MfaOut(totp=svc.totp.enabled(account.id)),
+        mfa=MfaOut(
+            totp=svc.totp.enabled(account.id),
+            sms=svc.sms.enabled(account.id),
+            recovery_codes_left=svc.recovery_codes.left(account.id),
+        ),
         security_hold_until=account.security_hold_until,
     )
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from typing import Annotated
 
+import segno
 from fastapi import APIRouter, Depends, Response
 from fastapi.routing import APIRoute
-from pydantic import AfterValidator, BaseModel, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -39,13 +41,20 @@ router = APIRouter(prefix="/me/mfa", tags=["two-factor"], route_class=SharedPath
 # Lenient on purpose: "123 456" as typed is fine; anything else is a wrong code (401), not a
 # malformed request.
 Code = Annotated[
-    str, StringConstraints(strict=True, min_length=1, max_length=32), AfterValidator(_sound_text)
+    str,
+    StringConstraints(strict=True, min_length=1, max_length=32),
+    Field(json_schema_extra={"pattern": "^[^\\u0000]*$"}),  # documents _sound_text's NUL rule
+    AfterValidator(_sound_text),
 ]
 
 
 class TotpEnrolmentOut(BaseModel):
     secret: str
     otpauth_uri: str
+    qr_svg: str = Field(
+        description="The otpauth URI as a QR code: an SVG document to inline as it is (only "
+        "svg, title, g and path elements; no script, no links, no external resources)."
+    )
 
 
 class CodeBody(Body):
@@ -61,6 +70,21 @@ class RecoveryCodesOut(BaseModel):
     recovery_codes: list[str]
 
 
+def qr_svg(uri: str) -> str:
+    """The URI as a QR code, drawn here: the seed never leaves for a chart service."""
+    out = io.BytesIO()
+    segno.make_qr(uri).save(  # make_qr: never a Micro QR, which authenticator apps cannot read
+        out,
+        kind="svg",
+        scale=4,
+        light="#fff",  # a quiet zone that stays light on dark pages, so phones can scan it
+        title="QR code for your authenticator app",
+        xmldecl=False,
+        nl=False,
+    )
+    return out.getvalue().decode()
+
+
 @router.post("/totp", response_model=TotpEnrolmentOut)
 def start_totp(
     response: Response,
@@ -69,19 +93,25 @@ def start_totp(
 ) -> TotpEnrolmentOut:
     response.headers["Cache-Control"] = "no-store"
     enrolment = svc.totp.start_enrolment(auth)
-    return TotpEnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
+    return TotpEnrolmentOut(
+        secret=enrolment.secret,
+        otpauth_uri=enrolment.otpauth_uri,
+        qr_svg=qr_svg(enrolment.otpauth_uri),
+    )
 
 
 @router.post("/totp/confirm", response_model=RecoveryCodesOut)
 def confirm_totp(
     body: CodeBody,
+    response: Response,
     auth: Authenticated = Depends(current),
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> RecoveryCodesOut:
-    svc.totp.confirm(auth, body.code, client)
+    response.headers["Cache-Control"] = "no-store"
+    codes = svc.totp.confirm(auth, body.code, client)
     svc.dispatcher_wake()
-    return RecoveryCodesOut(recovery_codes=[])  # recovery codes: issue 4, item 4
+    return RecoveryCodesOut(recovery_codes=codes)
 
 
 @router.delete("/totp", status_code=204)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -92,9 +92,34 @@ class SessionOut(BaseModel):
 
 
 class SignInOut(BaseModel):
-    status: str
+    status: Literal["authenticated"] = "authenticated"
     session: SessionOut
     device_token: str
+
+
+class MfaRequiredOut(BaseModel):
+    status: Literal["mfa_required"] = "mfa_required"
+    mfa_token: str
+    methods: list[str]
+    expires_at: datetime
+
+
+# Lenient on purpose: "123 456" or "abcde-fghij" as typed is fine; anything else is a wrong
+# code (401), not a malformed request.
+MfaCode = Annotated[
+    str, StringConstraints(strict=True, min_length=1, max_length=64), AfterValidator(_sound_text)
+]
+
+
+class SecondStepBody(Body):
+    mfa_token: Token
+    method: Literal["totp", "sms", "recovery_code"]
+    code: MfaCode
+    device_token: Token | None = None
+
+
+class MfaTokenBody(Body):
+    mfa_token: Token
 
 
 class MfaOut(BaseModel):

@@ -1,4 +1,5 @@
-"""Sign-in and sign-out. Browsers get cookies; apps use the tokens in the body."""
+"""Sign-in (one or two steps) and sign-out. Browsers get cookies; apps use the tokens in the
+body."""
 
 from __future__ import annotations
 
@@ -7,34 +8,78 @@ from fastapi import APIRouter, Depends, Request, Response
 from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
+from accessguard.domain.signin import SecondFactorDue, SignedIn
 from accessguard.web import cookies
-from accessguard.web.api.v1.schemas import SessionOut, SignInBody, SignInOut
+from accessguard.web.api.v1.mfa_sms import CodeSentOut
+from accessguard.web.api.v1.schemas import (
+    MfaRequiredOut,
+    MfaTokenBody,
+    SecondStepBody,
+    SessionOut,
+    SignInBody,
+    SignInOut,
+)
 from accessguard.web.client import client_info
 from accessguard.web.deps import current, services
 
 router = APIRouter(tags=["sign-in"])
 
 
-@router.post("/login", response_model=SignInOut)
+def _device_token(request: Request, svc: Services, sent: str | None) -> str | None:
+    return sent or request.cookies.get(cookies.device_cookie_name(svc.settings))
+
+
+def _signed_in(response: Response, svc: Services, result: SignedIn) -> SignInOut:
+    cookies.set_session(response, svc.settings, result.session_token, result.session_expires_at)
+    cookies.set_device(response, svc.settings, result.device_token)
+    return SignInOut(
+        session=SessionOut(token=result.session_token, expires_at=result.session_expires_at),
+        device_token=result.device_token,
+    )
+
+
+@router.post("/login", response_model=SignInOut | MfaRequiredOut)
 def login(
     body: SignInBody,
     request: Request,
     response: Response,
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
-) -> SignInOut:
-    device_token = body.device_token or request.cookies.get(
-        cookies.device_cookie_name(svc.settings)
-    )
-    result = svc.signin(body.email, body.password, device_token, client)
-    cookies.set_session(response, svc.settings, result.session_token, result.session_expires_at)
-    cookies.set_device(response, svc.settings, result.device_token)
+) -> SignInOut | MfaRequiredOut:
     response.headers["Cache-Control"] = "no-store"
-    return SignInOut(
-        status=result.next_step.value,
-        session=SessionOut(token=result.session_token, expires_at=result.session_expires_at),
-        device_token=result.device_token,
-    )
+    device_token = _device_token(request, svc, body.device_token)
+    result = svc.signin(body.email, body.password, device_token, client)
+    if isinstance(result, SecondFactorDue):
+        return MfaRequiredOut(
+            mfa_token=result.mfa_token, methods=list(result.methods), expires_at=result.expires_at
+        )
+    return _signed_in(response, svc, result)
+
+
+@router.post("/login/mfa", response_model=SignInOut)
+def login_second_step(
+    body: SecondStepBody,
+    request: Request,
+    response: Response,
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> SignInOut:
+    response.headers["Cache-Control"] = "no-store"
+    device_token = _device_token(request, svc, body.device_token)
+    result = svc.second_step(body.mfa_token, body.method, body.code, device_token, client)
+    return _signed_in(response, svc, result)
+
+
+@router.post("/login/mfa/sms", status_code=202, response_model=CodeSentOut)
+def send_sign_in_sms(
+    body: MfaTokenBody,
+    response: Response,
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> CodeSentOut:
+    response.headers["Cache-Control"] = "no-store"
+    sent = svc.second_step.send_sms(body.mfa_token, client)
+    return CodeSentOut(to=sent.to, expires_at=sent.expires_at, resend_after=sent.resend_after)
 
 
 @router.post("/logout", status_code=204)

@@ -1,0 +1,49 @@
+"""Known devices (OWASP device cookies): a client that finished a sign-in gets a signed token
+that lets it sign in while strangers have locked the email, and counts its own failures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from accessguard.domain.model import Device
+from accessguard.domain.ports import UnitOfWork
+from accessguard.domain.rules import Rules
+from accessguard.domain.tokens import Signer, digest, new_token
+
+
+class KnownDevices:
+    def __init__(self, rules: Rules, signer: Signer) -> None:
+        self._rules = rules
+        self._signer = signer
+
+    def recognise(
+        self, uow: UnitOfWork, account_id: str | None, token: str | None, now: datetime
+    ) -> Device | None:
+        """The account's unexpired device whose signed token the client presented."""
+        if account_id is None or not token:
+            return None
+        plain = self._signer.unsign(token)
+        if plain is None:
+            return None
+        device = uow.devices.by_token_digest(digest(plain))
+        if device is None or device.account_id != account_id or device.expires_at <= now:
+            return None
+        return device
+
+    def remember(
+        self,
+        uow: UnitOfWork,
+        account_id: str,
+        device: Device | None,
+        presented: str | None,
+        now: datetime,
+    ) -> str:
+        """The token the client keeps: the one it brought for a known device, else a new one."""
+        if device is not None and presented:
+            uow.devices.touch(device.id, now)
+            return presented
+        plain, token_digest = new_token()
+        expires = now + timedelta(seconds=self._rules.device_max_seconds)
+        uow.devices.add(Device(str(uuid.uuid4()), account_id, now, now, expires), token_digest)
+        return self._signer.sign(plain)

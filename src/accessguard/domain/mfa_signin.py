@@ -1,0 +1,211 @@
+"""The second step of a sign-in: a code from one of the account's second factors finishes a
+half-finished sign-in (docs/flows/signin.mermaid).
+
+The challenge is the only way in: unknown, used, expired or another client's tokens never
+advance. Wrong codes count on the password step's lockout subject, so the email (or the known
+device) locks after the same number of failures whichever secret was wrong, and the challenge
+itself dies after that many wrong codes or once its subject is locked.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NoReturn
+
+from accessguard.domain.devices import KnownDevices
+from accessguard.domain.errors import (
+    AccessError,
+    AccountLocked,
+    InvalidMfaCode,
+    MfaMethodUnavailable,
+    MfaTokenExpired,
+    MfaTokenInvalid,
+)
+from accessguard.domain.lockout import Lockout
+from accessguard.domain.model import AuditEvent, Challenge, ClientInfo, LockState
+from accessguard.domain.ports import (
+    Clock,
+    SecondFactor,
+    SignInTexts,
+    ThrottleStore,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from accessguard.domain.rules import Rules
+from accessguard.domain.sessions import Sessions
+from accessguard.domain.signin import SignedIn, binding_of
+from accessguard.domain.sms_codes import SentCode
+from accessguard.domain.tokens import Signer, digest
+
+
+@dataclass(frozen=True)
+class OpenChallenge:
+    """A challenge that may still be finished, with the lock state its failures count on."""
+
+    challenge: Challenge
+    lock: LockState
+
+
+class SecondStep:
+    def __init__(
+        self,
+        rules: Rules,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        throttle: ThrottleStore,
+        sessions: Sessions,
+        device_signer: Signer,
+        factors: Sequence[SecondFactor],
+        texts: SignInTexts | None = None,
+    ) -> None:
+        self._rules = rules
+        self._uow = uow
+        self._clock = clock
+        self._lockout = Lockout(rules, throttle)
+        self._sessions = sessions
+        self._devices = KnownDevices(rules, device_signer)
+        self._factors = {factor.method: factor for factor in factors}
+        self._texts = texts
+
+    def open(self, mfa_token: str, client: ClientInfo) -> OpenChallenge:
+        """The challenge `mfa_token` names, if this client may still finish it; else the
+        refusal. Used before sending an SMS code too, so no step is reachable out of order."""
+        now = self._clock.now()
+        self._lockout.check_address(client.ip, now)
+        token_digest = digest(mfa_token)
+        with self._uow(read_only=True) as uow:
+            challenge = uow.challenges.get(token_digest)
+            if challenge is None or challenge.used_at is not None:
+                raise MfaTokenInvalid()
+            if not hmac.compare_digest(challenge.binding_digest, binding_of(client)):
+                raise MfaTokenInvalid()  # another client's token: worth nothing here
+            if challenge.expires_at <= now:
+                raise MfaTokenExpired()
+            if challenge.failures >= self._rules.lockout_threshold:
+                raise MfaTokenInvalid()
+            lock = uow.lockouts.get(challenge.subject)
+        if lock.is_locked(now):
+            with self._uow() as uow:
+                uow.challenges.void_all(challenge.account_id, now)
+            assert lock.locked_until is not None  # noqa: S101 - narrowed by is_locked
+            raise AccountLocked(until=lock.locked_until, now=now)
+        return OpenChallenge(challenge, lock)
+
+    def methods(self, challenge: Challenge) -> list[str]:
+        with self._uow(read_only=True) as uow:
+            return [
+                method
+                for method, factor in self._factors.items()
+                if factor.enabled_for(uow, challenge.account_id)
+            ]
+
+    def send_sms(self, mfa_token: str, client: ClientInfo) -> SentCode:
+        """Text this sign-in's code: only within an open challenge of an account with a phone,
+        so the SMS gateway cannot be driven by anyone without the password."""
+        challenge = self.open(mfa_token, client).challenge
+        available = self.methods(challenge)
+        if self._texts is None or "sms" not in available:
+            raise MfaMethodUnavailable(methods=available)
+        return self._texts.send_sign_in_code(challenge.account_id, challenge.token_digest, client)
+
+    def __call__(
+        self,
+        mfa_token: str,
+        method: str,
+        code: str,
+        device_token: str | None,
+        client: ClientInfo,
+    ) -> SignedIn:
+        opened = self.open(mfa_token, client)
+        challenge = opened.challenge
+        factor = self._factors.get(method)
+        available = self.methods(challenge)
+        if factor is None or method not in available:
+            raise MfaMethodUnavailable(methods=available)
+        try:
+            factor.verify_sign_in(challenge.account_id, code, challenge.token_digest)
+        except InvalidMfaCode:
+            self._refuse(opened, method, client)
+        except AccessError as refusal:
+            self._audit(challenge, method, refusal.code.value, client)
+            raise
+        return self._finish(opened, method, device_token, client)
+
+    def _refuse(self, opened: OpenChallenge, method: str, client: ClientInfo) -> NoReturn:
+        challenge, now = opened.challenge, self._clock.now()
+        failures = self._lockout.count_failure(challenge.subject, opened.lock, client.ip, now)
+        with self._uow() as uow:
+            tries = uow.challenges.count_failure(challenge.token_digest)
+            refusal: AccessError | None = self._lockout.lock_if_reached(
+                uow.lockouts, challenge.subject, opened.lock, failures, now
+            )
+            if refusal is not None:
+                uow.challenges.void_all(challenge.account_id, now)
+            else:
+                left = self._rules.lockout_threshold - max(failures, tries)
+                refusal = InvalidMfaCode(attempts_left=max(0, left))
+            uow.audit.record(self._event(challenge, method, refusal.code.value, client, now))
+        raise refusal
+
+    def _finish(
+        self, opened: OpenChallenge, method: str, device_token: str | None, client: ClientInfo
+    ) -> SignedIn:
+        challenge, now = opened.challenge, self._clock.now()
+        with self._uow() as uow:
+            outcome = self._complete(uow, opened, method, device_token, client, now)
+            code = outcome.code.value if isinstance(outcome, AccessError) else "success"
+            uow.audit.record(self._event(challenge, method, code, client, now))
+        if isinstance(outcome, AccessError):
+            raise outcome
+        self._lockout.reset_counter(challenge.subject, opened.lock)
+        return outcome
+
+    def _complete(
+        self,
+        uow: UnitOfWork,
+        opened: OpenChallenge,
+        method: str,
+        device_token: str | None,
+        client: ClientInfo,
+        now: datetime,
+    ) -> SignedIn | AccessError:
+        challenge = opened.challenge
+        lock = uow.lockouts.get(challenge.subject)
+        if lock.is_locked(now):
+            # Wrong codes racing this one locked the subject while it was being checked.
+            assert lock.locked_until is not None  # noqa: S101 - narrowed by is_locked
+            return AccountLocked(until=lock.locked_until, now=now)
+        if not uow.challenges.consume(challenge.token_digest, now):
+            return MfaTokenInvalid()  # a parallel request finished it first
+        if lock.level:
+            uow.lockouts.clear_level(challenge.subject)
+        device = None
+        if challenge.device_id is not None:
+            device = self._devices.recognise(uow, challenge.account_id, device_token, now)
+            device = device if device is not None and device.id == challenge.device_id else None
+        kept = self._devices.remember(uow, challenge.account_id, device, device_token, now)
+        token, session = self._sessions.start(
+            uow, challenge.account_id, client, now, second_factor=method
+        )
+        return SignedIn(challenge.account_id, token, session.expires_at, kept)
+
+    def _audit(self, challenge: Challenge, method: str, outcome: str, client: ClientInfo) -> None:
+        with self._uow() as uow:
+            uow.audit.record(self._event(challenge, method, outcome, client, self._clock.now()))
+
+    @staticmethod
+    def _event(
+        challenge: Challenge, method: str, outcome: str, client: ClientInfo, now: datetime
+    ) -> AuditEvent:
+        return AuditEvent(
+            now,
+            "sign_in",
+            outcome,
+            challenge.account_id,
+            client.ip,
+            client.user_agent[:300],
+            {"step": "second_factor", "method": method},
+        )

@@ -1,0 +1,198 @@
+"""The customer's side of lost-device recovery: open a request, and cancel one from an email.
+
+A request answers alike whatever the email and password: a reference, after one Argon2
+verification and one short transaction, so neither the answer nor its timing tells a stranger
+whether an account exists or the password was right. Only the right password on an account
+with a second factor opens a case; a wrong one counts toward the lockout like a failed
+sign-in, so this form is no side door for guessing passwords.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from accessguard.domain.devices import KnownDevices
+from accessguard.domain.emails import email_key
+from accessguard.domain.errors import RecoveryTokenInvalid
+from accessguard.domain.lockout import Lockout, device_subject, email_subject
+from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device, LockState
+from accessguard.domain.passwords import prepare
+from accessguard.domain.ports import (
+    Clock,
+    PasswordHasher,
+    ThrottleStore,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from accessguard.domain.recovery_cases import (
+    DETAILS_MAX,
+    CaseStatus,
+    RecoveryCase,
+    cancel_token,
+    case_facts,
+    clean_text,
+    new_reference,
+    notice,
+)
+from accessguard.domain.rules import Rules
+from accessguard.domain.throttling import AddressThrottle
+from accessguard.domain.tokens import Signer, digest
+
+CountryOf = Callable[[str], str | None]
+KIND = "recovery_requested"
+
+
+@dataclass(frozen=True)
+class _Seen:
+    account: Account | None
+    device: Device | None
+    subject: str
+    lock: LockState
+
+
+class RecoveryRequests:
+    def __init__(
+        self,
+        rules: Rules,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        hasher: PasswordHasher,
+        throttle: ThrottleStore,
+        signer: Signer,
+        country_of: CountryOf,
+    ) -> None:
+        self._rules = rules
+        self._uow = uow
+        self._clock = clock
+        self._hasher = hasher
+        self._lockout = Lockout(rules, throttle)
+        self._address = AddressThrottle(rules, throttle)
+        self._signer = signer
+        self._devices = KnownDevices(rules, signer)
+        self._country_of = country_of
+        # Unknown emails are verified against this, so they cost the same time as real ones.
+        self._dummy_hash = hasher.hash(uuid.uuid4().hex)
+
+    def open(
+        self, email: str, password: str, details: str, device_token: str | None, client: ClientInfo
+    ) -> str:
+        """The reference to quote to support: the case's, or a random one nobody stores."""
+        details = clean_text("details", details, limit=DETAILS_MAX, required=True)
+        now = self._clock.now()
+        self._address.hit("recovery", client.ip, now)
+        self._lockout.check_address(client.ip, now)
+        seen = self._read(email_key(email), device_token, now)
+        account = seen.account
+        matches = self._hasher.verify(
+            account.password_hash if account else self._dummy_hash, prepare(password)
+        )
+        if seen.lock.is_locked(now):
+            self._audit(account.id if account else None, client, now, "account_locked")
+        elif not matches or account is None:
+            self._refuse(seen, client, now)
+        else:
+            with self._uow() as uow:
+                return self._open_case(uow, account, details, seen.device, client, now)
+        return new_reference()
+
+    def cancellable(self, token: str) -> RecoveryCase | None:
+        """The case the owner's link would cancel (a look only: mail scanners open links)."""
+        with self._uow(read_only=True) as uow:
+            return uow.recovery_cases.cancellable(digest(token), self._clock.now())
+
+    def cancel(self, token: str, client: ClientInfo) -> RecoveryCase:
+        now = self._clock.now()
+        with self._uow() as uow:
+            case = uow.recovery_cases.cancel(digest(token), now)
+            account = uow.accounts.get(case.account_id) if case else None
+            if case is not None and account is not None:
+                facts = {**case_facts(case), "cancelled_at": now.isoformat(timespec="minutes")}
+                uow.outbox.add(notice(account, "recovery_cancelled", **facts), now)
+                uow.audit.record(_event(case, "recovery_cancelled", client, now))
+        if case is None:
+            raise RecoveryTokenInvalid()
+        return case
+
+    def _open_case(
+        self,
+        uow: UnitOfWork,
+        account: Account,
+        details: str,
+        device: Device | None,
+        client: ClientInfo,
+        now: datetime,
+    ) -> str:
+        uow.recovery_cases.lock_account(account.id)
+        if not uow.recovery_cases.has_second_factor(account.id):
+            # Nothing to recover, but the owner learns that someone asked with their password.
+            facts = {"ip": client.ip, "at": now.isoformat(timespec="minutes")}
+            uow.outbox.add(notice(account, "recovery_not_needed", **facts), now)
+            uow.audit.record(_plain_event(account.id, "no_second_factor", client, now))
+            return new_reference()
+        active = uow.recovery_cases.active_for(account.id)
+        if active is not None:
+            uow.audit.record(_event(active, KIND, client, now, outcome="already_open"))
+            return active.reference
+        case = RecoveryCase(
+            id=str(uuid.uuid4()),
+            reference=new_reference(),
+            account_id=account.id,
+            status=CaseStatus.OPEN,
+            details=details,
+            created_at=now,
+            ip=client.ip,
+            user_agent=client.user_agent[:300],
+            country=self._country_of(client.ip),
+            known_device=device is not None,
+        )
+        token = cancel_token(self._signer, case.id)
+        uow.recovery_cases.add(case, digest(token))
+        link = self._rules.link("/recover/cancel", token)
+        uow.outbox.add(notice(account, "recovery_requested", **case_facts(case), link=link), now)
+        uow.audit.record(_event(case, KIND, client, now))
+        return case.reference
+
+    def _read(self, key: str, device_token: str | None, now: datetime) -> _Seen:
+        with self._uow(read_only=True) as uow:
+            account = uow.accounts.by_email_key(key)
+            device = self._devices.recognise(
+                uow, account.id if account else None, device_token, now
+            )
+            # The same lockout subjects as sign-in: a known device is not locked out by a
+            # stranger's failures on the email, and its own failures lock only itself.
+            subject = device_subject(device.id) if device else email_subject(key)
+            return _Seen(account, device, subject, uow.lockouts.get(subject))
+
+    def _refuse(self, seen: _Seen, client: ClientInfo, now: datetime) -> None:
+        failures = self._lockout.count_failure(seen.subject, seen.lock, client.ip, now)
+        with self._uow() as uow:
+            locked = self._lockout.lock_if_reached(
+                uow.lockouts, seen.subject, seen.lock, failures, now
+            )
+            outcome = locked.code.value if locked else "invalid_credentials"
+            account_id = seen.account.id if seen.account else None
+            uow.audit.record(_plain_event(account_id, outcome, client, now))
+
+    def _audit(
+        self, account_id: str | None, client: ClientInfo, now: datetime, outcome: str
+    ) -> None:
+        with self._uow() as uow:
+            uow.audit.record(_plain_event(account_id, outcome, client, now))
+
+
+def _plain_event(
+    account_id: str | None, outcome: str, client: ClientInfo, now: datetime
+) -> AuditEvent:
+    return AuditEvent(now, KIND, outcome, account_id, client.ip, client.user_agent[:300])
+
+
+def _event(
+    case: RecoveryCase, kind: str, client: ClientInfo, now: datetime, outcome: str = "success"
+) -> AuditEvent:
+    detail = {"case_id": case.id, "reference": case.reference}
+    return AuditEvent(
+        now, kind, outcome, case.account_id, client.ip, client.user_agent[:300], detail
+    )

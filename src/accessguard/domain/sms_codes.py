@@ -1,0 +1,221 @@
+"""Six-digit codes sent by text message: issued under a resend cooldown and daily caps, sent
+at once (a late code is worse than none), checked with a limit on tries, accepted once.
+
+One live code per owner ("sign_in:<challenge digest>", "enrol:<account id>", …): a resend
+replaces the row, so the older code stops working. Codes are stored as keyed digests only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from math import ceil
+
+from accessguard.domain.errors import (
+    InvalidMfaCode,
+    MfaCodeReused,
+    SmsCodeExpired,
+    SmsDeliveryFailed,
+    SmsLimitReached,
+    SmsResendTooSoon,
+)
+from accessguard.domain.model import AuditEvent, ClientInfo, Message
+from accessguard.domain.ports import Clock, TextMessages, ThrottleStore, UnitOfWorkFactory
+from accessguard.domain.rules import Rules
+from accessguard.domain.tokens import new_code
+
+log = logging.getLogger(__name__)
+
+MAX_TRIES = 5
+DAY_SECONDS = 86400
+# A row still waiting for the gateway blocks a resend this long at most: longer than every
+# time limit of the SMS channel together, short enough should the sending process die.
+IN_FLIGHT = timedelta(seconds=30)
+_KEY_LABEL = b"accessguard/sms-code/v1"
+
+
+@dataclass(frozen=True)
+class SmsCode:
+    """A code as stored: its digest, never the code. `sent_at` is None until the gateway took
+    it; a code that was never sent cannot be accepted."""
+
+    owner: str
+    account_id: str
+    phone: str
+    code_digest: str
+    created_at: datetime
+    expires_at: datetime
+    sent_at: datetime | None = None
+    tries: int = 0
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SentCode:
+    """What a client may learn about a code it asked for: never the code or the number."""
+
+    to: str
+    expires_at: datetime
+    resend_after: int
+
+
+def masked(phone: str) -> str:
+    """`+•••••••••89`: enough for the owner to recognise the number, little for anyone else."""
+    return phone[:1] + "\u2022" * max(0, len(phone) - 3) + phone[-2:]
+
+
+class CodeHasher:
+    """HMAC-SHA256 under keys derived from the service's secret keys. Six digits have only a
+    million values, so a plain hash would fall to trying them all; the owner is part of the
+    message, so a digest matches nowhere else. The newest key hashes, every key verifies."""
+
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys:
+            raise ValueError("CodeHasher needs at least one key")
+        self._keys = [hmac.new(key, _KEY_LABEL, hashlib.sha256).digest() for key in keys]
+
+    def _mac(self, key: bytes, owner: str, code: str) -> str:
+        return hmac.new(key, f"{owner}\x00{code}".encode(), hashlib.sha256).hexdigest()
+
+    def digest(self, owner: str, code: str) -> str:
+        return self._mac(self._keys[-1], owner, code)
+
+    def matches(self, owner: str, code: str, stored: str) -> bool:
+        # Every key is tried, so the time taken does not tell which one matched.
+        results = [hmac.compare_digest(self._mac(k, owner, code), stored) for k in self._keys]
+        return any(results)
+
+
+def _seconds(delta: timedelta) -> int:
+    return max(1, ceil(delta.total_seconds()))
+
+
+@dataclass(frozen=True)
+class SmsCodes:
+    rules: Rules
+    uow: UnitOfWorkFactory
+    clock: Clock
+    throttle: ThrottleStore
+    sender: TextMessages
+    hasher: CodeHasher
+
+    def send(
+        self, owner: str, account_id: str, phone: str, template: str, client: ClientInfo
+    ) -> SentCode:
+        """Replace the owner's code with a new one and text it to `phone` now. Refused while
+        the last successful send is younger than the cooldown, or over a daily cap; a failed
+        send voids the new code and leaves no cooldown behind."""
+        now = self.clock.now()
+        cooldown = timedelta(seconds=self.rules.sms_resend_cooldown_seconds)
+        with self.uow(read_only=True) as uow:
+            current = uow.sms.code(owner)
+        self._refuse_if_too_soon(current, now)  # before the caps: a refusal costs nothing
+        self._count_against_caps(account_id, phone, now)
+        code = new_code()
+        fresh = SmsCode(
+            owner=owner,
+            account_id=account_id,
+            phone=phone,
+            code_digest=self.hasher.digest(owner, code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.rules.sms_code_seconds),
+        )
+        with self.uow() as uow:
+            placed = uow.sms.put_code(
+                fresh, sent_before=now - cooldown, begun_before=now - IN_FLIGHT
+            )
+            current = None if placed else uow.sms.code(owner)
+        if not placed:  # a parallel request for this owner won
+            self._refuse_if_too_soon(current, now)
+            raise SmsResendTooSoon(retry_after=_seconds(cooldown))
+        purpose = owner.partition(":")[0]
+        try:
+            self.sender.deliver_immediately(Message("sms", phone, template, {"code": code}))
+        except SmsDeliveryFailed as failed:
+            # Neither the code nor the number: the purpose and the account are enough to follow.
+            log.warning("SMS code (%s) for account %s not delivered", purpose, account_id)
+            with self.uow() as uow:
+                uow.sms.drop_code(owner, fresh.code_digest)
+                uow.audit.record(self._event(account_id, purpose, failed.code.value, client))
+            raise
+        sent_at = self.clock.now()
+        with self.uow() as uow:
+            uow.sms.mark_sent(owner, fresh.code_digest, sent_at)
+            uow.audit.record(self._event(account_id, purpose, "success", client))
+        return SentCode(masked(phone), fresh.expires_at, _seconds(cooldown))
+
+    def check(self, owner: str, account_id: str, code: str) -> SmsCode:
+        """Accept the owner's code once, or raise: `InvalidMfaCode` for a wrong one (its
+        `attempts_left` are this code's tries), `SmsCodeExpired` when none can be accepted any
+        more (never sent, expired, used or out of tries), `MfaCodeReused` when a parallel
+        request accepted it first."""
+        now = self.clock.now()
+        code = "".join(code.split())  # "123 456", as people copy it
+        with self.uow() as uow:
+            # The try is counted first, in its own transaction (UPDATE … WHERE tries < 5
+            # RETURNING), so parallel guesses cannot share one try.
+            tried = uow.sms.take_try(owner, account_id, MAX_TRIES, now)
+        if tried is None:
+            raise SmsCodeExpired()
+        if not self.hasher.matches(owner, code, tried.code_digest):
+            raise InvalidMfaCode(attempts_left=MAX_TRIES - tried.tries)
+        with self.uow() as uow:
+            claimed = uow.sms.claim(owner, tried.code_digest, now)
+        if not claimed:
+            raise MfaCodeReused()
+        return tried
+
+    def ensure_sendable(self, owner: str, account_id: str, phone: str) -> None:
+        """Raise now what `send` would refuse for waiting (cooldown, caps), changing nothing,
+        so that a use case can refuse before it spends a proof such as a password and code."""
+        now = self.clock.now()
+        with self.uow(read_only=True) as uow:
+            current = uow.sms.code(owner)
+        self._refuse_if_too_soon(current, now)
+        for key, limit in self._caps(account_id, phone):
+            count, retry_after = self.throttle.count(key, now)
+            if count >= limit:
+                raise SmsLimitReached(retry_after=retry_after or DAY_SECONDS)
+
+    def _refuse_if_too_soon(self, current: SmsCode | None, now: datetime) -> None:
+        if current is None or current.used_at is not None:
+            return
+        if current.sent_at is not None:
+            free_at = current.sent_at + timedelta(seconds=self.rules.sms_resend_cooldown_seconds)
+        else:
+            free_at = current.created_at + IN_FLIGHT  # still with the gateway
+        if free_at > now:
+            raise SmsResendTooSoon(retry_after=_seconds(free_at - now))
+
+    def _count_against_caps(self, account_id: str, phone: str, now: datetime) -> None:
+        # Attempts count, sent or not: the caps bound what the gateway is asked to do (floods
+        # of one phone, SMS pumping through one account).
+        for key, limit in self._caps(account_id, phone):
+            if self.throttle.hit(key, DAY_SECONDS, now) > limit:
+                _, retry_after = self.throttle.count(key, now)
+                raise SmsLimitReached(retry_after=retry_after or DAY_SECONDS)
+
+    def _caps(self, account_id: str, phone: str) -> tuple[tuple[str, int], ...]:
+        # The number is hashed, with a key (numbers are few enough to enumerate), so that
+        # counter keys in Redis or the database do not spell it out.
+        return (
+            ("sms-day:account:" + account_id, self.rules.sms_daily_limit_per_account),
+            (
+                "sms-day:phone:" + self.hasher.digest("phone", phone)[:40],
+                self.rules.sms_daily_limit_per_number,
+            ),
+        )
+
+    def _event(self, account_id: str, purpose: str, outcome: str, client: ClientInfo) -> AuditEvent:
+        return AuditEvent(
+            at=self.clock.now(),
+            kind="sms_code_sent",
+            outcome=outcome,
+            account_id=account_id,
+            ip=client.ip,
+            user_agent=client.user_agent[:300],
+            detail={"purpose": purpose},
+        )

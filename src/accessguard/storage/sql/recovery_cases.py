@@ -1,0 +1,185 @@
+"""Recovery cases. Each change of status is one UPDATE … WHERE status … RETURNING, so the
+database, not a read in Python, decides which of racing decisions, cancels and completions
+takes effect."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from accessguard.domain.model import AuditEvent
+from accessguard.domain.recovery_cases import ACTIVE, CaseStatus, RecoveryCase
+from accessguard.storage.sql.tables import (
+    accounts,
+    audit_events,
+    mfa_challenges,
+    recovery_codes,
+    recovery_requests,
+    sms_codes,
+    sms_credentials,
+    totp_burnt_steps,
+    totp_credentials,
+)
+
+_R = recovery_requests.c
+_FIELDS = [c for c in recovery_requests.c if c.name != "cancel_token_digest"]
+# Everything that lets an account pass a second factor, or is half-way through one.
+_FACTOR_TABLES = (
+    totp_credentials,
+    totp_burnt_steps,
+    sms_credentials,
+    sms_codes,
+    recovery_codes,
+    mfa_challenges,
+)
+
+
+def _case(row: sa.RowMapping) -> RecoveryCase:
+    return RecoveryCase(**{**row, "status": CaseStatus(row["status"])})
+
+
+class SqlRecoveryCases:
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def _one(self, statement: sa.Select[Any] | sa.Update) -> RecoveryCase | None:
+        row = self._conn.execute(statement).mappings().first()
+        return _case(row) if row else None
+
+    def _many(self, statement: sa.Select[Any]) -> list[RecoveryCase]:
+        return [_case(row) for row in self._conn.execute(statement).mappings()]
+
+    def _select(self) -> sa.Select[Any]:
+        return sa.select(*_FIELDS)
+
+    def _update(self, *where: sa.ColumnElement[bool], **values: Any) -> RecoveryCase | None:
+        return self._one(
+            recovery_requests.update().where(*where).values(values).returning(*_FIELDS)
+        )
+
+    def lock_account(self, account_id: str) -> None:
+        # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.
+        self._conn.execute(
+            sa.select(accounts.c.id).where(accounts.c.id == account_id).with_for_update()
+        )
+
+    def has_second_factor(self, account_id: str) -> bool:
+        totp = sa.select(totp_credentials.c.account_id).where(
+            totp_credentials.c.account_id == account_id,
+            totp_credentials.c.confirmed_at.is_not(None),
+        )
+        sms = sa.select(sms_credentials.c.account_id).where(
+            sms_credentials.c.account_id == account_id,
+            sms_credentials.c.confirmed_at.is_not(None),
+        )
+        codes = sa.select(recovery_codes.c.account_id).where(
+            recovery_codes.c.account_id == account_id, recovery_codes.c.used_at.is_(None)
+        )
+        query = sa.select(sa.or_(totp.exists(), sms.exists(), codes.exists()))
+        return bool(self._conn.execute(query).scalar())
+
+    def active_for(self, account_id: str) -> RecoveryCase | None:
+        return self._one(
+            self._select().where(_R.account_id == account_id, _R.status.in_(ACTIVE)).limit(1)
+        )
+
+    def add(self, case: RecoveryCase, cancel_token_digest: str) -> None:
+        values = {c.name: getattr(case, c.name) for c in _FIELDS}
+        self._conn.execute(
+            recovery_requests.insert().values(**values, cancel_token_digest=cancel_token_digest)
+        )
+
+    def get(self, case_id: str) -> RecoveryCase | None:
+        return self._one(self._select().where(_R.id == case_id))
+
+    def listing(self, status: CaseStatus | None, limit: int) -> list[RecoveryCase]:
+        query = self._select().order_by(_R.created_at.desc(), _R.id).limit(limit)
+        if status is not None:
+            query = query.where(_R.status == status)
+        return self._many(query)
+
+    def for_account(self, account_id: str, limit: int) -> list[RecoveryCase]:
+        return self._many(
+            self._select()
+            .where(_R.account_id == account_id)
+            .order_by(_R.created_at.desc(), _R.id)
+            .limit(limit)
+        )
+
+    def _cancellable(self, token_digest: str, now: datetime) -> list[sa.ColumnElement[bool]]:
+        return [
+            _R.cancel_token_digest == token_digest,
+            sa.or_(
+                _R.status == CaseStatus.OPEN,
+                sa.and_(_R.status == CaseStatus.APPROVED, _R.effective_at > now),
+            ),
+        ]
+
+    def cancellable(self, token_digest: str, now: datetime) -> RecoveryCase | None:
+        return self._one(self._select().where(*self._cancellable(token_digest, now)))
+
+    def cancel(self, token_digest: str, now: datetime) -> RecoveryCase | None:
+        return self._update(
+            *self._cancellable(token_digest, now), status=CaseStatus.CANCELLED, closed_at=now
+        )
+
+    def decide(
+        self,
+        case_id: str,
+        status: CaseStatus,
+        *,
+        by: str,
+        at: datetime,
+        note: str,
+        effective_at: datetime | None = None,
+        cancel_token_digest: str | None = None,
+    ) -> RecoveryCase | None:
+        values: dict[str, Any] = {"status": status, "decided_by": by, "decided_at": at}
+        values["note"] = note
+        if effective_at is not None:
+            values["effective_at"] = effective_at
+        if cancel_token_digest is not None:
+            values["cancel_token_digest"] = cancel_token_digest
+        if status is not CaseStatus.APPROVED:
+            values["closed_at"] = at
+        return self._update(_R.id == case_id, _R.status == CaseStatus.OPEN, **values)
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        query = (
+            sa.select(_R.id)
+            .where(_R.status == CaseStatus.APPROVED, _R.effective_at <= now)
+            .order_by(_R.effective_at)
+            .limit(limit)
+        )
+        return list(self._conn.scalars(query))
+
+    def complete(self, case_id: str, now: datetime) -> RecoveryCase | None:
+        return self._update(
+            _R.id == case_id,
+            _R.status == CaseStatus.APPROVED,
+            _R.effective_at <= now,
+            status=CaseStatus.COMPLETED,
+            closed_at=now,
+        )
+
+    def remove_second_factors(self, account_id: str) -> None:
+        for table in _FACTOR_TABLES:
+            self._conn.execute(table.delete().where(table.c.account_id == account_id))
+
+    def security_events(
+        self, account_id: str, kinds: tuple[str, ...], limit: int
+    ) -> list[AuditEvent]:
+        a = audit_events.c
+        rows = self._conn.execute(
+            sa.select(a.at, a.kind, a.outcome, a.account_id, a.ip, a.user_agent, a.detail)
+            .where(
+                a.account_id == account_id,
+                a.outcome == "success",
+                sa.or_(*(a.kind.startswith(kind, autoescape=True) for kind in kinds)),
+            )
+            .order_by(a.id.desc())
+            .limit(limit)
+        ).mappings()
+        return [AuditEvent(**row) for row in rows]

@@ -1,0 +1,33 @@
+"""A new set of recovery codes for the signed-in customer; the old set stops working."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+
+from accessguard.bootstrap import Services
+from accessguard.domain.model import ClientInfo
+from accessguard.domain.sessions import Authenticated
+from accessguard.web.api.v1.mfa import RecoveryCodesOut
+from accessguard.web.api.v1.schemas import Body, ErrorOut, Password
+from accessguard.web.client import client_info
+from accessguard.web.deps import current, services
+
+router = APIRouter(prefix="/me/recovery-codes", tags=["two-factor"])
+
+
+class RegenerateBody(Body):
+    password: Password
+
+
+@router.post("", response_model=RecoveryCodesOut, responses={409: {"model": ErrorOut}})
+def regenerate(
+    body: RegenerateBody,
+    response: Response,
+    auth: Authenticated = Depends(current),
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> RecoveryCodesOut:
+    response.headers["Cache-Control"] = "no-store"
+    codes = svc.recovery_codes.regenerate(auth, body.password, client)
+    svc.dispatcher_wake()
+    return RecoveryCodesOut(recovery_codes=codes)

@@ -1,0 +1,293 @@
+"""Two-step verification on /account: the authenticator app, a phone for text-message codes
+and recovery codes, on the same use cases and body schemas as /api/v1/me/mfa.
+
+Secrets (the app's key, recovery codes) are rendered straight into the answer to the POST that
+made them, which `render` marks no-store: never put in a URL, a redirect or a log. Every other
+change answers with a redirect back to /account; a refusal re-renders the form it concerns.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from markupsafe import Markup
+
+from accessguard.bootstrap import Services
+from accessguard.domain.errors import AccessError, NotFound, PhoneNumberInvalid
+from accessguard.domain.model import ClientInfo
+from accessguard.domain.sessions import Authenticated
+from accessguard.domain.sms_codes import SentCode, masked
+from accessguard.web.api.v1.mfa import CodeBody, RemoveTotpBody, qr_svg
+from accessguard.web.api.v1.mfa_sms import RemoveBody, StartBody
+from accessguard.web.api.v1.recovery_codes import RegenerateBody
+from accessguard.web.client import client_info
+from accessguard.web.deps import services
+from accessguard.web.pages.account import mfa_form_state, overview, to_login
+from accessguard.web.pages.accounts import CsrfField, PasswordField, duration, validated
+from accessguard.web.pages.common import check_csrf, render, signed_in
+
+router = APIRouter(include_in_schema=False)
+
+CodeField = Annotated[str, Form(max_length=32)]
+PhoneField = Annotated[str, Form(max_length=64)]
+
+
+def _back(done: str, anchor: str) -> Response:
+    return RedirectResponse(f"/account?done={done}#{anchor}", status_code=303)
+
+
+def grouped(secret: str) -> str:
+    """`ABCD EFGH …`: a key typed by hand, four characters at a time."""
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+def _codes_page(request: Request, auth: Authenticated, codes: list[str], reason: str) -> Response:
+    return render(
+        request, "pages/recovery_codes.html", {"codes": codes, "reason": reason}, auth=auth
+    )
+
+
+def _totp_page(
+    request: Request,
+    auth: Authenticated,
+    *,
+    secret: str = "",
+    uri: str = "",
+    error: AccessError | None = None,
+) -> Response:
+    context: dict[str, Any] = {**mfa_form_state(error)}
+    if secret:
+        # segno draws only svg, title, g and path elements, with fixed text: nothing to escape.
+        qr = Markup(qr_svg(uri))  # noqa: S704
+        context |= {"secret": grouped(secret), "otpauth_uri": uri, "qr": qr}
+    return render(request, "pages/totp_setup.html", context, error=error, auth=auth)
+
+
+# --------------------------------------------------------------------------- authenticator app
+
+
+@router.post("/account/totp")
+def totp_start(
+    request: Request,
+    csrf_token: CsrfField = "",
+    svc: Services = Depends(services),
+) -> Response:
+    auth = signed_in(request)
+    if auth is None:
+        return to_login()
+    try:
+        check_csrf(request, csrf_token)
+        enrolment = svc.totp.start_enrolment(auth)
+    except AccessError as error:
+        return overview(request, svc, auth, error=error, error_form="totp")
+    return _totp_page(request, auth, secret=enrolment.secret, uri=enrolment.otpauth_uri)
+
+
+@router.post("/account/totp/confirm")
+def totp_confirm(
+    request: Request,
+    code: CodeField = "",
+    csrf_token: CsrfField = "",
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    auth = signed_in(request)
+    if auth is None:
+        return to_login()
+    try:
+        check_csrf(request, csrf_token)
+        body = validated(CodeBody, code=code)
+        codes = svc.totp.confirm(auth, body.code, client)
+    except NotFound as error:  # no key waiting: confirmed elsewhere meanwhile, or never started
+        return overview(request, svc, auth, error=error, error_form="totp")
+    except AccessError as error:
+        # The pending key is not shown again (the domain keeps it sealed, and a secret appears
+        # only in the answer that made it): the app that scanned it gives the next code.
+        return _totp_page(request, auth, error=error)
+    svc.dispatcher_wake()
+    return _codes_page(request, auth, codes, "totp")
+
+
+@router.post("/account/totp/remove")
+def totp_remove(
+    request: Request,
+    password: PasswordField = "",
+    code: CodeField = "",
+    csrf_token: CsrfField = "",
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    auth = signed_in(request)
+    if auth is None:
+        return to_login()
+    try:
+        check_csrf(request, csrf_token)
+        body = validated(RemoveTotpBody, password=password, code=code)
+        svc.totp.remove(auth, body.password, body.code, client)
+    except AccessError as error:
+        return overview(request, svc, auth, error=error, error_form="totp-remove")
+    svc.dispatcher_wake()
+    return _back("totp_removed", "totp")
+
+
+# --------------------------------------------------------------------------- phone (SMS)
+
+
+def _shown_number(svc: Services, typed: str) -> str:
+    try:
+        return masked(svc.sms.phones.normalise(typed))
+    except PhoneNumberInvalid:
+        return "your phone"
+
+
+def _sms_page(
+    request: Request,
+    svc: Services,
+    auth: Authenticated,
+    phone: str,
+    *,
+    sent: SentCode | None = None,
+    error: AccessError | None = None,
+) -> Response:
+    context = {
+        "phone": phone,
+        "to": sent.to if sent else _shown_number(svc, phone),
+        "sent": sent is not None,
+        "resend_after": sent.resend_after if sent else 0,
+        "lifetime": duration(svc.rules.sms_code_seconds),
+        "changing": svc.sms.enabled(auth.account.id),
+        **mfa_form_state(error),
+    }
+    return render(request, "pages/sms_setup.html", context, error=error, auth=auth)
+
+
+@router.post("/account/sms")
+def sms_start(
+    request: Request,
+    phone: PhoneField = "",
+    password: PasswordField = "",
+    code: CodeField = "",
+    resend: Annotated[str, Form(max_length=1)] = "",
+    csrf_token: CsrfField = "",
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    """A code to a first number (the add form, or the code page's resend), or to a new one in
+    place of the active number (the change form, with the password and a current code)."""
+    auth = signed_in(request)
+    if auth is None:
+        return to_login()
+    changing = svc.sms.enabled(auth.account.id)
+    try:
+        check_csrf(request, csrf_token)
+        if changing:
+            body = validated(StartBody, phone=phone, password=password, code=code)
+        else:
+            body = validated(StartBody, phone=phone)
+        sent = svc.sms.start(auth, body.phone, client, password=body.password, code=body.code)
+    except AccessError as error:
+        if resend and not changing:  # asked on the code page: the code sent before still works
+            return _sms_page(request, svc, auth, phone, error=error)
+        form = "sms-change" if changing else "sms-add"
+        return overview(request, svc, auth, error=error, error_form=form, typed={"phone": phone})
+    return _sms_page(request, svc, auth, phone, sent=sent)
+
+
+@router.post("/account/sms/confirm")
+def sms_confirm(
+    request: Request,
+    code: CodeField = "",
+    phone: PhoneField = "",
+    csrf_token: CsrfField = "",
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    auth = signed_in(request)
+    if auth is None:
+        return to_login()
+    changing = svc.sms.enabled(auth.account.id)
+    try:
+        check_csrf(request, csrf_token)
+        body = validated(CodeBody, code=code)
+        svc.sms.confirm(auth, body.code, client)
+    except AccessError as error:
+        return _sms_page(request, svc, auth, phone, error=error)
+    svc.dispatcher_wake()
+    return _back("sms_changed" if changing else "sms_added", "sms")
+
+
+@router.post("/account/sms/current-code")
+def sms_current_code(
+    request: Request,
+    csrf_token: CsrfField = "",
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    """A code to the number in use, for changing or removing it when there is no app."""
+    auth = signed_in(request)
+    if auth is None:
+        return to_login()
+    try:
+        check_csrf(request, csrf_token)
+        svc.sms.send_current_code(auth, client)
+    except AccessError as error:
+        return overview(request, svc, auth, error=error, error_form="sms-code")
+    return _back("sms_code", "sms")
+
+
+@router.post("/account/sms/remove")
+def sms_remove(
+    request: Request,
+    password: PasswordField = "",
+    code: CodeField = "",
+    csrf_token: CsrfField = "",
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    auth = signed_in(request)
+    if auth is None:
+        return to_login()
+    try:
+        check_csrf(request, csrf_token)
+        body = validated(RemoveBody, password=password, code=code)
+        svc.sms.remove(auth, body.password, body.code, client)
+    except AccessError as error:
+        return overview(request, svc, auth, error=error, error_form="sms-remove")
+    svc.dispatcher_wake()
+    return _back("sms_removed", "sms")
+
+
+# --------------------------------------------------------------------------- recovery codes
+
+
+@router.post("/account/recovery-codes")
+def recovery_codes_regenerate(
+    request: Request,
+    password: PasswordField = "",
+    csrf_token: CsrfField = "",
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    auth = signed_in(request)
+    if auth is None:
+        return to_login()
+    try:
+        check_csrf(request, csrf_token)
+        body = validated(RegenerateBody, password=password)
+        codes = svc.recovery_codes.regenerate(auth, body.password, client)
+    except AccessError as error:
+        return overview(request, svc, auth, error=error, error_form="recovery")
+    svc.dispatcher_wake()
+    return _codes_page(request, auth, codes, "regenerated")
+
+
+# A set-up page's address typed again, or opened from history: back to the overview.
+@router.get("/account/totp")
+@router.get("/account/totp/confirm")
+@router.get("/account/sms")
+@router.get("/account/sms/confirm")
+@router.get("/account/recovery-codes")
+def back_to_overview() -> Response:
+    return RedirectResponse("/account#two-step", status_code=303)

@@ -1,0 +1,125 @@
+"""/recover and /recover/cancel: the lost-device recovery request and the owner's cancel link,
+on the same use cases and body schema as /api/v1/recovery.
+
+The confirmation reads the same whatever was typed, as the API's 202 does. The cancel link
+only shows a button on GET (mail scanners open links); the POST cancels.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+
+from accessguard.bootstrap import Services
+from accessguard.domain.errors import AccessError, RecoveryTokenInvalid
+from accessguard.domain.model import ClientInfo
+from accessguard.domain.recovery_cases import DETAILS_MAX, RecoveryCase
+from accessguard.web import cookies
+from accessguard.web.api.v1.recovery import RecoveryRequestBody
+from accessguard.web.client import client_info
+from accessguard.web.deps import services
+from accessguard.web.pages.accounts import (
+    CsrfField,
+    EmailField,
+    PasswordField,
+    TokenField,
+    duration,
+    form_state,
+    validated,
+)
+from accessguard.web.pages.common import check_csrf, render
+
+router = APIRouter(include_in_schema=False)
+
+# Generous, so that too long a text is answered on the form, next to the field, by the schema.
+DetailsField = Annotated[str, Form(max_length=20 * DETAILS_MAX)]
+
+
+def _form(
+    request: Request,
+    svc: Services,
+    *,
+    error: AccessError | None = None,
+    **context: Any,
+) -> Response:
+    values = {
+        "email": "",
+        "details": "",
+        "details_max": DETAILS_MAX,
+        "wait": duration(svc.rules.recovery_wait_seconds),
+        **form_state(error),
+        **context,
+    }
+    return render(request, "pages/recover.html", values, error=error)
+
+
+@router.get("/recover")
+def recover_page(request: Request, svc: Services = Depends(services)) -> Response:
+    return _form(request, svc)
+
+
+@router.post("/recover")
+def recover_submit(
+    request: Request,
+    email: EmailField = "",
+    password: PasswordField = "",
+    details: DetailsField = "",
+    csrf_token: CsrfField = "",
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    try:
+        check_csrf(request, csrf_token)
+        body = validated(RecoveryRequestBody, email=email, password=password, details=details)
+        device_token = request.cookies.get(cookies.device_cookie_name(svc.settings))
+        reference = svc.recovery.open(body.email, body.password, body.details, device_token, client)
+    except AccessError as error:
+        # What was typed stays, except the password.
+        return _form(request, svc, error=error, email=email, details=details)
+    svc.dispatcher_wake()
+    return _form(request, svc, sent=True, reference=reference, email=body.email)
+
+
+def _cancel_page(
+    request: Request,
+    state: str,
+    *,
+    case: RecoveryCase | None = None,
+    token: str = "",
+    error: AccessError | None = None,
+) -> Response:
+    context = {"state": state, "case": case, "token": token}
+    return render(request, "pages/recover_cancel.html", context, error=error)
+
+
+@router.get("/recover/cancel")
+def cancel_page(
+    request: Request,
+    token: str = Query("", max_length=512),
+    svc: Services = Depends(services),
+) -> Response:
+    case = svc.recovery.cancellable(token) if token else None
+    if case is None:
+        return _cancel_page(request, "invalid", error=RecoveryTokenInvalid())
+    return _cancel_page(request, "confirm", case=case, token=token)
+
+
+@router.post("/recover/cancel")
+def cancel_submit(
+    request: Request,
+    token: TokenField = "",
+    csrf_token: CsrfField = "",
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    try:
+        check_csrf(request, csrf_token)
+        case = svc.recovery.cancel(token, client)
+    except RecoveryTokenInvalid as error:
+        return _cancel_page(request, "invalid", error=error)
+    except AccessError as error:
+        still = svc.recovery.cancellable(token)
+        return _cancel_page(request, "confirm", case=still, token=token, error=error)
+    svc.dispatcher_wake()
+    return _cancel_page(request, "cancelled", case=case)

@@ -1,0 +1,460 @@
+"""SMS codes as a second factor: enrolment, expiry, tries, resends, cooldown, daily caps,
+parallel use, changing and removing the number, and the factor the sign-in uses."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+
+from accessguard.bootstrap import Services
+from accessguard.domain.errors import (
+    AccountLocked,
+    Forbidden,
+    InvalidCredentials,
+    InvalidMfaCode,
+    NotFound,
+    PhoneNumberInvalid,
+    SmsCodeExpired,
+    SmsDeliveryFailed,
+    SmsLimitReached,
+    SmsResendTooSoon,
+    ValidationFailed,
+)
+from accessguard.domain.mfa_sms import Sms
+from accessguard.domain.model import Account, ClientInfo, Session
+from accessguard.domain.ports import SecondFactor
+from accessguard.domain.sessions import Authenticated
+from accessguard.notify.channels.sms_webhook import SmsWebhookChannel
+from accessguard.notify.outbox import Dispatcher
+from accessguard.notify.render import Renderer
+from accessguard.storage.sql.tables import accounts, audit_events, outbox, sms_codes
+from accessguard.storage.sql.throttle import SqlThrottleStore
+from tests.storage.test_concurrency import race
+from tests.support import PASSWORD, SettableClock, free_port, mailbox, make_account
+
+CLIENT = ClientInfo("127.0.0.5", "pytest")
+PHONE = "+4915123456789"
+TYPED = "+49 (151) 2345-6789"
+NEW_PHONE = "+33612345678"
+CHALLENGE = hashlib.sha256(b"a sign-in challenge").hexdigest()
+
+
+def auth_for(account: Account, now: datetime) -> Authenticated:
+    session = Session("s1", account.id, now, now, now + timedelta(hours=1), "127.0.0.5", "pytest")
+    return Authenticated(account, session)
+
+
+def last_code(services: Services, phone: str = PHONE) -> str:
+    texts = [m for m in mailbox(services.engine, phone) if m["channel"] == "sms"]
+    match = re.search(r"\b(\d{6})\b", texts[-1]["body"])
+    assert match, texts[-1]["body"]
+    return match.group(1)
+
+
+def other_than(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def day_left(services: Services, retry_after: int | None, elapsed: int) -> bool:
+    """The rest of the day's window: on the test clock in SQL, on the real one in Redis."""
+    if isinstance(services.throttle, SqlThrottleStore):
+        return retry_after == 86400 - elapsed
+    return retry_after is not None and 86400 - 60 <= retry_after <= 86400
+
+
+def texts_to(services: Services, phone: str) -> int:
+    return len([m for m in mailbox(services.engine, phone) if m["channel"] == "sms"])
+
+
+def queued(services: Services) -> list[str]:
+    with services.engine.connect() as conn:
+        return list(conn.execute(sa.select(outbox.c.template)).scalars())
+
+
+def hold_of(services: Services, account: Account) -> datetime | None:
+    with services.engine.connect() as conn:
+        query = sa.select(accounts.c.security_hold_until).where(accounts.c.id == account.id)
+        hold: datetime | None = conn.execute(query).scalar_one()
+    return hold
+
+
+def with_failing_gateway(services: Services, clock: SettableClock) -> Sms:
+    """The same use cases, texting through a gateway where nothing listens."""
+    channel = SmsWebhookChannel(f"http://127.0.0.1:{free_port()}/sms")
+    dispatcher = Dispatcher(
+        services.engine, {"sms": channel}, Renderer("https://a.test"), clock, max_attempts=1
+    )
+    codes = dataclasses.replace(services.sms.codes, sender=dispatcher)
+    return dataclasses.replace(services.sms, codes=codes)
+
+
+@pytest.fixture
+def account(services: Services) -> Account:
+    return make_account(services)
+
+
+@pytest.fixture
+def auth(account: Account, clock: SettableClock) -> Authenticated:
+    return auth_for(account, clock.now())
+
+
+@pytest.fixture
+def enrolled(services: Services, auth: Authenticated, clock: SettableClock) -> Authenticated:
+    """An account whose number PHONE is active, the enrolment's cooldown over."""
+    services.sms.start(auth, PHONE, CLIENT)
+    services.sms.confirm(auth, last_code(services), CLIENT)
+    clock.advance(seconds=120)
+    return auth
+
+
+def test_a_number_is_active_only_after_its_code(
+    services: Services, auth: Authenticated, account: Account
+) -> None:
+    sent = services.sms.start(auth, TYPED, CLIENT)
+
+    assert sent.to == "+" + "\u2022" * 11 + "89"  # never the number in full
+    assert not services.sms.enabled(account.id)
+    with pytest.raises(InvalidMfaCode) as wrong:
+        services.sms.confirm(auth, other_than(last_code(services)), CLIENT)
+    assert wrong.value.facts["attempts_left"] == 4
+    services.sms.confirm(auth, last_code(services), CLIENT)
+
+    assert services.sms.enabled(account.id)
+    assert "sms_enabled" in queued(services)
+    with pytest.raises(SmsCodeExpired):  # spent
+        services.sms.confirm(auth, last_code(services), CLIENT)
+
+
+def test_the_text_goes_to_the_e164_form_of_what_was_typed(
+    services: Services, auth: Authenticated
+) -> None:
+    services.sms.start(auth, "0049 151 2345.6789", CLIENT)
+    assert texts_to(services, PHONE) == 1
+
+
+def test_an_invalid_number_is_refused_before_anything_is_sent(
+    services: Services, auth: Authenticated
+) -> None:
+    with pytest.raises(PhoneNumberInvalid) as refused:
+        services.sms.start(auth, "+1 555 0000", CLIENT)
+    assert refused.value.facts["fields"][0]["field"] == "body.phone"
+    assert mailbox(services.engine) == []
+
+
+def test_a_code_expires(services: Services, auth: Authenticated, clock: SettableClock) -> None:
+    services.sms.start(auth, PHONE, CLIENT)
+    clock.advance(seconds=services.rules.sms_code_seconds)
+    with pytest.raises(SmsCodeExpired):
+        services.sms.confirm(auth, last_code(services), CLIENT)
+
+
+def test_five_wrong_tries_kill_the_code(services: Services, auth: Authenticated) -> None:
+    services.sms.start(auth, PHONE, CLIENT)
+    right = last_code(services)
+    wrong = other_than(right)
+    left = []
+    for _ in range(5):
+        with pytest.raises(InvalidMfaCode) as refused:
+            services.sms.confirm(auth, wrong, CLIENT)
+        left.append(refused.value.facts["attempts_left"])
+    assert left == [4, 3, 2, 1, 0]
+    with pytest.raises(SmsCodeExpired):
+        services.sms.confirm(auth, right, CLIENT)
+
+
+def test_a_resend_voids_the_older_code(
+    services: Services, auth: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    services.sms.start(auth, PHONE, CLIENT)
+    first = last_code(services)
+    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    services.sms.start(auth, PHONE, CLIENT)
+    second = last_code(services)
+    if first != second:  # one chance in a million that both are the same
+        with pytest.raises(InvalidMfaCode):
+            services.sms.confirm(auth, first, CLIENT)
+    services.sms.confirm(auth, second, CLIENT)
+    assert services.sms.enabled(account.id)
+
+
+def test_a_resend_waits_for_the_cooldown_and_says_how_long(
+    services: Services, auth: Authenticated, clock: SettableClock
+) -> None:
+    services.sms.start(auth, PHONE, CLIENT)
+    clock.advance(seconds=20)
+    with pytest.raises(SmsResendTooSoon) as too_soon:
+        services.sms.start(auth, PHONE, CLIENT)
+    assert too_soon.value.retry_after == services.rules.sms_resend_cooldown_seconds - 20
+    assert texts_to(services, PHONE) == 1
+    clock.advance(seconds=40)
+    services.sms.start(auth, PHONE, CLIENT)
+    assert texts_to(services, PHONE) == 2
+
+
+def test_a_failed_send_leaves_no_cooldown_and_no_usable_code(
+    services: Services, auth: Authenticated, clock: SettableClock
+) -> None:
+    failing = with_failing_gateway(services, clock)
+    with pytest.raises(SmsDeliveryFailed):
+        failing.start(auth, PHONE, CLIENT)
+    with services.engine.connect() as conn:
+        assert conn.execute(sa.select(sms_codes)).all() == []  # the undelivered code is void
+        outcomes = conn.execute(
+            sa.select(audit_events.c.outcome).where(audit_events.c.kind == "sms_code_sent")
+        ).scalars()
+        assert list(outcomes) == ["sms_delivery_failed"]  # reported, not hidden
+
+    services.sms.start(auth, PHONE, CLIENT)  # at once: the failure burnt no cooldown
+    assert texts_to(services, PHONE) == 1
+
+
+def test_a_failed_resend_does_not_restart_the_cooldown(
+    services: Services, auth: Authenticated, clock: SettableClock
+) -> None:
+    services.sms.start(auth, PHONE, CLIENT)
+    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    with pytest.raises(SmsDeliveryFailed):
+        with_failing_gateway(services, clock).start(auth, PHONE, CLIENT)
+    services.sms.start(auth, PHONE, CLIENT)
+    assert texts_to(services, PHONE) == 2
+
+
+def test_a_number_gets_a_capped_number_of_texts_a_day(
+    services_factory: Callable[..., Services], clock: SettableClock
+) -> None:
+    services = services_factory(sms_daily_limit_per_number=3)
+    ada = auth_for(make_account(services, "ada@example.com"), clock.now())
+    bob = auth_for(make_account(services, "bob@example.com"), clock.now())
+    for auth in (ada, bob, ada):  # the same number under two accounts counts together
+        services.sms.start(auth, PHONE, CLIENT)
+        clock.advance(seconds=60)
+    with pytest.raises(SmsLimitReached) as capped:
+        services.sms.start(bob, PHONE, CLIENT)
+    assert day_left(services, capped.value.retry_after, 180)
+    assert texts_to(services, PHONE) == 3
+    if isinstance(services.throttle, SqlThrottleStore):  # Redis expires keys on its own clock
+        clock.advance(seconds=86400 - 180)
+        services.sms.start(bob, PHONE, CLIENT)
+
+
+def test_an_account_gets_a_capped_number_of_texts_a_day(
+    services_factory: Callable[..., Services], clock: SettableClock
+) -> None:
+    services = services_factory(sms_daily_limit_per_account=2)
+    auth = auth_for(make_account(services), clock.now())
+    services.sms.start(auth, PHONE, CLIENT)
+    clock.advance(seconds=60)
+    services.sms.start(auth, NEW_PHONE, CLIENT)
+    clock.advance(seconds=60)
+    with pytest.raises(SmsLimitReached) as capped:
+        services.sms.start(auth, "+12025550143", CLIENT)
+    assert day_left(services, capped.value.retry_after, 120)
+
+
+def test_parallel_confirms_of_one_code_let_exactly_one_through(
+    services: Services, auth: Authenticated, account: Account
+) -> None:
+    services.sms.start(auth, PHONE, CLIENT)
+    code = last_code(services)
+
+    outcomes = race(16, lambda _: services.sms.confirm(auth, code, CLIENT))
+
+    kinds = Counter(type(outcome).__name__ for outcome in outcomes)
+    assert kinds["NoneType"] == 1, outcomes
+    assert set(kinds) <= {"NoneType", "MfaCodeReused", "SmsCodeExpired"}, outcomes
+    assert services.sms.enabled(account.id)
+    assert queued(services).count("sms_enabled") == 1
+
+
+def test_codes_are_stored_as_keyed_digests_and_never_logged(
+    services: Services, auth: Authenticated, caplog: pytest.LogCaptureFixture, clock: SettableClock
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(SmsDeliveryFailed):
+        with_failing_gateway(services, clock).start(auth, PHONE, CLIENT)
+    services.sms.start(auth, PHONE, CLIENT)
+    code = last_code(services)
+    with services.engine.connect() as conn:
+        [row] = conn.execute(sa.select(sms_codes)).mappings().all()
+    assert code not in str(dict(row))
+    assert row["code_digest"] != hashlib.sha256(code.encode()).hexdigest()
+    services.sms.confirm(auth, code, CLIENT)
+    logged = "\n".join(record.getMessage() + str(record.args) for record in caplog.records)
+    assert "not delivered" in logged
+    assert code not in logged
+    assert PHONE not in logged
+
+
+def test_changing_the_number_needs_the_password_and_a_code_to_the_old_one(
+    services: Services, enrolled: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    with pytest.raises(ValidationFailed) as missing:
+        services.sms.start(enrolled, NEW_PHONE, CLIENT)
+    assert {f["field"] for f in missing.value.facts["fields"]} == {"body.password", "body.code"}
+
+    services.sms.send_current_code(enrolled, CLIENT)
+    old_code = last_code(services, PHONE)
+    with pytest.raises(InvalidCredentials):
+        services.sms.start(enrolled, NEW_PHONE, CLIENT, password="not it at all", code=old_code)
+    services.sms.start(enrolled, NEW_PHONE, CLIENT, password=PASSWORD, code=old_code)
+    assert texts_to(services, NEW_PHONE) == 1
+    services.sms.confirm(enrolled, last_code(services, NEW_PHONE), CLIENT)
+
+    factor: SecondFactor = services.sms_factor
+    with services.uow(read_only=True) as uow:
+        assert factor.enabled_for(uow, account.id)
+        credential = uow.sms.credential(account.id)
+    assert credential is not None
+    assert credential.phone == NEW_PHONE
+    assert hold_of(services, account) == clock.now() + timedelta(
+        seconds=services.rules.security_hold_seconds
+    )
+    assert "phone_changed" in queued(services)
+
+
+def test_a_first_enrolment_code_cannot_complete_a_change(
+    services: Services, auth: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    services.sms.start(auth, NEW_PHONE, CLIENT)  # asked for without proof: no number yet
+    with services.uow() as uow:  # meanwhile another number became active
+        assert uow.sms.add_confirmed(account.id, PHONE, clock.now())
+    with pytest.raises(SmsCodeExpired):
+        services.sms.confirm(auth, last_code(services, NEW_PHONE), CLIENT)
+
+
+def test_wrong_codes_while_managing_count_toward_the_lockout(
+    services: Services, enrolled: Authenticated
+) -> None:
+    services.sms.send_current_code(enrolled, CLIENT)
+    right = last_code(services)
+    wrong = other_than(right)
+    with pytest.raises(InvalidMfaCode) as refused:
+        services.sms.remove(enrolled, PASSWORD, wrong, CLIENT)
+    assert refused.value.facts["attempts_left"] == services.rules.lockout_threshold - 1
+    for _ in range(services.rules.lockout_threshold - 2):
+        with pytest.raises(InvalidCredentials):
+            services.sms.remove(enrolled, "wrong password " * 2, right, CLIENT)
+    with pytest.raises(AccountLocked):
+        services.sms.remove(enrolled, "wrong password " * 2, right, CLIENT)
+    with pytest.raises(AccountLocked):  # even the right secrets wait for the lock
+        services.sms.remove(enrolled, PASSWORD, right, CLIENT)
+
+
+def test_removal_needs_the_password_and_a_current_code(
+    services: Services, enrolled: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    with pytest.raises(SmsCodeExpired):  # no code was asked for
+        services.sms.remove(enrolled, PASSWORD, "123456", CLIENT)
+    services.sms.send_current_code(enrolled, CLIENT)
+    services.sms.remove(enrolled, PASSWORD, last_code(services), CLIENT)
+
+    assert not services.sms.enabled(account.id)
+    assert hold_of(services, account) == clock.now() + timedelta(
+        seconds=services.rules.security_hold_seconds
+    )
+    assert "sms_removed" in queued(services)
+    with pytest.raises(NotFound):
+        services.sms.send_current_code(enrolled, CLIENT)
+
+
+def test_with_an_authenticator_app_its_code_is_the_current_code(
+    services: Services, enrolled: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    enrolment = services.totp.start_enrolment(enrolled)
+    clock.advance(seconds=-600)
+    services.totp.confirm(enrolled, pyotp.TOTP(enrolment.secret).at(clock.now()), CLIENT)
+    clock.advance(seconds=600)
+
+    with pytest.raises(Forbidden):
+        services.sms.send_current_code(enrolled, CLIENT)
+    code = pyotp.TOTP(enrolment.secret).at(clock.now())
+    services.sms.remove(enrolled, PASSWORD, code, CLIENT)
+    assert not services.sms.enabled(account.id)
+
+
+def test_the_sign_in_factor_sends_and_accepts_a_code_for_its_own_sign_in_only(
+    services: Services, enrolled: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    factor = services.sms_factor
+    assert factor.method == "sms"
+    factor.send_sign_in_code(account.id, CHALLENGE, CLIENT)
+    code = last_code(services)
+    other = hashlib.sha256(b"another sign-in").hexdigest()
+
+    with pytest.raises(SmsCodeExpired):  # no code was sent for that sign-in
+        factor.verify_sign_in(account.id, code, other)
+    with pytest.raises(SmsResendTooSoon):
+        factor.send_sign_in_code(account.id, CHALLENGE, CLIENT)
+    factor.verify_sign_in(account.id, code, CHALLENGE)
+    with pytest.raises(SmsCodeExpired):
+        factor.verify_sign_in(account.id, code, CHALLENGE)
+
+
+def test_a_sign_in_code_is_refused_for_another_account_and_when_wrong(
+    services: Services, enrolled: Authenticated, account: Account
+) -> None:
+    factor = services.sms_factor
+    factor.send_sign_in_code(account.id, CHALLENGE, CLIENT)
+    code = last_code(services)
+    with pytest.raises(SmsCodeExpired):
+        factor.verify_sign_in("another-account", code, CHALLENGE)
+    with pytest.raises(InvalidMfaCode):
+        factor.verify_sign_in(account.id, other_than(code), CHALLENGE)
+    factor.verify_sign_in(account.id, f"{code[:3]} {code[3:]}", CHALLENGE)  # as people type
+
+
+def test_no_sign_in_code_without_an_active_number(services: Services, account: Account) -> None:
+    with pytest.raises(NotFound):
+        services.sms_factor.send_sign_in_code(account.id, CHALLENGE, CLIENT)
+    with services.uow(read_only=True) as uow:
+        assert not services.sms_factor.enabled_for(uow, account.id)
+
+
+def test_parallel_sends_for_one_sign_in_text_once(
+    services: Services, enrolled: Authenticated, account: Account
+) -> None:
+    before = texts_to(services, PHONE)
+    outcomes = race(
+        8, lambda _: services.sms_factor.send_sign_in_code(account.id, CHALLENGE, CLIENT)
+    )
+    kinds = Counter(type(outcome).__name__ for outcome in outcomes)
+    assert kinds == {"SentCode": 1, "SmsResendTooSoon": 7}, kinds
+    assert texts_to(services, PHONE) == before + 1
+
+
+def test_a_change_refused_for_waiting_spends_no_proof(
+    services: Services, enrolled: Authenticated, clock: SettableClock
+) -> None:
+    services.sms.send_current_code(enrolled, CLIENT)
+    services.sms.start(enrolled, NEW_PHONE, CLIENT, password=PASSWORD, code=last_code(services))
+    clock.advance(seconds=30)
+    services.sms.send_current_code(enrolled, CLIENT)  # the first one is spent: no cooldown
+    proof = last_code(services)
+    with pytest.raises(SmsResendTooSoon) as too_soon:
+        services.sms.start(enrolled, NEW_PHONE, CLIENT, password=PASSWORD, code=proof)
+    assert too_soon.value.retry_after == 30
+    clock.advance(seconds=30)
+    services.sms.start(enrolled, NEW_PHONE, CLIENT, password=PASSWORD, code=proof)
+    assert texts_to(services, NEW_PHONE) == 2
+
+
+def test_a_change_voids_codes_on_their_way_to_the_old_number(
+    services: Services, enrolled: Authenticated, account: Account
+) -> None:
+    services.sms_factor.send_sign_in_code(account.id, CHALLENGE, CLIENT)
+    sign_in_code = last_code(services)
+    services.sms.send_current_code(enrolled, CLIENT)
+    services.sms.start(enrolled, NEW_PHONE, CLIENT, password=PASSWORD, code=last_code(services))
+    services.sms.confirm(enrolled, last_code(services, NEW_PHONE), CLIENT)
+
+    with pytest.raises(SmsCodeExpired):
+        services.sms_factor.verify_sign_in(account.id, sign_in_code, CHALLENGE)

@@ -1,0 +1,55 @@
+"""What customers type as a phone number, and the E.164 form kept (or the refusal given)."""
+
+from __future__ import annotations
+
+import pytest
+
+from accessguard.domain.errors import PhoneNumberInvalid
+from accessguard.notify.phones import PhoneNumberParser
+
+PARSE = PhoneNumberParser().normalise
+
+
+@pytest.mark.parametrize(
+    ("typed", "e164"),
+    [
+        ("+4915123456789", "+4915123456789"),
+        ("+49 151 23456789", "+4915123456789"),
+        ("+49 (151) 2345-6789", "+4915123456789"),
+        ("+49.151.2345.6789", "+4915123456789"),
+        ("0049 151 23456789", "+4915123456789"),
+        ("+33 6 12 34 56 78", "+33612345678"),
+        ("+1 (202) 555-0143", "+12025550143"),
+        ("  +1 202 555 0143\t", "+12025550143"),
+        ("+1\u00a0202\u2011555\u20110143", "+12025550143"),  # no-break space, hyphens
+    ],
+)
+def test_separators_people_type_are_tolerated(typed: str, e164: str) -> None:
+    assert PARSE(typed) == e164
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("", "digits"),
+        ("+", "digits"),
+        ("0151 23456789", "country code"),  # no country: we will not guess one
+        ("+1-800-FLOWERS", "digits"),  # letters would be read off a keypad
+        ("+49 151 2345678x", "digits"),
+        ("+1 555 0000", "valid"),
+        ("+15555550123", "valid"),  # fictional 555 numbers are not real ones
+        ("+44 20 7946 0018", "text messages"),  # a landline
+        ("+1 800 356 9377", "text messages"),  # toll-free
+        ("+1 900 555 0123", "text messages"),  # premium rate: toll fraud
+        ("+49 151 2345 6789 1234 5678 9012", "digits"),
+        ("+" + "1" * 60, "too long"),
+        ("+49 151 23456789; DROP TABLE", "digits"),
+        ("+٤٩١٥١٢٣٤٥٦٧٨٩", "digits"),  # Arabic-Indic digits
+    ],
+)
+def test_anything_but_a_textable_number_is_refused_with_its_field(typed: str, why: str) -> None:
+    with pytest.raises(PhoneNumberInvalid) as refused:
+        PARSE(typed)
+    [field] = refused.value.facts["fields"]
+    assert field["field"] == "body.phone"
+    assert why in field["message"]

@@ -1,0 +1,336 @@
+"""POST /login and /login/mfa over HTTP with the real factors: an authenticator app computed
+by pyotp on the test's clock, and the recovery codes issued at enrolment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pyotp
+from fastapi.testclient import TestClient
+
+from accessguard.bootstrap import Services
+from tests.support import PASSWORD, SettableClock, make_account
+
+API = "/api/v1"
+APP = {"User-Agent": "TradingApp/5.1 (iOS 18)"}
+
+
+def login(client: TestClient, headers: dict[str, str] | None = None) -> httpx.Response:
+    return client.post(
+        f"{API}/login",
+        json={"email": "ada@example.com", "password": PASSWORD},
+        headers=headers or APP,
+    )
+
+
+def second_step(
+    client: TestClient, token: str, method: str, code: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return client.post(
+        f"{API}/login/mfa",
+        json={"mfa_token": token, "method": method, "code": code},
+        headers=headers or APP,
+    )
+
+
+def with_authenticator(
+    client: TestClient, services: Services, clock: SettableClock
+) -> tuple[pyotp.TOTP, list[str]]:
+    """An account with an authenticator app; its TOTP and its recovery codes."""
+    make_account(services)
+    session = login(client).json()["session"]["token"]
+    bearer = {**APP, "Authorization": f"Bearer {session}"}
+    secret = client.post(f"{API}/me/mfa/totp", headers=bearer).json()["secret"]
+    totp = pyotp.TOTP(secret)
+    confirmed = client.post(
+        f"{API}/me/mfa/totp/confirm", json={"code": totp.at(clock.now())}, headers=bearer
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    client.post(f"{API}/logout", headers=bearer)
+    client.cookies.clear()
+    clock.advance(seconds=30)  # the confirming code is spent; the next step's is fresh
+    return totp, confirmed.json()["recovery_codes"]
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    body: dict[str, Any] = response.json()["error"]
+    assert body["help_url"] == f"/help/{body['code']}"
+    assert body["reference"] == response.headers["x-request-id"]
+    return body
+
+
+def test_password_then_authenticator_code_signs_in(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    totp, _ = with_authenticator(client, services, clock)
+    first = login(client)
+    assert first.status_code == 200
+    body = first.json()
+    assert body["status"] == "mfa_required"
+    assert set(body) == {"status", "mfa_token", "methods", "expires_at"}
+    assert body["methods"] == ["totp", "recovery_code"]
+    assert "set-cookie" not in first.headers  # no session, no device, before the second step
+
+    done = second_step(client, body["mfa_token"], "totp", totp.at(clock.now()))
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "authenticated"
+    token = done.json()["session"]["token"]
+    me = client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["mfa"]["totp"] is True
+
+
+def test_a_recovery_code_works_once_in_place_of_the_app(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    _, codes = with_authenticator(client, services, clock)
+    assert len(codes) == 10
+    token = login(client).json()["mfa_token"]
+    assert second_step(client, token, "recovery_code", codes[0]).status_code == 200
+    again = login(client).json()["mfa_token"]
+    reused = second_step(client, again, "recovery_code", codes[0])
+    assert reused.status_code == 401
+    assert error_of(reused)["code"] == "recovery_code_used"
+
+
+def test_wrong_codes_report_attempts_left_then_lock(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    totp, _ = with_authenticator(client, services, clock)
+    token = login(client).json()["mfa_token"]
+    wrong = "000000" if totp.at(clock.now()) != "000000" else "111111"
+    left = []
+    for _ in range(4):
+        answer = second_step(client, token, "totp", wrong)
+        assert answer.status_code == 401
+        left.append(error_of(answer)["attempts_left"])
+    assert left == [4, 3, 2, 1]
+    locked = second_step(client, token, "totp", wrong)
+    assert locked.status_code == 423
+    assert error_of(locked)["code"] == "account_locked"
+    assert int(locked.headers["retry-after"]) > 0
+    after = second_step(client, token, "totp", totp.at(clock.now()))
+    assert error_of(after)["code"] == "mfa_token_invalid"
+
+
+def test_the_token_is_bound_to_the_client_and_used_once(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    totp, _ = with_authenticator(client, services, clock)
+    token = login(client).json()["mfa_token"]
+    elsewhere = second_step(client, token, "totp", totp.at(clock.now()), {"User-Agent": "x"})
+    assert elsewhere.status_code == 401
+    assert error_of(elsewhere)["code"] == "mfa_token_invalid"
+    assert second_step(client, token, "totp", totp.at(clock.now())).status_code == 200
+    clock.advance(seconds=30)
+    replay = second_step(client, token, "totp", totp.at(clock.now()))
+    assert error_of(replay)["code"] == "mfa_token_invalid"
+
+
+def test_an_expired_token_says_to_start_again(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    totp, _ = with_authenticator(client, services, clock)
+    token = login(client).json()["mfa_token"]
+    clock.advance(seconds=services.settings.mfa_token_seconds + 1)
+    expired = second_step(client, token, "totp", totp.at(clock.now()))
+    assert expired.status_code == 401
+    assert error_of(expired)["code"] == "mfa_token_expired"
+
+
+def test_missing_or_malformed_second_step_bodies_never_advance(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    totp, _ = with_authenticator(client, services, clock)
+    token = login(client).json()["mfa_token"]
+    code = totp.at(clock.now())
+    for body in (
+        {},
+        {"mfa_token": "", "method": "totp", "code": code},
+        {"mfa_token": token, "method": "email", "code": code},
+        {"mfa_token": token, "method": "totp"},
+        {"mfa_token": [token], "method": "totp", "code": code},
+        {"mfa_token": token, "method": "totp", "code": 123456},
+    ):
+        answer = client.post(f"{API}/login/mfa", json=body, headers=APP)
+        assert answer.status_code == 422, body
+        assert error_of(answer)["code"] == "validation_error"
+    sms = second_step(client, token, "sms", "123456")
+    assert sms.status_code == 400
+    assert error_of(sms)["code"] == "mfa_method_unavailable"
+    assert error_of(sms)["methods"] == ["totp", "recovery_code"]
+    assert second_step(client, token, "totp", code).status_code == 200
+
+
+def test_a_clock_far_off_is_named_and_does_not_count_as_a_guess(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    totp, _ = with_authenticator(client, services, clock)
+    token = login(client).json()["mfa_token"]
+    ahead = second_step(client, token, "totp", totp.at(clock.now() + timedelta(minutes=5)))
+    assert ahead.status_code == 401
+    assert error_of(ahead)["code"] == "totp_clock_drift"
+    assert error_of(ahead)["drift_seconds"] == 300
+    assert second_step(client, token, "totp", totp.at(clock.now())).status_code == 200
+
+
+def test_browser_sign_in_goes_through_the_second_step_page(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    from tests.web.pages.test_signin_page import HTML, csrf
+
+    totp, _ = with_authenticator(client, services, clock)
+    page = client.get("/login", headers=HTML)
+    first = client.post(
+        "/login",
+        data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": csrf(page.text)},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert first.status_code == 303
+    assert first.headers["location"].startswith("/login/mfa")
+    assert "ag_session" not in first.headers["set-cookie"]
+    step = client.get(first.headers["location"], headers=HTML)
+    assert step.status_code == 200
+    assert "Authenticator app" in step.text
+    assert "Recovery code" in step.text
+    mfa_token = client.cookies.get("__Host-ag_mfa")
+    assert mfa_token
+    assert mfa_token not in step.text  # the half-finished sign-in is not in the page
+    done = client.post(
+        "/login/mfa",
+        data={"method": "totp", "code": totp.at(clock.now()), "csrf_token": csrf(step.text)},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/account"
+    assert "__Host-ag_session" in done.headers["set-cookie"]
+    assert client.get("/account", headers=HTML).status_code == 200
+
+
+def test_a_wrong_code_on_the_page_shows_the_catalogue_words_and_attempts(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    from tests.web.pages.test_signin_page import HTML, csrf
+
+    with_authenticator(client, services, clock)
+    page = client.get("/login", headers=HTML)
+    client.post(
+        "/login",
+        data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": csrf(page.text)},
+        headers=HTML,
+    )
+    step = client.get("/login/mfa?method=recovery_code", headers=HTML)
+    assert 'name="method" value="recovery_code"' in step.text
+    wrong = client.post(
+        "/login/mfa",
+        data={"method": "recovery_code", "code": "nope", "csrf_token": csrf(step.text)},
+        headers=HTML,
+    )
+    assert wrong.status_code == 401
+    assert "/help/invalid_mfa_code" in wrong.text
+    assert wrong.headers["x-request-id"] in wrong.text
+    assert "4 attempts left" in wrong.text
+
+
+def with_phone(client: TestClient, services: Services) -> None:
+    from tests.web.api.test_mfa_sms import enrol
+
+    make_account(services)
+    session = login(client).json()["session"]["token"]
+    bearer = {**APP, "Authorization": f"Bearer {session}"}
+    enrol(client, services, bearer)
+    client.post(f"{API}/logout", headers=bearer)
+    client.cookies.clear()
+
+
+def test_sign_in_with_a_texted_code(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    from tests.web.api.test_mfa_sms import PHONE, last_code
+
+    with_phone(client, services)
+    first = login(client).json()
+    assert first["methods"] == ["sms"]
+    sent = client.post(f"{API}/login/mfa/sms", json={"mfa_token": first["mfa_token"]}, headers=APP)
+    assert sent.status_code == 202, sent.text
+    assert sent.json()["resend_after"] == services.rules.sms_resend_cooldown_seconds
+    code = last_code(services, PHONE)
+    assert code not in sent.text
+    again = client.post(f"{API}/login/mfa/sms", json={"mfa_token": first["mfa_token"]}, headers=APP)
+    assert again.status_code == 429
+    assert error_of(again)["code"] == "sms_resend_too_soon"
+    assert 0 < int(again.headers["retry-after"]) <= services.rules.sms_resend_cooldown_seconds
+    done = second_step(client, first["mfa_token"], "sms", code)
+    assert done.status_code == 200, done.text
+
+
+def test_a_texted_code_belongs_to_its_own_sign_in(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    from tests.web.api.test_mfa_sms import PHONE, last_code
+
+    with_phone(client, services)
+    first = login(client).json()["mfa_token"]
+    client.post(f"{API}/login/mfa/sms", json={"mfa_token": first}, headers=APP)
+    code = last_code(services, PHONE)
+    other = login(client).json()["mfa_token"]
+    wrong = second_step(client, other, "sms", code)
+    assert wrong.status_code == 401
+    assert error_of(wrong)["code"] in {"invalid_mfa_code", "sms_code_expired"}
+    assert second_step(client, first, "sms", code).status_code == 200
+
+
+def test_no_text_is_sent_without_a_valid_half_finished_sign_in(
+    client: TestClient, services: Services
+) -> None:
+    from tests.web.api.test_mfa_sms import PHONE
+
+    with_phone(client, services)
+    before = len(mailbox_texts(services, PHONE))
+    for token in ("forged", "x" * 43):
+        refused = client.post(f"{API}/login/mfa/sms", json={"mfa_token": token}, headers=APP)
+        assert error_of(refused)["code"] == "mfa_token_invalid"
+    assert len(mailbox_texts(services, PHONE)) == before
+
+
+def mailbox_texts(services: Services, phone: str) -> list[dict[str, str]]:
+    from tests.support import mailbox
+
+    return [m for m in mailbox(services.engine, phone) if m["channel"] == "sms"]
+
+
+def test_the_page_texts_a_code_and_shows_the_resend_countdown(
+    client: TestClient, services: Services
+) -> None:
+    from tests.web.api.test_mfa_sms import PHONE, last_code
+    from tests.web.pages.test_signin_page import HTML, csrf
+
+    with_phone(client, services)
+    page = client.get("/login", headers=HTML)
+    client.post(
+        "/login",
+        data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": csrf(page.text)},
+        headers=HTML,
+    )
+    step = client.get("/login/mfa", headers=HTML)
+    assert "Text me a code" in step.text
+    sent = client.post("/login/mfa/sms", data={"csrf_token": csrf(step.text)}, headers=HTML)
+    assert sent.status_code == 200
+    assert "A code is on its way" in sent.text
+    assert 'data-countdown="60"' in sent.text
+    code = last_code(services, PHONE)
+    assert code not in sent.text
+    too_soon = client.post("/login/mfa/sms", data={"csrf_token": csrf(sent.text)}, headers=HTML)
+    assert too_soon.status_code == 429
+    assert "/help/sms_resend_too_soon" in too_soon.text
+    done = client.post(
+        "/login/mfa",
+        data={"method": "sms", "code": code, "csrf_token": csrf(too_soon.text)},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == "/account"

@@ -1,0 +1,173 @@
+"""The /me/mfa/sms endpoints over HTTP: adding, changing and removing a number, the error
+envelopes of the SMS codes, and that no answer carries a code or the number in full."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from fastapi.testclient import TestClient
+
+from accessguard.bootstrap import Services
+from tests.support import PASSWORD, inbox, mailbox, make_account
+
+API = "/api/v1"
+PHONE = "+4915123456789"
+NEW_PHONE = "+33612345678"
+
+
+def signed_in(client: TestClient, services: Services) -> dict[str, str]:
+    make_account(services)
+    answer = client.post(f"{API}/login", json={"email": "ada@example.com", "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['session']['token']}"}
+
+
+def last_code(services: Services, phone: str) -> str:
+    texts = [m for m in mailbox(services.engine, phone) if m["channel"] == "sms"]
+    match = re.search(r"\b(\d{6})\b", texts[-1]["body"])
+    assert match
+    return match.group(1)
+
+
+def error(response: httpx.Response) -> dict[str, object]:
+    body = response.json()
+    assert set(body) == {"error"}
+    err: dict[str, object] = body["error"]
+    assert err["help_url"] == f"/help/{err['code']}"
+    return err
+
+
+def enrol(client: TestClient, services: Services, headers: dict[str, str]) -> None:
+    started = client.post(f"{API}/me/mfa/sms", json={"phone": "+49 151 2345-6789"}, headers=headers)
+    assert started.status_code == 202, started.text
+    body = started.json()
+    assert body["status"] == "code_sent"
+    assert body["to"].endswith("89")
+    assert PHONE not in started.text
+    assert body["resend_after"] == services.rules.sms_resend_cooldown_seconds
+    code = last_code(services, PHONE)
+    assert code not in started.text
+    confirmed = client.post(f"{API}/me/mfa/sms/confirm", json={"code": code}, headers=headers)
+    assert confirmed.status_code == 204, confirmed.text
+
+
+def test_add_change_and_remove_a_number(client: TestClient, services: Services) -> None:
+    headers = signed_in(client, services)
+    assert client.get(f"{API}/me", headers=headers).json()["mfa"]["sms"] is False
+    enrol(client, services, headers)
+    me = client.get(f"{API}/me", headers=headers).json()
+    assert me["mfa"]["sms"] is True
+    assert me["security_hold_until"] is None
+    assert "ending in 89 was added" in inbox(services, "ada@example.com")[-1]["body"]
+
+    asked = client.post(f"{API}/me/mfa/sms/code", headers=headers)
+    assert asked.status_code == 202, asked.text
+    old_code = last_code(services, PHONE)
+    changed = client.post(
+        f"{API}/me/mfa/sms",
+        json={"phone": NEW_PHONE, "password": PASSWORD, "code": old_code},
+        headers=headers,
+    )
+    assert changed.status_code == 202, changed.text
+    new_code = last_code(services, NEW_PHONE)
+    confirmed = client.post(f"{API}/me/mfa/sms/confirm", json={"code": new_code}, headers=headers)
+    assert confirmed.status_code == 204, confirmed.text
+    assert client.get(f"{API}/me", headers=headers).json()["security_hold_until"] is not None
+    assert "changed to a number ending in 78" in inbox(services, "ada@example.com")[-1]["body"]
+
+    client.post(f"{API}/me/mfa/sms/code", headers=headers)
+    removed = client.request(
+        "DELETE",
+        f"{API}/me/mfa/sms",
+        json={"password": PASSWORD, "code": last_code(services, NEW_PHONE)},
+        headers=headers,
+    )
+    assert removed.status_code == 204, removed.text
+    assert client.get(f"{API}/me", headers=headers).json()["mfa"]["sms"] is False
+    assert "was removed" in inbox(services, "ada@example.com")[-1]["body"]
+
+
+def test_an_invalid_number_names_the_field(client: TestClient, services: Services) -> None:
+    headers = signed_in(client, services)
+    for phone in ("+1 800 FLOWERS", "0151 23456789", "+44 20 7946 0018", "+1 555"):
+        answer = client.post(f"{API}/me/mfa/sms", json={"phone": phone}, headers=headers)
+        assert answer.status_code == 422, phone
+        err = error(answer)
+        assert err["code"] == "phone_number_invalid"
+        assert err["fields"] == [{"field": "body.phone", "message": err["fields"][0]["message"]}]  # type: ignore[index]
+
+
+def test_error_envelopes_of_the_sms_codes(client: TestClient, services: Services) -> None:
+    headers = signed_in(client, services)
+    first = client.post(f"{API}/me/mfa/sms", json={"phone": PHONE}, headers=headers)
+    assert first.status_code == 202
+
+    again = client.post(f"{API}/me/mfa/sms", json={"phone": PHONE}, headers=headers)
+    assert again.status_code == 429
+    assert error(again)["code"] == "sms_resend_too_soon"
+    assert error(again)["retry_after"] == services.rules.sms_resend_cooldown_seconds
+    assert again.headers["Retry-After"] == str(services.rules.sms_resend_cooldown_seconds)
+
+    code = last_code(services, PHONE)
+    wrong_code = f"{(int(code) + 1) % 1_000_000:06d}"
+    answers = [
+        client.post(f"{API}/me/mfa/sms/confirm", json={"code": wrong_code}, headers=headers)
+        for _ in range(6)
+    ]
+    assert [a.status_code for a in answers] == [401] * 6
+    assert [error(a)["code"] for a in answers] == ["invalid_mfa_code"] * 5 + ["sms_code_expired"]
+    assert [error(a).get("attempts_left") for a in answers[:5]] == [4, 3, 2, 1, 0]
+    for answer in [first, again, *answers]:
+        assert code not in answer.text
+
+
+def test_changing_an_active_number_needs_the_password_and_a_code(
+    client: TestClient, services: Services
+) -> None:
+    headers = signed_in(client, services)
+    enrol(client, services, headers)
+    bare = client.post(f"{API}/me/mfa/sms", json={"phone": NEW_PHONE}, headers=headers)
+    assert bare.status_code == 422
+    assert error(bare)["code"] == "validation_error"
+
+    client.post(f"{API}/me/mfa/sms/code", headers=headers)
+    code = last_code(services, PHONE)
+    wrong = client.post(
+        f"{API}/me/mfa/sms",
+        json={"phone": NEW_PHONE, "password": PASSWORD, "code": f"{(int(code) + 1) % 10**6:06d}"},
+        headers=headers,
+    )
+    assert wrong.status_code == 401
+    assert error(wrong)["code"] == "invalid_mfa_code"
+    assert error(wrong)["attempts_left"] == services.rules.lockout_threshold - 1
+    assert mailbox(services.engine, NEW_PHONE) == []
+
+    removal = client.request(
+        "DELETE",
+        f"{API}/me/mfa/sms",
+        json={"password": "guessing " * 3, "code": code},
+        headers=headers,
+    )
+    assert removal.status_code == 401
+    assert error(removal)["code"] == "invalid_credentials"
+    assert client.get(f"{API}/me", headers=headers).json()["mfa"]["sms"] is True
+
+
+def test_anonymous_and_out_of_order_calls(client: TestClient, services: Services) -> None:
+    assert error(client.post(f"{API}/me/mfa/sms", json={"phone": PHONE}))["code"] == (
+        "not_authenticated"
+    )
+    headers = signed_in(client, services)
+    nothing = client.post(f"{API}/me/mfa/sms/code", headers=headers)
+    assert nothing.status_code == 404
+    unsent = client.post(f"{API}/me/mfa/sms/confirm", json={"code": "123456"}, headers=headers)
+    assert unsent.status_code == 401
+    assert error(unsent)["code"] == "sms_code_expired"
+
+
+def test_a_wrong_method_lists_both_methods_of_the_path(client: TestClient) -> None:
+    answer = client.put(f"{API}/me/mfa/sms")
+    assert answer.status_code == 405
+    assert set(answer.headers["Allow"].split(", ")) == {"POST", "DELETE"}
+    assert error(answer)["code"] == "method_not_allowed"

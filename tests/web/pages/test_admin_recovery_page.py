@@ -1,0 +1,116 @@
+"""/admin/recovery: only support staff signed in with a second factor; cases with their
+signals, customer text escaped, and decisions by form."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from accessguard.bootstrap import Services
+from tests.domain.recovery_support import (
+    OWNER,
+    case_id,
+    cases,
+    owner_with_factors,
+    request_recovery,
+    session_for,
+    staff,
+)
+from tests.support import inbox
+from tests.web.pages.test_signin_page import HTML, csrf
+
+PAGE = "/admin/recovery"
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture
+def opened(client: TestClient, services: Services) -> str:
+    owner_with_factors(services)
+    return case_id(services, request_recovery(client, details=f"Lost it\n{HOSTILE}"))
+
+
+def decide(
+    client: TestClient, headers: dict[str, str], ident: str, decision: str, note: str = ""
+) -> Response:
+    token = csrf(client.get("/recover", headers=HTML).text)  # any form: one cookie per browser
+    response: Response = client.post(
+        f"{PAGE}/{ident}/{decision}",
+        data={"csrf_token": token, "note": note},
+        headers={**HTML, **headers},
+        follow_redirects=False,
+    )
+    return response
+
+
+def refused(page: Response, status: int, code: str) -> None:
+    assert page.status_code == status
+    assert f"<code>{code}</code>" in page.text
+    assert f'href="/help/{code}"' in page.text
+    assert "Recovery requests" not in page.text
+
+
+def test_others_get_the_catalogue_error_page(
+    client: TestClient, services: Services, opened: str
+) -> None:
+    refused(client.get(PAGE, headers=HTML), 401, "not_authenticated")
+    customer = staff(services, "eve@example.com", role="customer")
+    refused(client.get(PAGE, headers={**HTML, **customer}), 403, "forbidden")
+    password_only = staff(services, "pat@example.com", second_factor=None)
+    refused(client.get(PAGE, headers={**HTML, **password_only}), 403, "mfa_session_required")
+    answer = client.post(f"{PAGE}/{opened}/approve", data={"note": ""}, headers=HTML)
+    refused(answer, 401, "not_authenticated")
+    assert cases(services)[0]["status"] == "open"
+
+
+def test_support_sees_cases_with_signals_and_escaped_text(
+    client: TestClient, services: Services, opened: str
+) -> None:
+    page = client.get(PAGE, headers={**HTML, **staff(services)})
+    assert page.status_code == 200
+    reference = str(cases(services)[0]["reference"])
+    assert reference in page.text
+    assert OWNER in page.text
+    assert "New device" in page.text
+    assert "No history to compare" in page.text
+    assert HOSTILE not in page.text
+    assert "&lt;script&gt;" in page.text
+    assert f'action="{PAGE}/{opened}/approve"' in page.text
+
+
+def test_approve_by_form_redirects_back_with_a_notice(
+    client: TestClient, services: Services, opened: str
+) -> None:
+    headers = staff(services)
+    answer = decide(client, headers, opened, "approve", note="Confirmed on a call")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"{PAGE}?done=approved#case-{opened}"
+    page = client.get(answer.headers["location"], headers={**HTML, **headers})
+    assert "Approved. The customer was emailed" in page.text
+    assert "Confirmed on a call" in page.text
+    assert cases(services)[0]["status"] == "approved"
+    assert "will be removed" in inbox(services, OWNER)[-1]["subject"]
+
+
+def test_reject_twice_shows_the_closed_error_beside_the_case(
+    client: TestClient, services: Services, opened: str
+) -> None:
+    headers = staff(services)
+    assert decide(client, headers, opened, "reject").status_code == 303
+    again = decide(client, headers, opened, "reject")
+    assert again.status_code == 409
+    assert "<code>recovery_case_closed</code>" in again.text
+    assert cases(services)[0]["status"] == "rejected"
+
+
+def test_own_case_offers_no_decision(client: TestClient, services: Services) -> None:
+    own = owner_with_factors(services, "sam@example.com", role="support")
+    ident = case_id(services, request_recovery(client, email="sam@example.com"))
+    headers = session_for(services, own)
+    page = client.get(PAGE, headers={**HTML, **headers})
+    assert "your own account" in page.text
+    assert f'action="{PAGE}/{ident}/approve"' not in page.text
+    answer = decide(client, headers, ident, "approve")
+    assert answer.status_code == 403
+    assert "<code>forbidden</code>" in answer.text
+    assert cases(services)[0]["status"] == "open"

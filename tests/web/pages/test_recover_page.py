@@ -1,0 +1,126 @@
+"""/recover and /recover/cancel: the request form without JavaScript, a confirmation with the
+reference, and a cancel link that opening (or a mail scanner) does not spend."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from accessguard.bootstrap import Services
+from tests.domain.recovery_support import OWNER, cases, owner_with_factors
+from tests.support import PASSWORD, inbox, token_from
+from tests.web.pages.test_signin_page import HTML, csrf
+
+
+def submit(client: TestClient, page: str, action: str, **fields: str) -> Response:
+    token = csrf(client.get(page, headers=HTML).text)
+    response: Response = client.post(
+        action, data={"csrf_token": token, **fields}, headers=HTML, follow_redirects=False
+    )
+    return response
+
+
+def request_form(client: TestClient, **fields: str) -> Response:
+    values = {"email": OWNER, "password": PASSWORD, "details": "Phone fell in the sea"}
+    return submit(client, "/recover", "/recover", **{**values, **fields})
+
+
+def assert_catalogue_error(page: str, code: str) -> None:
+    assert f"<code>{code}</code>" in page
+    assert f'href="/help/{code}"' in page
+
+
+def test_the_form_works_without_javascript(client: TestClient) -> None:
+    page = client.get("/recover", headers=HTML)
+    assert page.status_code == 200
+    for name in ("email", "password", "details", "csrf_token"):
+        assert f'name="{name}"' in page.text
+    assert 'action="/recover"' in page.text
+
+
+def test_a_request_shows_its_reference_and_emails_the_owner(
+    client: TestClient, services: Services
+) -> None:
+    owner_with_factors(services)
+    answer = request_form(client)
+    assert answer.status_code == 200
+    match = re.search(r"Your reference is <strong>(R-[A-Z0-9-]+)</strong>", answer.text)
+    assert match
+    [case] = cases(services)
+    assert case["reference"] == match.group(1)
+    assert "/recover/cancel?token=" in inbox(services, OWNER)[-1]["body"]
+    assert PASSWORD not in answer.text
+
+
+def test_an_unknown_email_gets_the_same_confirmation(
+    client: TestClient, services: Services
+) -> None:
+    answer = request_form(client, email="nobody@example.com")
+    assert answer.status_code == 200
+    assert "Your reference is" in answer.text
+    assert cases(services) == []
+
+
+def test_control_characters_are_refused_next_to_the_field(
+    client: TestClient, services: Services
+) -> None:
+    owner_with_factors(services)
+    answer = request_form(client, details="lost \x1b[2J phone")
+    assert answer.status_code == 422
+    assert "What happened: contains control characters." in answer.text
+    assert_catalogue_error(answer.text, "validation_error")
+    assert 'value="ada@example.com"' in answer.text  # what was typed stays, but the password
+    assert PASSWORD not in answer.text
+    assert cases(services) == []
+
+
+def test_a_form_from_another_site_is_refused(client: TestClient, services: Services) -> None:
+    owner_with_factors(services)
+    values = {"email": OWNER, "password": PASSWORD, "details": "x", "csrf_token": "forged"}
+    answer = client.post("/recover", data=values, headers=HTML)
+    assert answer.status_code == 403
+    assert_catalogue_error(answer.text, "csrf_failed")
+    assert cases(services) == []
+
+
+def test_opening_the_cancel_link_shows_a_button_and_cancels_nothing(
+    client: TestClient, services: Services
+) -> None:
+    owner_with_factors(services)
+    request_form(client)
+    token = token_from(inbox(services, OWNER)[-1]["body"], "/recover/cancel")
+    for _ in range(2):  # a mail scanner first, then the owner
+        page = client.get(f"/recover/cancel?token={token}", headers=HTML)
+        assert page.status_code == 200
+        assert "Cancel this request" in page.text
+    assert cases(services)[0]["status"] == "open"
+
+    done = submit(client, f"/recover/cancel?token={token}", "/recover/cancel", token=token)
+    assert done.status_code == 200
+    assert "Request cancelled" in done.text
+    assert cases(services)[0]["status"] == "cancelled"
+
+    again = submit(client, "/recover", "/recover/cancel", token=token)
+    assert again.status_code == 400
+    assert_catalogue_error(again.text, "recovery_token_invalid")
+
+
+def test_a_bad_cancel_link_says_so(client: TestClient) -> None:
+    page = client.get("/recover/cancel?token=nonsense", headers=HTML)
+    assert page.status_code == 400
+    assert_catalogue_error(page.text, "recovery_token_invalid")
+    assert "Cancel this request" not in page.text
+
+
+def test_the_help_topic_explains_the_process_and_links_the_form(client: TestClient) -> None:
+    page = client.get("/help/topics/account-recovery", headers=HTML)
+    assert page.status_code == 200
+    assert 'href="/recover"' in page.text
+    assert "48 hours" in page.text
+
+
+def test_the_cancel_link_is_never_sent_on_as_a_referrer(client: TestClient) -> None:
+    page = client.get("/recover/cancel?token=abc", headers=HTML)
+    assert page.headers["referrer-policy"] == "no-referrer"
