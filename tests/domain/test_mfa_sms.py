@@ -311,7 +311,7 @@ def test_changing_the_number_needs_the_password_and_a_code_to_the_old_one(
 
     factor: SecondFactor = services.sms_factor
     with services.uow(read_only=True) as uow:
-        assert factor.enabled_for(uow, account.id)
+        assert factor.enabled_in(uow.accounts.second_factors(account.id))
         credential = uow.sms.credential(account.id)
     assert credential is not None
     assert credential.phone == NEW_PHONE
@@ -416,7 +416,7 @@ def test_no_sign_in_code_without_an_active_number(services: Services, account: A
     with pytest.raises(NotFound):
         services.sms_factor.send_sign_in_code(account.id, CHALLENGE, CLIENT)
     with services.uow(read_only=True) as uow:
-        assert not services.sms_factor.enabled_for(uow, account.id)
+        assert not services.sms_factor.enabled_in(uow.accounts.second_factors(account.id))
 
 
 def test_parallel_sends_for_one_sign_in_text_once(

@@ -402,12 +402,12 @@ def test_the_sign_in_factor_is_enabled_by_an_active_app_and_spends_a_code_once(
     assert factor.method == "totp"
     secret, auth = pending(services, account, clock)
     with services.uow(read_only=True) as uow:
-        assert not factor.enabled_for(uow, account.id)
+        assert not factor.enabled_in(uow.accounts.second_factors(account.id))
     clock.advance(seconds=-60)
     services.totp.confirm(auth, code_at(secret, clock.now()), CLIENT)
     clock.advance(seconds=60)
     with services.uow(read_only=True) as uow:
-        assert factor.enabled_for(uow, account.id)
+        assert factor.enabled_in(uow.accounts.second_factors(account.id))
     code = code_at(secret, clock.now())
     factor.verify_sign_in(account.id, code, "challenge-digest")
     with pytest.raises(MfaCodeReused):

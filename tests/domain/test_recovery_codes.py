@@ -182,18 +182,18 @@ def test_the_sign_in_factor_needs_unused_codes_and_a_second_factor(
     factor = services.recovery_code_factor
     assert factor.method == "recovery_code"
     with services.uow(read_only=True) as uow:
-        assert not factor.enabled_for(uow, account.id)
+        assert not factor.enabled_in(uow.accounts.second_factors(account.id))
     auth = auth_for(account, clock.now())
     secret = services.totp.start_enrolment(auth).secret
     clock.advance(seconds=-60)
     codes = services.totp.confirm(auth, code_at(secret, clock.now()), CLIENT)
     clock.advance(seconds=60)
     with services.uow(read_only=True) as uow:
-        assert factor.enabled_for(uow, account.id)
+        assert factor.enabled_in(uow.accounts.second_factors(account.id))
     for code in codes:
         use(services, account, code)
     with services.uow(read_only=True) as uow:
-        assert not factor.enabled_for(uow, account.id)  # all spent
+        assert not factor.enabled_in(uow.accounts.second_factors(account.id))  # all spent
 
 
 def test_codes_without_a_second_factor_do_not_enable_the_factor(
@@ -203,4 +203,4 @@ def test_codes_without_a_second_factor_do_not_enable_the_factor(
     with services.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM totp_credentials"))
     with services.uow(read_only=True) as uow:
-        assert not services.recovery_code_factor.enabled_for(uow, account.id)
+        assert not services.recovery_code_factor.enabled_in(uow.accounts.second_factors(account.id))

@@ -1,17 +1,18 @@
-"""No password, session token or emailed token ever reaches a log line, and the stored
-records hold digests only."""
+"""No password, session token, emailed token or second-factor secret ever reaches a log
+line, and the stored records hold digests (or sealed seeds) only."""
 
 from __future__ import annotations
 
 import logging
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
 from accessguard.storage.sql.tables import metadata
-from tests.support import PASSWORD, inbox, make_account, token_from
+from tests.support import PASSWORD, SettableClock, inbox, make_account, token_from
 
 NEW = "the replacement passphrase for ada"
 
@@ -47,3 +48,37 @@ def test_secrets_stay_out_of_logs_and_tables(
             dump = str(conn.execute(sa.select(table)).all())
             for secret in secrets:
                 assert secret not in dump, table.name
+
+
+def test_second_factor_secrets_stay_out_of_logs_and_tables(
+    client: TestClient, services: Services, clock: SettableClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    make_account(services)
+    first = client.post("/api/v1/login", json={"email": "ada@example.com", "password": PASSWORD})
+    bearer = {"Authorization": f"Bearer {first.json()['session']['token']}"}
+    secret = client.post("/api/v1/me/mfa/totp", headers=bearer).json()["secret"]
+    codes = client.post(
+        "/api/v1/me/mfa/totp/confirm",
+        json={"code": pyotp.TOTP(secret).at(clock.now())},
+        headers=bearer,
+    ).json()["recovery_codes"]
+    due = client.post("/api/v1/login", json={"email": "ada@example.com", "password": PASSWORD})
+    mfa_token = due.json()["mfa_token"]
+    done = client.post(
+        "/api/v1/login/mfa",
+        json={"mfa_token": mfa_token, "method": "recovery_code", "code": codes[0]},
+    )
+    assert done.status_code == 200, done.text
+    secrets = [secret, mfa_token, done.json()["session"]["token"], *codes]
+    secrets += [code.replace("-", "") for code in codes]
+    logged = "\n".join(record.getMessage() + str(record.args) for record in caplog.records)
+    for value in secrets:
+        assert value not in logged
+    with services.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            if table.name == "dev_mailbox":
+                continue
+            dump = str(conn.execute(sa.select(table)).all())
+            for value in secrets:
+                assert value not in dump, table.name

@@ -9,7 +9,7 @@ from datetime import timedelta
 from accessguard.domain import notifications
 from accessguard.domain.emails import email_key, normalise_email
 from accessguard.domain.errors import VerificationTokenInvalid
-from accessguard.domain.model import Account, AuditEvent, ClientInfo
+from accessguard.domain.model import Account, AuditEvent, ClientInfo, SecondFactors
 from accessguard.domain.ports import UnitOfWork
 from accessguard.domain.tokens import digest, new_token
 from accessguard.domain.usecase import PasswordUseCase
@@ -106,3 +106,8 @@ class Accounts(PasswordUseCase):
         uow.tokens.add(VERIFY, account.id, token_digest, expires_at, now)
         link = self.rules.link("/verify-email", plain)
         uow.outbox.add(notifications.verify_email(account, link, expires_at), now)
+
+    def second_factors(self, account_id: str) -> SecondFactors:
+        """The account's second factors, as GET /me and the account page show them."""
+        with self.uow(read_only=True) as uow:
+            return uow.accounts.second_factors(account_id)

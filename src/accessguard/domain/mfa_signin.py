@@ -96,11 +96,8 @@ class SecondStep:
 
     def methods(self, challenge: Challenge) -> list[str]:
         with self._uow(read_only=True) as uow:
-            return [
-                method
-                for method, factor in self._factors.items()
-                if factor.enabled_for(uow, challenge.account_id)
-            ]
+            present = uow.accounts.second_factors(challenge.account_id)
+        return [method for method, factor in self._factors.items() if factor.enabled_in(present)]
 
     def send_sms(self, mfa_token: str, client: ClientInfo) -> SentCode:
         """Text this sign-in's code: only within an open challenge of an account with a phone,

@@ -23,7 +23,7 @@ from accessguard.domain.errors import (
 )
 from accessguard.domain.lockout import Lockout
 from accessguard.domain.mfa_totp import Totp
-from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message
+from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message, SecondFactors
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import (
     Clock,
@@ -232,8 +232,8 @@ class SmsFactor:
     codes: SmsCodes
     method = "sms"
 
-    def enabled_for(self, uow: UnitOfWork, account_id: str) -> bool:
-        return _active(uow, account_id) is not None
+    def enabled_in(self, factors: SecondFactors) -> bool:
+        return factors.sms
 
     def send_sign_in_code(self, account_id: str, challenge: str, client: ClientInfo) -> SentCode:
         """Text a code for the sign-in whose challenge digest is `challenge` to the account's

@@ -21,7 +21,7 @@ from accessguard.domain.errors import (
     TotpClockDrift,
 )
 from accessguard.domain.lockout import Lockout
-from accessguard.domain.model import ClientInfo
+from accessguard.domain.model import ClientInfo, SecondFactors
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import (
     Clock,
@@ -228,9 +228,8 @@ class TotpFactor:
     def __init__(self, totp: Totp) -> None:
         self.totp = totp
 
-    def enabled_for(self, uow: UnitOfWork, account_id: str) -> bool:
-        credential = uow.totp.get(account_id)
-        return credential is not None and credential.active
+    def enabled_in(self, factors: SecondFactors) -> bool:
+        return factors.totp
 
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
         # A code is spent once whichever sign-in presents it: the step claim is per account.

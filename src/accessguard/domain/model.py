@@ -51,6 +51,15 @@ class Device:
 
 
 @dataclass(frozen=True)
+class SecondFactors:
+    """Which second factors an account has, read in one query (sign-in asks on every try)."""
+
+    totp: bool = False
+    sms: bool = False
+    recovery_codes_left: int = 0
+
+
+@dataclass(frozen=True)
 class Challenge:
     """A half-finished sign-in: the password was right, a second factor is still due. Its
     token is single-use, short-lived and bound to the client that asked (`binding_digest`)."""

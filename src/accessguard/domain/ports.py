@@ -18,6 +18,7 @@ from accessguard.domain.model import (
     Device,
     LockState,
     Message,
+    SecondFactors,
     Session,
 )
 
@@ -52,6 +53,9 @@ class AccountRepository(Protocol):
 
     def set_security_hold(self, account_id: str, until: datetime) -> None:
         """Hold withdrawals until `until` after a security change."""
+
+    def second_factors(self, account_id: str) -> SecondFactors:
+        """The account's active app, confirmed phone and unused recovery codes, in one read."""
 
 
 class SessionRepository(Protocol):
@@ -393,8 +397,8 @@ class SecondFactor(Protocol):
 
     method: str
 
-    def enabled_for(self, uow: UnitOfWork, account_id: str) -> bool:
-        """Whether the account can use this method now (inside the caller's read)."""
+    def enabled_in(self, factors: SecondFactors) -> bool:
+        """Whether an account with these factors can use this method now."""
 
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
         """Accept `code` once for the sign-in whose challenge digest is `challenge`, or raise

@@ -27,7 +27,7 @@ from accessguard.domain.errors import (
     SecondFactorRequired,
 )
 from accessguard.domain.lockout import Lockout
-from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message
+from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message, SecondFactors
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from accessguard.domain.sessions import Authenticated
@@ -215,11 +215,9 @@ class RecoveryCodeFactor:
     def __init__(self, codes: RecoveryCodes) -> None:
         self.codes = codes
 
-    def enabled_for(self, uow: UnitOfWork, account_id: str) -> bool:
-        repository = uow.recovery_codes
-        return repository.count_unused(account_id) > 0 and repository.second_factor_remains(
-            account_id
-        )
+    def enabled_in(self, factors: SecondFactors) -> bool:
+        # Codes stand in for an app or a phone; alone they would be a factor of their own.
+        return factors.recovery_codes_left > 0 and (factors.totp or factors.sms)
 
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
         # Codes are not bound to a challenge: each is spent once, whichever sign-in used it.

@@ -208,7 +208,10 @@ class SignIn:
             uow.accounts.set_password(account.id, self._hasher.hash(prepare(password)))
         if not account.email_verified:
             return EmailNotVerified()
-        methods = tuple(f.method for f in self._factors if f.enabled_for(uow, account.id))
+        methods: tuple[str, ...] = ()
+        if self._factors:
+            present = uow.accounts.second_factors(account.id)
+            methods = tuple(f.method for f in self._factors if f.enabled_in(present))
         if methods:
             return self._challenge(uow, attempt, account, methods, client, now)
         if attempt.lock.level:

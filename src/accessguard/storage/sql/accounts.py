@@ -8,8 +8,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from accessguard.domain.model import Account, Device, Session
-from accessguard.storage.sql.tables import accounts, devices, sessions
+from accessguard.domain.model import Account, Device, SecondFactors, Session
+from accessguard.storage.sql.tables import (
+    accounts,
+    devices,
+    recovery_codes,
+    sessions,
+    sms_credentials,
+    totp_credentials,
+)
 
 
 def upsert(conn: sa.Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
@@ -22,6 +29,20 @@ def upsert(conn: sa.Connection, table: sa.Table) -> postgresql.Insert | sqlite.I
 # Sign-in's hot statements are built once; composing them costs as much CPU as running them.
 _BY_ID = sa.select(accounts).where(accounts.c.id == sa.bindparam("value"))
 _BY_EMAIL_KEY = sa.select(accounts).where(accounts.c.email_key == sa.bindparam("value"))
+
+
+_ACCOUNT: sa.BindParameter[str] = sa.bindparam("account_id")
+_SECOND_FACTORS = sa.select(
+    sa.exists().where(
+        totp_credentials.c.account_id == _ACCOUNT, totp_credentials.c.confirmed_at.is_not(None)
+    ),
+    sa.exists().where(
+        sms_credentials.c.account_id == _ACCOUNT, sms_credentials.c.confirmed_at.is_not(None)
+    ),
+    sa.select(sa.func.count())
+    .where(recovery_codes.c.account_id == _ACCOUNT, recovery_codes.c.used_at.is_(None))
+    .scalar_subquery(),
+)
 
 
 class SqlAccounts:
@@ -63,6 +84,10 @@ class SqlAccounts:
 
     def set_security_hold(self, account_id: str, until: datetime) -> None:
         self._set(account_id, security_hold_until=until)
+
+    def second_factors(self, account_id: str) -> SecondFactors:
+        totp, sms, left = self._conn.execute(_SECOND_FACTORS, {"account_id": account_id}).one()
+        return SecondFactors(bool(totp), bool(sms), int(left))
 
 
 _SESSION_FIELDS = [c for c in sessions.c if c.name != "token_digest"]

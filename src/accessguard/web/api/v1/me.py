@@ -26,15 +26,14 @@ def me(
 ) -> MeOut:
     response.headers["Cache-Control"] = "no-store"
     account = auth.account
+    factors = svc.accounts.second_factors(account.id)
     return MeOut(
         id=account.id,
         email=account.email,
         email_verified=account.email_verified,
         created_at=account.created_at,
         mfa=MfaOut(
-            totp=svc.totp.enabled(account.id),
-            sms=svc.sms.enabled(account.id),
-            recovery_codes_left=svc.recovery_codes.left(account.id),
+            totp=factors.totp, sms=factors.sms, recovery_codes_left=factors.recovery_codes_left
         ),
         security_hold_until=account.security_hold_until,
     )

@@ -3,49 +3,20 @@
 from __future__ import annotations
 
 import io
-from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Depends, Response
-from fastapi.routing import APIRoute
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
-from starlette.exceptions import HTTPException
-from starlette.types import Receive, Scope, Send
+from fastapi import Depends, Response
+from pydantic import BaseModel, Field
 
 from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
-from accessguard.web.api.v1.schemas import Body, Password, _sound_text
+from accessguard.web.api.v1.routing import router_with_shared_paths
+from accessguard.web.api.v1.schemas import Body, MfaCode, Password
 from accessguard.web.client import client_info
 from accessguard.web.deps import current, services
 
-
-class SharedPathRoute(APIRoute):
-    """Starlette answers a wrong method with the `Allow` of the first route on the path only;
-    POST and DELETE /me/mfa/totp are two routes, so each lists the methods of both."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.methods and scope["method"] not in self.methods:
-            allowed = {
-                method
-                for route in router.routes
-                if isinstance(route, APIRoute) and route.path == self.path
-                for method in route.methods or ()
-            }
-            raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
-        await super().handle(scope, receive, send)
-
-
-router = APIRouter(prefix="/me/mfa", tags=["two-factor"], route_class=SharedPathRoute)
-
-# Lenient on purpose: "123 456" as typed is fine; anything else is a wrong code (401), not a
-# malformed request.
-Code = Annotated[
-    str,
-    StringConstraints(strict=True, min_length=1, max_length=32),
-    Field(json_schema_extra={"pattern": "^[^\\u0000]*$"}),  # documents _sound_text's NUL rule
-    AfterValidator(_sound_text),
-]
+router = router_with_shared_paths(prefix="/me/mfa", tags=["two-factor"])
 
 
 class TotpEnrolmentOut(BaseModel):
@@ -58,12 +29,12 @@ class TotpEnrolmentOut(BaseModel):
 
 
 class CodeBody(Body):
-    code: Code
+    code: MfaCode
 
 
 class RemoveTotpBody(Body):
     password: Password
-    code: Code
+    code: MfaCode
 
 
 class RecoveryCodesOut(BaseModel):

@@ -9,41 +9,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Response
-from fastapi.routing import APIRoute
+from fastapi import Depends, Response
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
-from starlette.exceptions import HTTPException
-from starlette.types import Receive, Scope, Send
 
 from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.sms_codes import SentCode
-from accessguard.web.api.v1.schemas import Body, ErrorOut, Password, _sound_text
+from accessguard.web.api.v1.routing import router_with_shared_paths
+from accessguard.web.api.v1.schemas import Body, ErrorOut, MfaCode, Password, _sound_text
 from accessguard.web.client import client_info
 from accessguard.web.deps import current, services
 
-
-class SharedPathRoute(APIRoute):
-    """Starlette answers a wrong method with the `Allow` of the first route on the path only;
-    POST and DELETE /me/mfa/sms are two routes, so each lists the methods of both."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.methods and scope["method"] not in self.methods:
-            allowed = {
-                method
-                for route in router.routes
-                if isinstance(route, APIRoute) and route.path == self.path
-                for method in route.methods or ()
-            }
-            raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
-        await super().handle(scope, receive, send)
-
-
-router = APIRouter(
+router = router_with_shared_paths(
     prefix="/me/mfa/sms",
     tags=["two-factor"],
-    route_class=SharedPathRoute,
     responses={502: {"model": ErrorOut}},  # sms_delivery_failed
 )
 
@@ -55,29 +35,22 @@ Phone = Annotated[
     _NO_NUL,
     AfterValidator(_sound_text),
 ]
-# "123 456" as typed is fine; anything else is a wrong code (401), not a malformed request.
-Code = Annotated[
-    str,
-    StringConstraints(strict=True, min_length=1, max_length=32),
-    _NO_NUL,
-    AfterValidator(_sound_text),
-]
 
 
 class StartBody(Body):
     phone: Phone
     # Needed only to change a number that is active already.
     password: Password | None = None
-    code: Code | None = None
+    code: MfaCode | None = None
 
 
 class ConfirmBody(Body):
-    code: Code
+    code: MfaCode
 
 
 class RemoveBody(Body):
     password: Password
-    code: Code
+    code: MfaCode
 
 
 class CodeSentOut(BaseModel):

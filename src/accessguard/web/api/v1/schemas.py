@@ -107,7 +107,10 @@ class MfaRequiredOut(BaseModel):
 # Lenient on purpose: "123 456" or "abcde-fghij" as typed is fine; anything else is a wrong
 # code (401), not a malformed request.
 MfaCode = Annotated[
-    str, StringConstraints(strict=True, min_length=1, max_length=64), AfterValidator(_sound_text)
+    str,
+    StringConstraints(strict=True, min_length=1, max_length=64),
+    Field(json_schema_extra={"pattern": "^[^\\u0000]*$"}),  # documents _sound_text's NUL rule
+    AfterValidator(_sound_text),
 ]
 
 
