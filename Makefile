@@ -16,11 +16,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A key kept in var/ (never committed), so authenticator apps and device cookies set up in a
+# trial survive restarts of `make run`; an exported ACCESSGUARD_SECRET_KEYS wins.
+DEV_KEY := var/dev-secret-key
+
 run: install
 	@mkdir -p var
-	$(DEV_ENV) $(BIN)/accessguard demo
+	@test -s $(DEV_KEY) || $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(48))" > $(DEV_KEY)
+	ACCESSGUARD_SECRET_KEYS="$${ACCESSGUARD_SECRET_KEYS:-$$(cat $(DEV_KEY))}" $(DEV_ENV) $(BIN)/accessguard demo
 	@echo "accessguard: http://127.0.0.1:8000  (dev outbox: http://127.0.0.1:8000/dev/outbox)"
-	$(DEV_ENV) $(BIN)/accessguard serve --host 127.0.0.1 --port 8000
+	ACCESSGUARD_SECRET_KEYS="$${ACCESSGUARD_SECRET_KEYS:-$$(cat $(DEV_KEY))}" $(DEV_ENV) $(BIN)/accessguard serve --host 127.0.0.1 --port 8000
 
 lint: install
 	$(BIN)/ruff format --check src tests $(wildcard scripts)
