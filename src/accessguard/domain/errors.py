@@ -296,3 +296,18 @@ class InternalError(AccessError):
 def exception_classes() -> dict[ErrorCode, type[AccessError]]:
     """Every code's exception class; the catalogue test proves none is missing."""
     return {cls.code: cls for cls in AccessError.__subclasses__()}
+
+
+SUPPORT_DETAILS = (
+    "Contact support with the email address of your account, the error reference shown with "
+    "the message, the time it happened and the device you used. Never send your password or a "
+    "verification code: support will never ask for them."
+)
+
+
+def catalogue_entry(
+    code: ErrorCode, status: int, message: str, remedy: str, **help: str
+) -> CatalogueEntry:
+    """One catalogue entry; help pages ask for support's details unless they say otherwise."""
+    help.setdefault("contact_support", SUPPORT_DETAILS)
+    return CatalogueEntry(code, status, message, remedy, HelpPage(**help))
