@@ -114,3 +114,12 @@ def test_own_case_offers_no_decision(client: TestClient, services: Services) -> 
     assert answer.status_code == 403
     assert "<code>forbidden</code>" in answer.text
     assert cases(services)[0]["status"] == "open"
+
+
+def test_support_staff_find_the_desk_in_the_menu_and_customers_do_not(
+    client: TestClient, services: Services
+) -> None:
+    desk = client.get("/account", headers={**HTML, **staff(services)})
+    assert f'<a href="{PAGE}">Support desk</a>' in desk.text
+    customer = staff(services, "eve@example.com", role="customer")
+    assert PAGE not in client.get("/account", headers={**HTML, **customer}).text
