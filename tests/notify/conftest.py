@@ -138,6 +138,19 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         if gateway.mode == "silent":
             gateway.release.wait(5)
             return
+        if gateway.mode == "drip":  # headers at once, then a byte now and then
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(1000):
+                if gateway.release.wait(0.05):
+                    return
+                try:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                except OSError:
+                    return  # the client gave up, as it should
+            return
         gateway.received.append(
             {"json": json.loads(body), "content_type": self.headers["Content-Type"]}
         )
@@ -152,7 +165,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
 class _GatewayServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _GatewayHandler)
-        self.mode = "ok"  # ok | error | silent
+        self.mode = "ok"  # ok | error | silent | drip
         self.received: list[dict[str, Any]] = []
         self.release = threading.Event()
 

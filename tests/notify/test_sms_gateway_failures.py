@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
-from accessguard.domain.model import ClientInfo
-from accessguard.notify.channels import sms_webhook
+from accessguard.domain.model import ClientInfo, Message
+from accessguard.notify.channels import DeliveryFailed, sms_webhook
 from accessguard.notify.channels.sms_webhook import SmsWebhookChannel
 from accessguard.notify.outbox import Dispatcher
 from accessguard.notify.render import Renderer
@@ -148,3 +148,19 @@ def test_a_silent_gateway_ends_in_sms_delivery_failed_quickly(
     sms_gateway.mode = "ok"
     again = client.post(f"{API}/me/mfa/sms", json={"phone": PHONE}, headers=headers)
     assert again.status_code == 202, again.text
+
+
+def test_a_gateway_dripping_its_answer_is_cut_off_by_the_overall_limit(
+    sms_gateway: _GatewayServer,
+) -> None:
+    # Each read arrives well within the per-read limit; only the overall limit can end it.
+    assert sms_webhook.DEFAULT_DEADLINE_SECONDS == 8.0
+    channel = SmsWebhookChannel(sms_gateway.url, timeout=httpx.Timeout(1.0), deadline_seconds=0.4)
+    sms_gateway.mode = "drip"
+    rendered = Renderer("https://accounts.example.test").render(
+        Message("sms", PHONE, "sms_code", {"code": "123456"})
+    )
+    started = time.monotonic()
+    with pytest.raises(DeliveryFailed, match="took too long"):
+        channel.send(PHONE, rendered)
+    assert time.monotonic() - started < 3  # not the 50 s the drip would take
