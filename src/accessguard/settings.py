@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     )
     recovery_wait_seconds: int = Field(172800, ge=0, description="Lost-device waiting period.")
     security_hold_seconds: int = Field(86400, ge=0, description="Hold after a security change.")
+    reauth_seconds: int = Field(
+        900,
+        ge=0,
+        description="How long after signing in a second factor may be added without typing "
+        "the password again.",
+    )
     trusted_proxies: Annotated[list[Network], NoDecode] = Field(
         default_factory=list,
         description="Addresses or networks whose X-Forwarded-For is believed. Empty: the "

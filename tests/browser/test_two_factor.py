@@ -67,7 +67,7 @@ def support_with_authenticator(services: Services, email: str) -> pyotp.TOTP:
     with services.uow() as uow:
         token, _ = services.sessions.start(uow, account.id, client, services.clock.now())
     auth = services.sessions.authenticate(token)
-    enrolment = services.totp.start_enrolment(auth)
+    enrolment = services.totp.start_enrolment(auth, client)
     totp = pyotp.TOTP(enrolment.secret)
     services.totp.confirm(auth, totp.now(), client)
     return totp

@@ -23,6 +23,7 @@ from accessguard.domain.errors import (
     InvalidMfaCode,
     NotFound,
     PhoneNumberInvalid,
+    ReauthenticationRequired,
     SmsCodeExpired,
     SmsDeliveryFailed,
     SmsLimitReached,
@@ -243,7 +244,7 @@ def test_a_number_gets_a_capped_number_of_texts_a_day(
     assert texts_to(services, PHONE) == 3
     if isinstance(services.throttle, SqlThrottleStore):  # Redis expires keys on its own clock
         clock.advance(seconds=86400 - 180)
-        services.sms.start(bob, PHONE, CLIENT)
+        services.sms.start(bob, PHONE, CLIENT, password=PASSWORD)  # signed in a day ago
 
 
 def test_an_account_gets_a_capped_number_of_texts_a_day(
@@ -369,7 +370,7 @@ def test_removal_needs_the_password_and_a_current_code(
 def test_with_an_authenticator_app_its_code_is_the_current_code(
     services: Services, enrolled: Authenticated, account: Account, clock: SettableClock
 ) -> None:
-    enrolment = services.totp.start_enrolment(enrolled)
+    enrolment = services.totp.start_enrolment(enrolled, CLIENT, password=PASSWORD)
     clock.advance(seconds=-600)
     services.totp.confirm(enrolled, pyotp.TOTP(enrolment.secret).at(clock.now()), CLIENT)
     clock.advance(seconds=600)
@@ -458,3 +459,15 @@ def test_a_change_voids_codes_on_their_way_to_the_old_number(
 
     with pytest.raises(SmsCodeExpired):
         services.sms_factor.verify_sign_in(account.id, sign_in_code, CHALLENGE)
+
+
+def test_adding_a_first_number_a_while_after_signing_in_needs_the_password(
+    services: Services, account: Account, clock: SettableClock
+) -> None:
+    auth = auth_for(account, clock.now())
+    clock.advance(seconds=services.rules.reauth_seconds + 1)
+    with pytest.raises(ReauthenticationRequired):
+        services.sms.start(auth, PHONE, CLIENT)
+    assert texts_to(services, PHONE) == 0
+    services.sms.start(auth, PHONE, CLIENT, password=PASSWORD)
+    assert texts_to(services, PHONE) == 1

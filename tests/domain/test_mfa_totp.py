@@ -13,10 +13,12 @@ import sqlalchemy as sa
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import (
     AccessError,
+    AccountLocked,
     InvalidCredentials,
     InvalidMfaCode,
     MfaCodeReused,
     NotFound,
+    ReauthenticationRequired,
     TooManyRequests,
     TotpClockDrift,
 )
@@ -58,7 +60,7 @@ def account(services: Services) -> Account:
 def secret(services: Services, account: Account, clock: SettableClock) -> str:
     """An active credential; its confirming code was of a step well in the past."""
     auth = auth_for(account, clock.now())
-    enrolment = services.totp.start_enrolment(auth)
+    enrolment = services.totp.start_enrolment(auth, CLIENT)
     clock.advance(seconds=-1200)
     services.totp.confirm(auth, code_at(enrolment.secret, clock.now()), CLIENT)
     clock.advance(seconds=1200)
@@ -153,7 +155,7 @@ def test_enrolment_is_not_active_before_a_first_right_code(
     services: Services, account: Account, clock: SettableClock
 ) -> None:
     auth = auth_for(account, clock.now())
-    enrolment = services.totp.start_enrolment(auth)
+    enrolment = services.totp.start_enrolment(auth, CLIENT)
     assert enrolment.otpauth_uri.startswith("otpauth://totp/accessguard:")
     assert f"secret={enrolment.secret}" in enrolment.otpauth_uri
     assert not services.totp.enabled(account.id)
@@ -279,7 +281,7 @@ def pending(
     services: Services, account: Account, clock: SettableClock
 ) -> tuple[str, Authenticated]:
     auth = auth_for(account, clock.now())
-    return services.totp.start_enrolment(auth).secret, auth
+    return services.totp.start_enrolment(auth, CLIENT).secret, auth
 
 
 def test_confirm_returns_ten_recovery_codes_stored_with_the_activation(
@@ -414,3 +416,27 @@ def test_the_sign_in_factor_is_enabled_by_an_active_app_and_spends_a_code_once(
         factor.verify_sign_in(account.id, code, "another-challenge")
     with pytest.raises(InvalidMfaCode):
         factor.verify_sign_in(account.id, "000000", "challenge-digest")
+
+
+def test_a_session_signed_in_a_while_ago_shows_the_password_again_to_add_the_app(
+    services: Services, account: Account, clock: SettableClock
+) -> None:
+    auth = auth_for(account, clock.now())
+    clock.advance(seconds=services.rules.reauth_seconds + 1)
+    with pytest.raises(ReauthenticationRequired):
+        services.totp.start_enrolment(auth, CLIENT)
+    with pytest.raises(InvalidCredentials):
+        services.totp.start_enrolment(auth, CLIENT, password="not the password at all")
+    assert services.totp.start_enrolment(auth, CLIENT, password=PASSWORD).secret
+
+
+def test_wrong_passwords_to_add_the_app_count_toward_the_lockout(
+    services: Services, account: Account, clock: SettableClock
+) -> None:
+    auth = auth_for(account, clock.now())
+    clock.advance(seconds=services.rules.reauth_seconds + 1)
+    for _ in range(services.rules.lockout_threshold - 1):
+        with pytest.raises(InvalidCredentials):
+            services.totp.start_enrolment(auth, CLIENT, password="guessing the password")
+    with pytest.raises(AccountLocked):
+        services.totp.start_enrolment(auth, CLIENT, password="guessing the password")

@@ -37,7 +37,7 @@ def account(services: Services) -> Account:
 def codes(services: Services, account: Account, clock: SettableClock) -> list[str]:
     """The set issued with an authenticator app."""
     auth = auth_for(account, clock.now())
-    secret = services.totp.start_enrolment(auth).secret
+    secret = services.totp.start_enrolment(auth, CLIENT).secret
     return services.totp.confirm(auth, code_at(secret, clock.now()), CLIENT)
 
 
@@ -184,7 +184,7 @@ def test_the_sign_in_factor_needs_unused_codes_and_a_second_factor(
     with services.uow(read_only=True) as uow:
         assert not factor.enabled_in(uow.accounts.second_factors(account.id))
     auth = auth_for(account, clock.now())
-    secret = services.totp.start_enrolment(auth).secret
+    secret = services.totp.start_enrolment(auth, CLIENT).secret
     clock.advance(seconds=-60)
     codes = services.totp.confirm(auth, code_at(secret, clock.now()), CLIENT)
     clock.advance(seconds=60)

@@ -8,6 +8,21 @@ from accessguard.domain.errors import catalogue_entry as _entry
 
 TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
     _entry(
+        ErrorCode.REAUTHENTICATION_REQUIRED,
+        403,
+        "Please enter your password again to continue.",
+        "Type your password with the request; you signed in a while ago.",
+        title="Password asked again",
+        what_you_see="Setting up two-step verification asks for your password although you "
+        "are signed in.",
+        why="You signed in more than a few minutes ago. Adding an authenticator app or a phone "
+        "decides who can sign in to your account from now on, so we make sure it is still you "
+        "at the keyboard, and not someone who found your device unlocked.",
+        what_to_do="Enter your password in the form and send it again. Forgot it? Sign out and "
+        "use “Forgot password”.",
+        keywords="password again re-enter confirm it's you set up two-step authenticator phone",
+    ),
+    _entry(
         ErrorCode.INVALID_MFA_CODE,
         401,
         "The verification code is not correct.",

@@ -50,6 +50,7 @@ class ErrorCode(StrEnum):
     RECOVERY_TOKEN_INVALID = "recovery_token_invalid"
     RECOVERY_CASE_CLOSED = "recovery_case_closed"
     MFA_SESSION_REQUIRED = "mfa_session_required"
+    REAUTHENTICATION_REQUIRED = "reauthentication_required"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -281,6 +282,12 @@ class RecoveryCaseClosed(AccessError):
 
     def __init__(self, *, status: str) -> None:
         super().__init__(status=status)
+
+
+class ReauthenticationRequired(AccessError):
+    """Adding a second factor from a session signed in a while ago needs the password again."""
+
+    code = ErrorCode.REAUTHENTICATION_REQUIRED
 
 
 class MfaSessionRequired(AccessError):

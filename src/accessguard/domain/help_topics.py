@@ -135,11 +135,14 @@ TOPICS: tuple[HelpTopic, ...] = (
             "To change the number, give your password and a code from your authenticator app, "
             "or ask for a code to your current number first.",
             "Lost the old number? Use a recovery code, or open an account-recovery request.",
+            "Asked for your password while adding a number or an authenticator app? You "
+            "signed in a while ago: type it in the form to confirm it is you.",
         ),
         contact_support="Contact support if you were emailed about a phone change you did not "
         "make. Give the email address of your account and the time in the email. " + _NEVER_SECRETS,
         codes=(
             E.PHONE_NUMBER_INVALID,
+            E.REAUTHENTICATION_REQUIRED,
             E.SMS_CODE_EXPIRED,
             E.SMS_LIMIT_REACHED,
             E.SMS_RESEND_TOO_SOON,

@@ -10,12 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from accessguard.domain.errors import AccessError, AccountLocked, InvalidMfaCode, TooManyRequests
+from accessguard.domain.errors import (
+    AccessError,
+    AccountLocked,
+    InvalidCredentials,
+    InvalidMfaCode,
+    ReauthenticationRequired,
+    TooManyRequests,
+)
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, LockState
-from accessguard.domain.ports import LockoutRepository, ThrottleStore, UnitOfWorkFactory
+from accessguard.domain.passwords import prepare
+from accessguard.domain.ports import (
+    LockoutRepository,
+    PasswordHasher,
+    ThrottleStore,
+    UnitOfWorkFactory,
+)
 from accessguard.domain.rules import MAX_LOCK_SECONDS, Rules
 from accessguard.domain.tokens import digest
+
+if TYPE_CHECKING:
+    from accessguard.domain.sessions import Authenticated
 
 
 def email_subject(email_key: str) -> str:
@@ -122,3 +139,30 @@ class Lockout:
     def reset_counter(self, subject: str, state: LockState) -> None:
         """A success resets only its own subject's counter."""
         self._throttle.reset(self._counter(subject, state))
+
+
+def require_recent_sign_in(
+    rules: Rules,
+    uow: UnitOfWorkFactory,
+    lockout: Lockout,
+    hasher: PasswordHasher,
+    auth: Authenticated,
+    password: str | None,
+    client: ClientInfo,
+    now: datetime,
+    kind: str,
+) -> None:
+    """Adding a second factor decides who can sign in from now on: a session signed in longer
+    ago than `reauth_seconds` (a device left unlocked, a stolen cookie) must show the password
+    again, checked under the lockout like any other guess (OWASP ASVS re-authentication)."""
+    if now - auth.session.created_at <= timedelta(seconds=rules.reauth_seconds):
+        return
+    if not password:
+        raise ReauthenticationRequired()
+    account = auth.account
+
+    def refusal() -> AccessError | None:
+        right = hasher.verify(account.password_hash, prepare(password))
+        return None if right else InvalidCredentials()
+
+    lockout.guard_owner_secret(uow, account, client, now, kind, refusal)

@@ -21,7 +21,7 @@ from accessguard.domain.errors import (
     SmsCodeExpired,
     ValidationFailed,
 )
-from accessguard.domain.lockout import Lockout
+from accessguard.domain.lockout import Lockout, require_recent_sign_in
 from accessguard.domain.mfa_totp import Totp
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message, SecondFactors
 from accessguard.domain.passwords import prepare
@@ -120,13 +120,26 @@ class Sms:
         code: str | None = None,
     ) -> SentCode:
         """Text a code to a number to add (or to change to, with the password and a current
-        code when a number is active already)."""
+        code when a number is active already). Adding a first number from a session signed in
+        a while ago needs the password too."""
         number = self.phones.normalise(phone)
         account = auth.account
         with self.uow(read_only=True) as uow:
             current = _active(uow, account.id)
         owner = enrol_owner(account.id)
-        if current is not None:
+        if current is None:
+            require_recent_sign_in(
+                self.rules,
+                self.uow,
+                self.lockout,
+                self.hasher,
+                auth,
+                password,
+                client,
+                self.clock.now(),
+                "sms_enrolment",
+            )
+        else:
             owner = change_owner(account.id)
             # Waiting is refused before the proof is spent, which would have to be redone.
             self.codes.ensure_sendable(owner, account.id, number)

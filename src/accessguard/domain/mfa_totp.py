@@ -20,7 +20,7 @@ from accessguard.domain.errors import (
     TooManyRequests,
     TotpClockDrift,
 )
-from accessguard.domain.lockout import Lockout
+from accessguard.domain.lockout import Lockout, require_recent_sign_in
 from accessguard.domain.model import ClientInfo, SecondFactors
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import (
@@ -138,11 +138,26 @@ class Totp:
             credential = uow.totp.get(account_id)
         return credential is not None and credential.active
 
-    def start_enrolment(self, auth: Authenticated) -> Enrolment:
-        """A new seed, pending until confirmed; an active one must be removed first."""
+    def start_enrolment(
+        self, auth: Authenticated, client: ClientInfo, *, password: str | None = None
+    ) -> Enrolment:
+        """A new seed, pending until confirmed; an active one must be removed first. A session
+        signed in a while ago shows the password again first."""
+        now = self.clock.now()
+        require_recent_sign_in(
+            self.rules,
+            self.uow,
+            self.lockout,
+            self.hasher,
+            auth,
+            password,
+            client,
+            now,
+            "totp_enrolment",
+        )
         secret = pyotp.random_base32()
         with self.uow() as uow:
-            stored = uow.totp.put_pending(auth.account.id, self.box.seal(secret), self.clock.now())
+            stored = uow.totp.put_pending(auth.account.id, self.box.seal(secret), now)
         if not stored:
             raise Forbidden()
         uri = pyotp.TOTP(secret).provisioning_uri(name=auth.account.email, issuer_name=ISSUER)

@@ -22,6 +22,7 @@ class Rules:
     verify_token_seconds: int = 86400
     reset_token_seconds: int = 1800
     security_hold_seconds: int = 86400
+    reauth_seconds: int = 900
     sms_code_seconds: int = 300
     sms_resend_cooldown_seconds: int = 60
     sms_daily_limit_per_number: int = 10

@@ -191,3 +191,17 @@ def test_wrong_confirming_codes_run_out_with_true_attempts_left(
     assert limited.status_code == 429
     assert error(limited)["code"] == "too_many_requests"
     assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_adding_the_app_a_while_after_signing_in_needs_the_password(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    headers = signed_in(client, services)
+    clock.advance(seconds=services.rules.reauth_seconds + 1)
+    refused = client.post(f"{API}/me/mfa/totp", headers=headers)
+    assert refused.status_code == 403
+    assert error(refused)["code"] == "reauthentication_required"
+    wrong = client.post(f"{API}/me/mfa/totp", json={"password": "nope" * 5}, headers=headers)
+    assert error(wrong)["code"] == "invalid_credentials"
+    started = client.post(f"{API}/me/mfa/totp", json={"password": PASSWORD}, headers=headers)
+    assert started.status_code == 200, started.text

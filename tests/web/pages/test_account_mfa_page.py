@@ -440,3 +440,19 @@ def test_every_form_is_labelled_and_carries_its_token(
     assert 'autocomplete="current-password"' in page
     assert 'autocomplete="one-time-code"' in page
     assert 'autocomplete="tel"' in page
+
+
+def test_a_while_after_signing_in_setting_up_asks_for_the_password_again(
+    browser: TestClient, services: Services, clock: SettableClock
+) -> None:
+    assert 'id="totp-start-password"' not in account_page(browser).text
+    clock.advance(seconds=services.rules.reauth_seconds + 1)
+    page = account_page(browser).text
+    assert 'id="totp-start-password"' in page
+    assert 'id="sms-add-password"' in page
+    refused = post(browser, "/account/totp")
+    assert refused.status_code == 403
+    assert "/help/reauthentication_required" in refused.text
+    started = post(browser, "/account/totp", password=PASSWORD)
+    assert started.status_code == 200
+    assert "Set up your authenticator app" in started.text

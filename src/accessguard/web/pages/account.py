@@ -7,7 +7,7 @@ The two-step verification forms live in `account_mfa.py`; their status is drawn 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -198,6 +198,9 @@ def overview(
         "notice_key": notice if notice in NOTICES else "",
         "notice_two_step": notice in TWO_STEP_NOTICES,
         "sms_cooldown": svc.rules.sms_resend_cooldown_seconds,
+        # Adding a factor asks for the password again after this (domain/lockout.py).
+        "reauth_needed": svc.clock.now() - auth.session.created_at
+        > timedelta(seconds=svc.rules.reauth_seconds),
         "error_form": error_form,
         "typed": typed or {},
         **two_step_status(svc, account.id),

@@ -71,15 +71,17 @@ def _totp_page(
 @router.post("/account/totp")
 def totp_start(
     request: Request,
+    password: PasswordField = "",
     csrf_token: CsrfField = "",
     svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
 ) -> Response:
     auth = signed_in(request)
     if auth is None:
         return to_login()
     try:
         check_csrf(request, csrf_token)
-        enrolment = svc.totp.start_enrolment(auth)
+        enrolment = svc.totp.start_enrolment(auth, client, password=password or None)
     except AccessError as error:
         return overview(request, svc, auth, error=error, error_form="totp")
     return _totp_page(request, auth, secret=enrolment.secret, uri=enrolment.otpauth_uri)
@@ -185,7 +187,8 @@ def sms_start(
         if changing:
             body = validated(StartBody, phone=phone, password=password, code=code)
         else:
-            body = validated(StartBody, phone=phone)
+            given = {"password": password} if password else {}
+            body = validated(StartBody, phone=phone, **given)
         sent = svc.sms.start(auth, body.phone, client, password=body.password, code=body.code)
     except AccessError as error:
         if resend and not changing:  # asked on the code page: the code sent before still works

@@ -56,14 +56,22 @@ def qr_svg(uri: str) -> str:
     return out.getvalue().decode()
 
 
+class StartTotpBody(Body):
+    # Needed only when the session signed in more than ACCESSGUARD_REAUTH_SECONDS ago.
+    password: Password | None = None
+
+
 @router.post("/totp", response_model=TotpEnrolmentOut)
 def start_totp(
     response: Response,
+    body: StartTotpBody | None = None,
     auth: Authenticated = Depends(current),
     svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
 ) -> TotpEnrolmentOut:
     response.headers["Cache-Control"] = "no-store"
-    enrolment = svc.totp.start_enrolment(auth)
+    password = body.password if body is not None else None
+    enrolment = svc.totp.start_enrolment(auth, client, password=password)
     return TotpEnrolmentOut(
         secret=enrolment.secret,
         otpauth_uri=enrolment.otpauth_uri,
