@@ -471,3 +471,13 @@ def test_adding_a_first_number_a_while_after_signing_in_needs_the_password(
     assert texts_to(services, PHONE) == 0
     services.sms.start(auth, PHONE, CLIENT, password=PASSWORD)
     assert texts_to(services, PHONE) == 1
+
+
+def test_the_number_on_file_is_shown_masked_only(
+    services: Services, enrolled: Authenticated, account: Account
+) -> None:
+    shown = services.sms.number_on_file(account.id)
+    assert shown is not None
+    assert shown.endswith(PHONE[-2:])
+    assert PHONE not in shown
+    assert services.sms.number_on_file("no-such-account") is None

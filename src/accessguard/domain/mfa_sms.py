@@ -34,7 +34,7 @@ from accessguard.domain.ports import (
 )
 from accessguard.domain.rules import Rules
 from accessguard.domain.sessions import Authenticated
-from accessguard.domain.sms_codes import SentCode, SmsCodes
+from accessguard.domain.sms_codes import SentCode, SmsCodes, masked
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,13 @@ class Sms:
     def enabled(self, account_id: str) -> bool:
         with self.uow(read_only=True) as uow:
             return _active(uow, account_id) is not None
+
+    def number_on_file(self, account_id: str) -> str | None:
+        """The active number, masked: the number in full never leaves the domain, so a stolen
+        session cannot learn where to aim a SIM swap."""
+        with self.uow(read_only=True) as uow:
+            current = _active(uow, account_id)
+        return masked(current.phone) if current is not None else None
 
     def start(
         self,

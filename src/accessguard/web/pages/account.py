@@ -18,7 +18,6 @@ from accessguard.domain.catalogue import CATALOGUE
 from accessguard.domain.errors import AccessError, ErrorCode, PhoneNumberInvalid, ValidationFailed
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
-from accessguard.domain.sms_codes import masked
 from accessguard.web import cookies
 from accessguard.web.api.v1.schemas import ChangePasswordBody
 from accessguard.web.client import client_info
@@ -124,22 +123,14 @@ def mfa_form_state(error: AccessError | None) -> dict[str, Any]:
     return {"mfa_error_field": culprit, "mfa_field_errors": fields}
 
 
-def phone_on_file(svc: Services, account_id: str) -> str | None:
-    """The active number, masked. `Sms` has no reader for it, so this reads the port; the
-    number in full never leaves this function (a stolen session must not learn it)."""
-    with svc.uow(read_only=True) as uow:
-        credential = uow.sms.credential(account_id)
-    return masked(credential.phone) if credential is not None and credential.active else None
-
-
 def two_step_status(svc: Services, account_id: str) -> dict[str, Any]:
-    totp, phone = svc.totp.enabled(account_id), phone_on_file(svc, account_id)
-    left = svc.recovery_codes.left(account_id)
+    factors = svc.accounts.second_factors(account_id)
+    left = factors.recovery_codes_left
     return {
-        "totp_on": totp,
-        "phone": phone,
+        "totp_on": factors.totp,
+        "phone": svc.sms.number_on_file(account_id) if factors.sms else None,
         "codes_left": left,
-        "codes_low": (totp or phone is not None) and left <= RECOVERY_CODES_LOW,
+        "codes_low": (factors.totp or factors.sms) and left <= RECOVERY_CODES_LOW,
     }
 
 
