@@ -39,8 +39,9 @@ class Settings(BaseSettings):
     secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Signing keys, oldest first; the newest signs, all verify (rotation). "
-        "Comma-separated in the environment. Empty: a random key per process, so device "
-        "cookies do not survive a restart and several instances disagree: set it in production.",
+        "Comma-separated in the environment. Required in production on a public address; "
+        "empty (development, or a loopback trial): a random key per process, so device cookies "
+        "and 2FA secrets do not survive a restart and several instances disagree.",
     )
     smtp_host: str | None = Field(None, description="Outgoing mail server; unset: dev outbox.")
     smtp_port: int = Field(25, description="SMTP port.")
@@ -130,6 +131,13 @@ class Settings(BaseSettings):
                 "ACCESSGUARD_COOKIE_SECURE=false sends session cookies over plain http to "
                 f"{host}; set ACCESSGUARD_COOKIE_SECURE=true (serve over https) or "
                 "ACCESSGUARD_ENV=development for a local trial."
+            )
+        if self.env == "production" and not self.secret_keys and host not in _LOOPBACK_HOSTS:
+            raise ValueError(
+                "ACCESSGUARD_SECRET_KEYS is unset: authenticator-app secrets would be sealed "
+                "with a key that dies with the process, locking their owners out at the next "
+                "restart. Set it, the same on every instance, e.g. to the output of: "
+                'python -c "import secrets; print(secrets.token_urlsafe(48))"'
             )
         if self.session_idle_seconds > self.session_max_seconds:
             raise ValueError(
