@@ -7,6 +7,7 @@ The two-step verification forms live in `account_mfa.py`; their status is drawn 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -104,6 +105,25 @@ def stamp(moment: datetime) -> dict[str, str]:
 
 def to_login() -> Response:
     return RedirectResponse("/login?next=/account", status_code=303)
+
+
+def account_change(
+    request: Request,
+    svc: Services,
+    csrf_token: str,
+    error_form: str,
+    change: Callable[[Authenticated], Response],
+) -> Response:
+    """What every form on /account does around its change: signed-out visitors go to sign
+    in, the CSRF token is checked, and a refusal re-renders the page beside `error_form`."""
+    auth = signed_in(request)
+    if auth is None:
+        return to_login()
+    try:
+        check_csrf(request, csrf_token)
+        return change(auth)
+    except AccessError as error:
+        return overview(request, svc, auth, error=error, error_form=error_form)
 
 
 def mfa_form_state(error: AccessError | None) -> dict[str, Any]:
@@ -223,19 +243,15 @@ def change_password(
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
-    auth = signed_in(request)
-    if auth is None:
-        return to_login()
-    try:
-        check_csrf(request, csrf_token)
+    def change(auth: Authenticated) -> Response:
         body = validated(
             ChangePasswordBody, current_password=current_password, new_password=new_password
         )
         svc.passwords.change(auth, body.current_password, body.new_password, client)
-    except AccessError as error:
-        return overview(request, svc, auth, error=error, error_form="password")
-    svc.dispatcher_wake()
-    return RedirectResponse("/account?done=password#password", status_code=303)
+        svc.dispatcher_wake()
+        return RedirectResponse("/account?done=password#password", status_code=303)
+
+    return account_change(request, svc, csrf_token, "password", change)
 
 
 @router.post("/account/sessions/{session_id}/revoke")
@@ -246,16 +262,12 @@ def revoke_session(
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
-    auth = signed_in(request)
-    if auth is None:
-        return to_login()
-    try:
-        check_csrf(request, csrf_token)
+    def revoke(auth: Authenticated) -> Response:
         svc.sessions.revoke(auth, session_id, client)
-    except AccessError as error:
-        return overview(request, svc, auth, error=error, error_form="sessions")
-    if session_id == auth.session.id:  # not offered on the page, but the API allows it too
-        response = RedirectResponse("/login?signed_out=true", status_code=303)
-        cookies.clear_session(response, svc.settings)
-        return response
-    return RedirectResponse("/account?done=session#sessions", status_code=303)
+        if session_id == auth.session.id:  # not offered on the page, but the API allows it
+            response = RedirectResponse("/login?signed_out=true", status_code=303)
+            cookies.clear_session(response, svc.settings)
+            return response
+        return RedirectResponse("/account?done=session#sessions", status_code=303)
+
+    return account_change(request, svc, csrf_token, "sessions", revoke)

@@ -24,7 +24,7 @@ from accessguard.web.api.v1.mfa_sms import RemoveBody, StartBody
 from accessguard.web.api.v1.recovery_codes import RegenerateBody
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
-from accessguard.web.pages.account import mfa_form_state, overview, to_login
+from accessguard.web.pages.account import account_change, mfa_form_state, overview, to_login
 from accessguard.web.pages.accounts import CsrfField, PasswordField, duration, validated
 from accessguard.web.pages.common import check_csrf, render, signed_in
 
@@ -76,15 +76,11 @@ def totp_start(
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
-    auth = signed_in(request)
-    if auth is None:
-        return to_login()
-    try:
-        check_csrf(request, csrf_token)
+    def start(auth: Authenticated) -> Response:
         enrolment = svc.totp.start_enrolment(auth, client, password=password or None)
-    except AccessError as error:
-        return overview(request, svc, auth, error=error, error_form="totp")
-    return _totp_page(request, auth, secret=enrolment.secret, uri=enrolment.otpauth_uri)
+        return _totp_page(request, auth, secret=enrolment.secret, uri=enrolment.otpauth_uri)
+
+    return account_change(request, svc, csrf_token, "totp", start)
 
 
 @router.post("/account/totp/confirm")
@@ -121,17 +117,13 @@ def totp_remove(
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
-    auth = signed_in(request)
-    if auth is None:
-        return to_login()
-    try:
-        check_csrf(request, csrf_token)
+    def remove(auth: Authenticated) -> Response:
         body = validated(RemoveTotpBody, password=password, code=code)
         svc.totp.remove(auth, body.password, body.code, client)
-    except AccessError as error:
-        return overview(request, svc, auth, error=error, error_form="totp-remove")
-    svc.dispatcher_wake()
-    return _back("totp_removed", "totp")
+        svc.dispatcher_wake()
+        return _back("totp_removed", "totp")
+
+    return account_change(request, svc, csrf_token, "totp-remove", remove)
 
 
 # --------------------------------------------------------------------------- phone (SMS)
@@ -229,15 +221,12 @@ def sms_current_code(
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     """A code to the number in use, for changing or removing it when there is no app."""
-    auth = signed_in(request)
-    if auth is None:
-        return to_login()
-    try:
-        check_csrf(request, csrf_token)
+
+    def send(auth: Authenticated) -> Response:
         svc.sms.send_current_code(auth, client)
-    except AccessError as error:
-        return overview(request, svc, auth, error=error, error_form="sms-code")
-    return _back("sms_code", "sms")
+        return _back("sms_code", "sms")
+
+    return account_change(request, svc, csrf_token, "sms-code", send)
 
 
 @router.post("/account/sms/remove")
@@ -249,17 +238,13 @@ def sms_remove(
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
-    auth = signed_in(request)
-    if auth is None:
-        return to_login()
-    try:
-        check_csrf(request, csrf_token)
+    def remove(auth: Authenticated) -> Response:
         body = validated(RemoveBody, password=password, code=code)
         svc.sms.remove(auth, body.password, body.code, client)
-    except AccessError as error:
-        return overview(request, svc, auth, error=error, error_form="sms-remove")
-    svc.dispatcher_wake()
-    return _back("sms_removed", "sms")
+        svc.dispatcher_wake()
+        return _back("sms_removed", "sms")
+
+    return account_change(request, svc, csrf_token, "sms-remove", remove)
 
 
 # --------------------------------------------------------------------------- recovery codes
@@ -273,17 +258,13 @@ def recovery_codes_regenerate(
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
-    auth = signed_in(request)
-    if auth is None:
-        return to_login()
-    try:
-        check_csrf(request, csrf_token)
+    def regenerate(auth: Authenticated) -> Response:
         body = validated(RegenerateBody, password=password)
         codes = svc.recovery_codes.regenerate(auth, body.password, client)
-    except AccessError as error:
-        return overview(request, svc, auth, error=error, error_form="recovery")
-    svc.dispatcher_wake()
-    return _codes_page(request, auth, codes, "regenerated")
+        svc.dispatcher_wake()
+        return _codes_page(request, auth, codes, "regenerated")
+
+    return account_change(request, svc, csrf_token, "recovery", regenerate)
 
 
 # A set-up page's address typed again, or opened from history: back to the overview.
