@@ -91,6 +91,8 @@ class SqlAccounts:
 
 
 _SESSION_FIELDS = [c for c in sessions.c if c.name != "token_digest"]
+# Inserts on sign-in's path are built once; their values go in at execution.
+_INSERT_SESSION = sessions.insert()
 
 
 # Built once: this lookup runs on every authenticated request, and composing the statement
@@ -108,7 +110,7 @@ class SqlSessions:
 
     def add(self, session: Session, token_digest: str) -> None:
         values = {c.name: getattr(session, c.name) for c in _SESSION_FIELDS}
-        self._conn.execute(sessions.insert().values(**values, token_digest=token_digest))
+        self._conn.execute(_INSERT_SESSION, {**values, "token_digest": token_digest})
 
     def by_token_digest(self, token_digest: str) -> Session | None:
         row = (
@@ -161,6 +163,7 @@ class SqlSessions:
 
 
 _DEVICE_FIELDS = [c for c in devices.c if c.name != "token_digest"]
+_INSERT_DEVICE = devices.insert()
 
 
 class SqlDevices:
@@ -169,7 +172,7 @@ class SqlDevices:
 
     def add(self, device: Device, token_digest: str) -> None:
         values = {c.name: getattr(device, c.name) for c in _DEVICE_FIELDS}
-        self._conn.execute(devices.insert().values(**values, token_digest=token_digest))
+        self._conn.execute(_INSERT_DEVICE, {**values, "token_digest": token_digest})
 
     def by_token_digest(self, token_digest: str) -> Device | None:
         row = (

@@ -116,21 +116,26 @@ class SqlLockouts:
             )
 
 
+# Built once, values passed at execution: `.values()` per call cost as much CPU as the insert.
+_RECORD = audit_events.insert()
+
+
 class SqlAudit:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
     def record(self, event: AuditEvent) -> None:
         self._conn.execute(
-            audit_events.insert().values(
-                at=event.at,
-                kind=event.kind,
-                outcome=event.outcome,
-                account_id=event.account_id,
-                ip=event.ip[:64],
-                user_agent=event.user_agent[:300],
-                detail=event.detail,
-            )
+            _RECORD,
+            {
+                "at": event.at,
+                "kind": event.kind,
+                "outcome": event.outcome,
+                "account_id": event.account_id,
+                "ip": event.ip[:64],
+                "user_agent": event.user_agent[:300],
+                "detail": event.detail,
+            },
         )
 
     def sign_ins(self, account_id: str, limit: int) -> list[AuditEvent]:
