@@ -7,6 +7,7 @@ import dataclasses
 from collections import Counter
 from datetime import timedelta
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 
@@ -274,19 +275,61 @@ def test_parallel_right_codes_on_one_challenge_make_exactly_one_session(
     assert session_count(svc) == 1
 
 
-def test_parallel_wrong_codes_lock_exactly_as_sequential_ones_would(
+def test_parallel_wrong_codes_on_separate_sign_ins_lock_exactly_as_sequential_ones(
+    svc: Services, factor: StandInFactor
+) -> None:
+    first = half_signed_in(svc, factor)
+    tokens = [first.mfa_token]
+    for _ in range(19):  # an attacker with the password opens many half-finished sign-ins
+        due = svc.signin("ada@example.com", PASSWORD, None, APP)
+        assert isinstance(due, SecondFactorDue)
+        tokens.append(due.mfa_token)
+    outcomes = race(20, lambda i: svc.second_step(tokens[i], "totp", "000000", None, APP))
+    kinds = Counter(type(outcome).__name__ for outcome in outcomes)
+    assert kinds["InvalidMfaCode"] == THRESHOLD - 1, kinds
+    assert kinds["AccountLocked"] >= 1, kinds
+    # Racers that had not started yet find their sign-in voided by the lock.
+    assert set(kinds) <= {"InvalidMfaCode", "AccountLocked", "MfaTokenInvalid"}, kinds
+    for token in tokens:  # every half-finished sign-in died with the lock
+        with pytest.raises((AccountLocked, MfaTokenInvalid)):
+            svc.second_step(token, "totp", GOOD, None, APP)
+    with pytest.raises(AccountLocked):
+        svc.signin("ada@example.com", PASSWORD, None, APP)
+
+
+def test_parallel_attempts_on_one_sign_in_take_turns_and_spend_nothing_extra(
     svc: Services, factor: StandInFactor
 ) -> None:
     due = half_signed_in(svc, factor)
     outcomes = race(20, lambda _: svc.second_step(due.mfa_token, "totp", "000000", None, APP))
     kinds = Counter(type(outcome).__name__ for outcome in outcomes)
-    assert kinds["InvalidMfaCode"] <= THRESHOLD - 1, kinds
+    # One at a time is judged; the others are told the sign-in is busy (mfa_token_invalid).
     assert set(kinds) <= {"InvalidMfaCode", "AccountLocked", "MfaTokenInvalid"}, kinds
-    assert kinds["AccountLocked"] >= 1, kinds
-    with pytest.raises((AccountLocked, MfaTokenInvalid)):
-        svc.second_step(due.mfa_token, "totp", GOOD, None, APP)
-    with pytest.raises(AccountLocked):
-        svc.signin("ada@example.com", PASSWORD, None, APP)
+    assert 1 <= kinds["InvalidMfaCode"] <= THRESHOLD - 1, kinds
+    if kinds["AccountLocked"]:  # the fifth judged wrong code locked; later arrivals saw it
+        with pytest.raises(AccountLocked):
+            svc.signin("ada@example.com", PASSWORD, None, APP)
+    else:
+        assert isinstance(svc.second_step(due.mfa_token, "totp", GOOD, None, APP), SignedIn)
+
+
+def test_two_recovery_codes_racing_on_one_sign_in_spend_only_one(
+    services: Services, clock: SettableClock
+) -> None:
+    account = make_account(services)
+    with services.uow() as uow:
+        token, _ = services.sessions.start(uow, account.id, APP, clock.now())
+    auth = services.sessions.authenticate(token)
+    secret = services.totp.start_enrolment(auth, APP).secret
+    codes = services.totp.confirm(auth, pyotp.TOTP(secret).at(clock.now()), APP)
+    due = services.signin(account.email, PASSWORD, None, APP)
+    assert isinstance(due, SecondFactorDue)
+    outcomes = race(
+        2, lambda i: services.second_step(due.mfa_token, "recovery_code", codes[i], None, APP)
+    )
+    kinds = Counter(type(outcome).__name__ for outcome in outcomes)
+    assert kinds == {"SignedIn": 1, "MfaTokenInvalid": 1}, kinds
+    assert services.recovery_codes.left(account.id) == 9
 
 
 def test_each_step_is_in_the_sign_in_history(svc: Services, factor: StandInFactor) -> None:

@@ -122,12 +122,22 @@ class SecondStep:
         available = self.methods(challenge)
         if factor is None or method not in available:
             raise MfaMethodUnavailable(methods=available)
+        # The challenge is claimed before the code is judged, so parallel attempts on it wait
+        # their turn as refusals instead of spending codes (a recovery code used by a request
+        # that then lost the race would be gone for nothing); a refused code releases it.
+        claimed_at = self._clock.now()
+        with self._uow() as uow:
+            if not uow.challenges.consume(challenge.token_digest, claimed_at):
+                raise MfaTokenInvalid()
         try:
             factor.verify_sign_in(challenge.account_id, code, challenge.token_digest)
-        except InvalidMfaCode:
-            self._refuse(opened, method, client)
-        except AccessError as refusal:
-            self._audit(challenge, method, refusal.code.value, client)
+        except BaseException as refusal:
+            with self._uow() as uow:
+                uow.challenges.release(challenge.token_digest, claimed_at)
+            if isinstance(refusal, InvalidMfaCode):
+                self._refuse(opened, method, client)
+            if isinstance(refusal, AccessError):
+                self._audit(challenge, method, refusal.code.value, client)
             raise
         return self._finish(opened, method, device_token, client)
 
@@ -136,15 +146,17 @@ class SecondStep:
         failures = self._lockout.count_failure(challenge.subject, opened.lock, client.ip, now)
         with self._uow() as uow:
             tries = uow.challenges.count_failure(challenge.token_digest)
-            refusal: AccessError | None = self._lockout.lock_if_reached(
+            locked = self._lockout.lock_if_reached(
                 uow.lockouts, challenge.subject, opened.lock, failures, now
             )
-            if refusal is not None:
-                uow.challenges.void_all(challenge.account_id, now)
-            else:
-                left = self._rules.lockout_threshold - max(failures, tries)
-                refusal = InvalidMfaCode(attempts_left=max(0, left))
+            left = self._rules.lockout_threshold - max(failures, tries)
+            refusal = locked or InvalidMfaCode(attempts_left=max(0, left))
             uow.audit.record(self._event(challenge, method, refusal.code.value, client, now))
+        if locked is not None:
+            # On its own: a transaction that still held this challenge's row while waiting for
+            # every other row of the account would deadlock with racers doing the same.
+            with self._uow() as uow:
+                uow.challenges.void_all(challenge.account_id, now)
         raise refusal
 
     def _finish(
@@ -175,8 +187,6 @@ class SecondStep:
             # Wrong codes racing this one locked the subject while it was being checked.
             assert lock.locked_until is not None  # noqa: S101 - narrowed by is_locked
             return AccountLocked(until=lock.locked_until, now=now)
-        if not uow.challenges.consume(challenge.token_digest, now):
-            return MfaTokenInvalid()  # a parallel request finished it first
         if lock.level:
             uow.lockouts.clear_level(challenge.subject)
         device = None

@@ -140,6 +140,9 @@ class ChallengeRepository(Protocol):
     def consume(self, token_digest: str, now: datetime) -> bool:
         """Atomically end an unused, unexpired challenge; of parallel claims exactly one wins."""
 
+    def release(self, token_digest: str, claimed_at: datetime) -> None:
+        """Undo `consume` made at `claimed_at` (the code it was claimed for was refused)."""
+
     def void_all(self, account_id: str, now: datetime) -> int:
         """End every unused challenge of the account (logout, password change, lock)."""
 

@@ -44,6 +44,14 @@ class SqlChallenges:
         )
         return self._conn.execute(stmt).first() is not None
 
+    def release(self, token_digest: str, claimed_at: datetime) -> None:
+        # Only the claim made at `claimed_at`: a void_all since then stays in force.
+        self._conn.execute(
+            mfa_challenges.update()
+            .where(_C.token_digest == token_digest, _C.used_at == claimed_at)
+            .values(used_at=None)
+        )
+
     def void_all(self, account_id: str, now: datetime) -> int:
         stmt = (
             mfa_challenges.update()
