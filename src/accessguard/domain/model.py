@@ -58,6 +58,15 @@ class SecondFactors:
     sms: bool = False
     recovery_codes_left: int = 0
 
+    @property
+    def app_or_phone(self) -> bool:
+        """What two-step verification rests on; recovery codes only stand in for these."""
+        return self.totp or self.sms
+
+    @property
+    def any(self) -> bool:
+        return self.app_or_phone or self.recovery_codes_left > 0
+
 
 @dataclass(frozen=True)
 class Challenge:

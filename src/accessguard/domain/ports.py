@@ -264,9 +264,6 @@ class RecoveryCodeRepository(Protocol):
     def count_unused(self, account_id: str) -> int:
         """How many codes of the account are still unused."""
 
-    def second_factor_remains(self, account_id: str) -> bool:
-        """Whether the account has an active authenticator app or a confirmed phone."""
-
     def delete_unless_second_factor(self, account_id: str) -> int:
         """Delete the account's codes if no second factor remains; how many were deleted."""
 
@@ -278,9 +275,6 @@ class RecoveryCaseRepository(Protocol):
     def lock_account(self, account_id: str) -> None:
         """Hold the account row until the transaction ends: requests for one account take
         turns, so two parallel ones cannot both open a case."""
-
-    def has_second_factor(self, account_id: str) -> bool:
-        """Whether the account has an active second factor (app, phone or unused codes)."""
 
     def active_for(self, account_id: str) -> RecoveryCase | None:
         """The account's open or approved case, if any."""

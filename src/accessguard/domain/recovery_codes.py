@@ -170,7 +170,7 @@ class RecoveryCodes:
         self._lockout.guard_owner_secret(self._uow, account, client, now, kind, refusal)
         issued = self.issue()
         with self._uow() as uow:
-            if not uow.recovery_codes.second_factor_remains(account.id):
+            if not uow.accounts.second_factors(account.id).app_or_phone:
                 raise SecondFactorRequired()  # removed while the codes were being hashed
             issued.store(uow, account.id, now)
             uow.outbox.add(owner_notice(account, kind, client, now), now)
@@ -203,7 +203,7 @@ class RecoveryCodes:
 
     def _require_second_factor(self, account_id: str) -> None:
         with self._uow(read_only=True) as uow:
-            if not uow.recovery_codes.second_factor_remains(account_id):
+            if not uow.accounts.second_factors(account_id).app_or_phone:
                 raise SecondFactorRequired()
 
 

@@ -126,7 +126,7 @@ class RecoveryRequests:
         now: datetime,
     ) -> str:
         uow.recovery_cases.lock_account(account.id)
-        if not uow.recovery_cases.has_second_factor(account.id):
+        if not uow.accounts.second_factors(account.id).any:
             # Nothing to recover, but the owner learns that someone asked with their password.
             facts = {"ip": client.ip, "at": now.isoformat(timespec="minutes")}
             uow.outbox.add(notice(account, "recovery_not_needed", **facts), now)

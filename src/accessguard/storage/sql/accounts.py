@@ -31,14 +31,21 @@ _BY_ID = sa.select(accounts).where(accounts.c.id == sa.bindparam("value"))
 _BY_EMAIL_KEY = sa.select(accounts).where(accounts.c.email_key == sa.bindparam("value"))
 
 
+def app_and_phone(account: sa.ColumnElement[str] | str) -> tuple[sa.Exists, sa.Exists]:
+    """Whether the account has an active authenticator app, and a confirmed phone."""
+    return (
+        sa.exists().where(
+            totp_credentials.c.account_id == account, totp_credentials.c.confirmed_at.is_not(None)
+        ),
+        sa.exists().where(
+            sms_credentials.c.account_id == account, sms_credentials.c.confirmed_at.is_not(None)
+        ),
+    )
+
+
 _ACCOUNT: sa.BindParameter[str] = sa.bindparam("account_id")
 _SECOND_FACTORS = sa.select(
-    sa.exists().where(
-        totp_credentials.c.account_id == _ACCOUNT, totp_credentials.c.confirmed_at.is_not(None)
-    ),
-    sa.exists().where(
-        sms_credentials.c.account_id == _ACCOUNT, sms_credentials.c.confirmed_at.is_not(None)
-    ),
+    *app_and_phone(_ACCOUNT),
     sa.select(sa.func.count())
     .where(recovery_codes.c.account_id == _ACCOUNT, recovery_codes.c.used_at.is_(None))
     .scalar_subquery(),

@@ -53,9 +53,17 @@ class SqlChallenges:
         )
 
     def void_all(self, account_id: str, now: datetime) -> int:
+        # Rows that another request holds right now are skipped, not waited for: waiting here
+        # deadlocked with racing second steps. A skipped one is still refused while its
+        # account is locked (the second step checks the lock first) and voided then.
+        free = (
+            sa.select(_C.token_digest)
+            .where(_C.account_id == account_id, _C.used_at.is_(None))
+            .with_for_update(skip_locked=True)
+        )
         stmt = (
             mfa_challenges.update()
-            .where(_C.account_id == account_id, _C.used_at.is_(None))
+            .where(_C.token_digest.in_(free.scalar_subquery()), _C.used_at.is_(None))
             .values(used_at=now)
         )
         return self._conn.execute(stmt).rowcount

@@ -65,21 +65,6 @@ class SqlRecoveryCases:
             sa.select(accounts.c.id).where(accounts.c.id == account_id).with_for_update()
         )
 
-    def has_second_factor(self, account_id: str) -> bool:
-        totp = sa.select(totp_credentials.c.account_id).where(
-            totp_credentials.c.account_id == account_id,
-            totp_credentials.c.confirmed_at.is_not(None),
-        )
-        sms = sa.select(sms_credentials.c.account_id).where(
-            sms_credentials.c.account_id == account_id,
-            sms_credentials.c.confirmed_at.is_not(None),
-        )
-        codes = sa.select(recovery_codes.c.account_id).where(
-            recovery_codes.c.account_id == account_id, recovery_codes.c.used_at.is_(None)
-        )
-        query = sa.select(sa.or_(totp.exists(), sms.exists(), codes.exists()))
-        return bool(self._conn.execute(query).scalar())
-
     def active_for(self, account_id: str) -> RecoveryCase | None:
         return self._one(
             self._select().where(_R.account_id == account_id, _R.status.in_(ACTIVE)).limit(1)

@@ -7,19 +7,14 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from accessguard.domain.recovery_codes import StoredCodes
-from accessguard.storage.sql.tables import recovery_codes, sms_credentials, totp_credentials
+from accessguard.storage.sql.accounts import app_and_phone
+from accessguard.storage.sql.tables import recovery_codes
 
 _R = recovery_codes.c
 
 
 def _second_factor(account_id: str) -> sa.ColumnElement[bool]:
-    totp = sa.select(totp_credentials.c.account_id).where(
-        totp_credentials.c.account_id == account_id, totp_credentials.c.confirmed_at.is_not(None)
-    )
-    sms = sa.select(sms_credentials.c.account_id).where(
-        sms_credentials.c.account_id == account_id, sms_credentials.c.confirmed_at.is_not(None)
-    )
-    return sa.or_(totp.exists(), sms.exists())
+    return sa.or_(*app_and_phone(account_id))
 
 
 class SqlRecoveryCodes:
@@ -60,9 +55,6 @@ class SqlRecoveryCodes:
     def count_unused(self, account_id: str) -> int:
         stmt = sa.select(sa.func.count()).where(_R.account_id == account_id, _R.used_at.is_(None))
         return int(self._conn.execute(stmt).scalar_one())
-
-    def second_factor_remains(self, account_id: str) -> bool:
-        return bool(self._conn.execute(sa.select(_second_factor(account_id))).scalar_one())
 
     def delete_unless_second_factor(self, account_id: str) -> int:
         # Codes without an app or a phone would be a lone factor of their own: not allowed.
