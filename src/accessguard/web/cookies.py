@@ -1,8 +1,10 @@
-"""Session and known-device cookies: __Host- prefixed, HttpOnly, SameSite=Lax, Path=/."""
+"""Our cookies (session, known device, half-finished sign-in): __Host- prefixed, HttpOnly,
+Path=/, SameSite=Lax (Strict for the half-finished sign-in)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
 from fastapi import Request, Response
 
@@ -19,15 +21,14 @@ def device_cookie_name(settings: Settings) -> str:
     return "__Host-ag_device" if settings.cookie_secure else "ag_device"
 
 
+def _options(settings: Settings, samesite: Literal["lax", "strict"] = "lax") -> dict[str, Any]:
+    # Every cookie of ours: host-only, whole site, Secure when configured, out of reach of JS.
+    return {"path": "/", "secure": settings.cookie_secure, "httponly": True, "samesite": samesite}
+
+
 def set_session(response: Response, settings: Settings, token: str, expires_at: datetime) -> None:
     response.set_cookie(
-        session_cookie_name(settings),
-        token,
-        expires=expires_at,
-        path="/",
-        secure=settings.cookie_secure,
-        httponly=True,
-        samesite="lax",
+        session_cookie_name(settings), token, expires=expires_at, **_options(settings)
     )
 
 
@@ -36,21 +37,12 @@ def set_device(response: Response, settings: Settings, token: str) -> None:
         device_cookie_name(settings),
         token,
         max_age=settings.device_max_seconds,
-        path="/",
-        secure=settings.cookie_secure,
-        httponly=True,
-        samesite="lax",
+        **_options(settings),
     )
 
 
 def clear_session(response: Response, settings: Settings) -> None:
-    response.delete_cookie(
-        session_cookie_name(settings),
-        path="/",
-        secure=settings.cookie_secure,
-        httponly=True,
-        samesite="lax",
-    )
+    response.delete_cookie(session_cookie_name(settings), **_options(settings))
 
 
 def session_token(request: Request, settings: Settings) -> str | None:
@@ -61,6 +53,11 @@ def session_token(request: Request, settings: Settings) -> str | None:
     return request.cookies.get(session_cookie_name(settings))
 
 
+def device_token(request: Request, settings: Settings, sent: str | None = None) -> str | None:
+    """The known-device token an app sent in the body, else the browser's cookie."""
+    return sent or request.cookies.get(device_cookie_name(settings))
+
+
 def mfa_cookie_name(settings: Settings) -> str:
     return "__Host-ag_mfa" if settings.cookie_secure else "ag_mfa"
 
@@ -69,21 +66,9 @@ def set_mfa(response: Response, settings: Settings, token: str, max_age: int) ->
     """The half-finished sign-in of a browser: never in the page, so the HTML holds no
     secret, and Strict, since only our own /login/mfa form sends it back."""
     response.set_cookie(
-        mfa_cookie_name(settings),
-        token,
-        max_age=max_age,
-        path="/",
-        secure=settings.cookie_secure,
-        httponly=True,
-        samesite="strict",
+        mfa_cookie_name(settings), token, max_age=max_age, **_options(settings, "strict")
     )
 
 
 def clear_mfa(response: Response, settings: Settings) -> None:
-    response.delete_cookie(
-        mfa_cookie_name(settings),
-        path="/",
-        secure=settings.cookie_secure,
-        httponly=True,
-        samesite="strict",
-    )
+    response.delete_cookie(mfa_cookie_name(settings), **_options(settings, "strict"))

@@ -93,7 +93,7 @@ def second_step_submit(
 ) -> Response:
     target = local_path(next)
     token = request.cookies.get(cookies.mfa_cookie_name(svc.settings), "")
-    device = request.cookies.get(cookies.device_cookie_name(svc.settings))
+    device = cookies.device_token(request, svc.settings)
     try:
         check_csrf(request, csrf_token)
         if not token:

@@ -72,7 +72,7 @@ def recover_submit(
     try:
         check_csrf(request, csrf_token)
         body = validated(RecoveryRequestBody, email=email, password=password, details=details)
-        device_token = request.cookies.get(cookies.device_cookie_name(svc.settings))
+        device_token = cookies.device_token(request, svc.settings)
         reference = svc.recovery.open(body.email, body.password, body.details, device_token, client)
     except AccessError as error:
         # What was typed stays, except the password.

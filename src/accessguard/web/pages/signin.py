@@ -55,7 +55,7 @@ def login_submit(
                     {"field": "email" if "@" not in email else "password", "message": "required"}
                 ]
             )
-        device = request.cookies.get(cookies.device_cookie_name(svc.settings))
+        device = cookies.device_token(request, svc.settings)
         result = svc.signin(email, password, device, client)
     except AccessError as error:
         # The password is never sent back; the email stays so the customer need not retype it.

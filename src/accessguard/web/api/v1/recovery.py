@@ -75,9 +75,7 @@ def open_request(
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> ReferenceOut:
-    device_token = body.device_token or request.cookies.get(
-        cookies.device_cookie_name(svc.settings)
-    )
+    device_token = cookies.device_token(request, svc.settings, body.device_token)
     reference = svc.recovery.open(body.email, body.password, body.details, device_token, client)
     svc.dispatcher_wake()
     response.headers["Cache-Control"] = "no-store"

@@ -25,10 +25,6 @@ from accessguard.web.deps import current, services
 router = APIRouter(tags=["sign-in"])
 
 
-def _device_token(request: Request, svc: Services, sent: str | None) -> str | None:
-    return sent or request.cookies.get(cookies.device_cookie_name(svc.settings))
-
-
 def _signed_in(response: Response, svc: Services, result: SignedIn) -> SignInOut:
     cookies.set_session(response, svc.settings, result.session_token, result.session_expires_at)
     cookies.set_device(response, svc.settings, result.device_token)
@@ -47,7 +43,7 @@ def login(
     client: ClientInfo = Depends(client_info),
 ) -> SignInOut | MfaRequiredOut:
     response.headers["Cache-Control"] = "no-store"
-    device_token = _device_token(request, svc, body.device_token)
+    device_token = cookies.device_token(request, svc.settings, body.device_token)
     result = svc.signin(body.email, body.password, device_token, client)
     if isinstance(result, SecondFactorDue):
         return MfaRequiredOut(
@@ -65,7 +61,7 @@ def login_second_step(
     client: ClientInfo = Depends(client_info),
 ) -> SignInOut:
     response.headers["Cache-Control"] = "no-store"
-    device_token = _device_token(request, svc, body.device_token)
+    device_token = cookies.device_token(request, svc.settings, body.device_token)
     result = svc.second_step(body.mfa_token, body.method, body.code, device_token, client)
     return _signed_in(response, svc, result)
 
