@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from accessguard.domain.devices import KnownDevices
 from accessguard.domain.emails import email_key
 from accessguard.domain.errors import RecoveryTokenInvalid
-from accessguard.domain.lockout import Lockout, device_subject, email_subject
-from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device, LockState
+from accessguard.domain.lockout import Lockout
+from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device
+from accessguard.domain.password_attempts import PasswordAttempts
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import (
     Clock,
@@ -45,14 +45,6 @@ CountryOf = Callable[[str], str | None]
 KIND = "recovery_requested"
 
 
-@dataclass(frozen=True)
-class _Seen:
-    account: Account | None
-    device: Device | None
-    subject: str
-    lock: LockState
-
-
 class RecoveryRequests:
     def __init__(
         self,
@@ -71,7 +63,7 @@ class RecoveryRequests:
         self._lockout = Lockout(rules, throttle)
         self._address = AddressThrottle(rules, throttle)
         self._signer = signer
-        self._devices = KnownDevices(rules, signer)
+        self._attempts = PasswordAttempts(rules, uow, self._lockout, KnownDevices(rules, signer))
         self._country_of = country_of
         # Unknown emails are verified against this, so they cost the same time as real ones.
         self._dummy_hash = hasher.hash(uuid.uuid4().hex)
@@ -84,18 +76,18 @@ class RecoveryRequests:
         now = self._clock.now()
         self._address.hit("recovery", client.ip, now)
         self._lockout.check_address(client.ip, now)
-        seen = self._read(email_key(email), device_token, now)
-        account = seen.account
+        attempt = self._attempts.read(email_key(email), device_token, now)
+        account = attempt.account
         matches = self._hasher.verify(
             account.password_hash if account else self._dummy_hash, prepare(password)
         )
-        if seen.lock.is_locked(now):
-            self._audit(account.id if account else None, client, now, "account_locked")
+        if attempt.locked(now) is not None:
+            self._attempts.audit(KIND, "account_locked", attempt.account_id, client, now)
         elif not matches or account is None:
-            self._refuse(seen, client, now)
+            self._attempts.refuse(attempt, KIND, client, now)
         else:
             with self._uow() as uow:
-                return self._open_case(uow, account, details, seen.device, client, now)
+                return self._open_case(uow, account, details, attempt.device, client, now)
         return new_reference()
 
     def cancellable(self, token: str) -> RecoveryCase | None:
@@ -154,33 +146,6 @@ class RecoveryRequests:
         uow.outbox.add(notice(account, "recovery_requested", **case_facts(case), link=link), now)
         uow.audit.record(_event(case, KIND, client, now))
         return case.reference
-
-    def _read(self, key: str, device_token: str | None, now: datetime) -> _Seen:
-        with self._uow(read_only=True) as uow:
-            account = uow.accounts.by_email_key(key)
-            device = self._devices.recognise(
-                uow, account.id if account else None, device_token, now
-            )
-            # The same lockout subjects as sign-in: a known device is not locked out by a
-            # stranger's failures on the email, and its own failures lock only itself.
-            subject = device_subject(device.id) if device else email_subject(key)
-            return _Seen(account, device, subject, uow.lockouts.get(subject))
-
-    def _refuse(self, seen: _Seen, client: ClientInfo, now: datetime) -> None:
-        failures = self._lockout.count_failure(seen.subject, seen.lock, client.ip, now)
-        with self._uow() as uow:
-            locked = self._lockout.lock_if_reached(
-                uow.lockouts, seen.subject, seen.lock, failures, now
-            )
-            outcome = locked.code.value if locked else "invalid_credentials"
-            account_id = seen.account.id if seen.account else None
-            uow.audit.record(_plain_event(account_id, outcome, client, now))
-
-    def _audit(
-        self, account_id: str | None, client: ClientInfo, now: datetime, outcome: str
-    ) -> None:
-        with self._uow() as uow:
-            uow.audit.record(_plain_event(account_id, outcome, client, now))
 
 
 def _plain_event(

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn
 
 from accessguard.domain.devices import KnownDevices
 from accessguard.domain.emails import email_key
@@ -19,17 +18,15 @@ from accessguard.domain.errors import (
     AccessError,
     AccountLocked,
     EmailNotVerified,
-    InvalidCredentials,
 )
-from accessguard.domain.lockout import Lockout, device_subject, email_subject
+from accessguard.domain.lockout import Lockout
 from accessguard.domain.model import (
     Account,
     AuditEvent,
     Challenge,
     ClientInfo,
-    Device,
-    LockState,
 )
+from accessguard.domain.password_attempts import PasswordAttempt, PasswordAttempts
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import (
     Clock,
@@ -65,21 +62,13 @@ class SecondFactorDue:
 
 
 SignInResult = SignedIn | SecondFactorDue
+_KIND = "sign_in"
 
 
 def binding_of(client: ClientInfo) -> str:
     """What ties a half-finished sign-in to the client that asked. Apps resend nothing else
     that is theirs (the contract's second step carries only the token and the code)."""
     return digest("user-agent:" + client.user_agent[:300])
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    account: Account | None
-    device: Device | None
-    subject: str
-    lock: LockState
-    refusal: AccountLocked | None = None
 
 
 class SignIn:
@@ -101,6 +90,7 @@ class SignIn:
         self._lockout = Lockout(rules, throttle)
         self._sessions = sessions
         self._devices = KnownDevices(rules, device_signer)
+        self._attempts = PasswordAttempts(rules, uow, self._lockout, self._devices)
         self._factors = tuple(factors)
         # Unknown emails are verified against this, so they cost the same time as real ones.
         self._dummy_hash = hasher.hash(uuid.uuid4().hex)
@@ -113,21 +103,22 @@ class SignIn:
         try:
             self._lockout.check_address(client.ip, now)
         except AccessError as refusal:
-            self._audit(None, client, now, refusal.code.value)
+            self._attempts.audit(_KIND, refusal.code.value, None, client, now)
             raise
-        attempt = self._read(key, device_token, now)
+        attempt = self._attempts.read(key, device_token, now)
         account = attempt.account
-        if attempt.refusal is not None:
-            self._audit(account.id if account else None, client, now, attempt.refusal.code.value)
-            raise attempt.refusal
+        locked = attempt.locked(now)
+        if locked is not None:
+            self._attempts.audit(_KIND, locked.code.value, attempt.account_id, client, now)
+            raise locked
         matches = self._hasher.verify(
             account.password_hash if account else self._dummy_hash, prepare(password)
         )
         if not matches or account is None:
-            self._refuse_password(attempt, client, now)
+            raise self._attempts.refuse(attempt, _KIND, client, now)
         if self._lockout.threshold_reached(attempt.subject, attempt.lock, now):
             # Failures racing this attempt locked the subject while it was hashing.
-            self._refuse_password(attempt, client, now, count=False)
+            raise self._attempts.refuse(attempt, _KIND, client, now, count=False)
         with self._uow() as uow:
             outcome = self._succeed(uow, attempt, password, device_token, client, now)
             code = (
@@ -138,7 +129,7 @@ class SignIn:
                 else "success"
             )
             uow.audit.record(
-                AuditEvent(now, "sign_in", code, account.id, client.ip, client.user_agent[:300])
+                AuditEvent(now, _KIND, code, account.id, client.ip, client.user_agent[:300])
             )
         if isinstance(outcome, AccessError):
             raise outcome
@@ -148,50 +139,10 @@ class SignIn:
             self._lockout.reset_counter(attempt.subject, attempt.lock)
         return outcome
 
-    def _refuse_password(
-        self, attempt: _Attempt, client: ClientInfo, now: datetime, *, count: bool = True
-    ) -> NoReturn:
-        failures = (
-            self._lockout.count_failure(attempt.subject, attempt.lock, client.ip, now)
-            if count
-            else self._rules.lockout_threshold + 1
-        )
-        with self._uow() as uow:
-            refusal: AccessError = (
-                self._lockout.lock_if_reached(
-                    uow.lockouts, attempt.subject, attempt.lock, failures, now
-                )
-                or InvalidCredentials()
-            )
-            uow.audit.record(
-                AuditEvent(
-                    now,
-                    "sign_in",
-                    refusal.code.value,
-                    attempt.account.id if attempt.account else None,
-                    client.ip,
-                    client.user_agent[:300],
-                )
-            )
-        raise refusal
-
-    def _read(self, key: str, device_token: str | None, now: datetime) -> _Attempt:
-        with self._uow(read_only=True) as uow:
-            account = uow.accounts.by_email_key(key)
-            device = self._devices.recognise(
-                uow, account.id if account else None, device_token, now
-            )
-            subject = device_subject(device.id) if device else email_subject(key)
-            try:
-                lock = self._lockout.check_subject(uow.lockouts, subject, now)
-            except AccountLocked as locked:
-                return _Attempt(account, device, subject, LockState(), locked)
-            return _Attempt(account, device, subject, lock)
-
     def _succeed(
         self,
         uow: UnitOfWork,
-        attempt: _Attempt,
+        attempt: PasswordAttempt,
         password: str,
         device_token: str | None,
         client: ClientInfo,
@@ -223,7 +174,7 @@ class SignIn:
     def _challenge(
         self,
         uow: UnitOfWork,
-        attempt: _Attempt,
+        attempt: PasswordAttempt,
         account: Account,
         methods: tuple[str, ...],
         client: ClientInfo,
@@ -243,11 +194,3 @@ class SignIn:
             )
         )
         return SecondFactorDue(account.id, plain, methods, expires)
-
-    def _audit(
-        self, account_id: str | None, client: ClientInfo, now: datetime, outcome: str
-    ) -> None:
-        with self._uow() as uow:
-            uow.audit.record(
-                AuditEvent(now, "sign_in", outcome, account_id, client.ip, client.user_agent[:300])
-            )

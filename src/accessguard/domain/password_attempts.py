@@ -1,0 +1,99 @@
+"""One password attempt under the lockout, the same wherever a password is typed with an
+email: the sign-in form and the lost-device request form.
+
+Both read the account, the known device and the lock state before hashing, and count a
+wrong password the same way, so neither form is a side door for guessing past the other's
+lockout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from accessguard.domain.devices import KnownDevices
+from accessguard.domain.errors import AccessError, AccountLocked, InvalidCredentials
+from accessguard.domain.lockout import Lockout, device_subject, email_subject
+from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device, LockState
+from accessguard.domain.ports import UnitOfWorkFactory
+from accessguard.domain.rules import Rules
+
+
+@dataclass(frozen=True)
+class PasswordAttempt:
+    """What is known before the hash: the account (None for an unknown email), the client's
+    known device, whose counter the attempt uses, and that counter's lock."""
+
+    account: Account | None
+    device: Device | None
+    subject: str
+    lock: LockState
+
+    @property
+    def account_id(self) -> str | None:
+        return self.account.id if self.account else None
+
+    def locked(self, now: datetime) -> AccountLocked | None:
+        if self.lock.locked_until is None or not self.lock.is_locked(now):
+            return None
+        return AccountLocked(until=self.lock.locked_until, now=now)
+
+
+class PasswordAttempts:
+    def __init__(
+        self, rules: Rules, uow: UnitOfWorkFactory, lockout: Lockout, devices: KnownDevices
+    ) -> None:
+        self._rules = rules
+        self._uow = uow
+        self._lockout = lockout
+        self._devices = devices
+
+    def read(self, email_key: str, device_token: str | None, now: datetime) -> PasswordAttempt:
+        with self._uow(read_only=True) as uow:
+            account = uow.accounts.by_email_key(email_key)
+            device = self._devices.recognise(
+                uow, account.id if account else None, device_token, now
+            )
+            # A known device counts its own failures: a stranger's failures on the email do
+            # not lock it out, and its own lock only itself (OWASP's device-cookie scheme).
+            subject = device_subject(device.id) if device else email_subject(email_key)
+            return PasswordAttempt(account, device, subject, uow.lockouts.get(subject))
+
+    def refuse(
+        self,
+        attempt: PasswordAttempt,
+        kind: str,
+        client: ClientInfo,
+        now: datetime,
+        *,
+        count: bool = True,
+    ) -> AccessError:
+        """Count a wrong password (unless `count` is off: failures racing this attempt
+        already reached the threshold), lock when it reaches the threshold, audit it as
+        `kind`, and return the refusal to give."""
+        failures = (
+            self._lockout.count_failure(attempt.subject, attempt.lock, client.ip, now)
+            if count
+            else self._rules.lockout_threshold + 1
+        )
+        with self._uow() as uow:
+            refusal: AccessError = (
+                self._lockout.lock_if_reached(
+                    uow.lockouts, attempt.subject, attempt.lock, failures, now
+                )
+                or InvalidCredentials()
+            )
+            uow.audit.record(_event(kind, refusal.code.value, attempt.account_id, client, now))
+        return refusal
+
+    def audit(
+        self, kind: str, outcome: str, account_id: str | None, client: ClientInfo, now: datetime
+    ) -> None:
+        with self._uow() as uow:
+            uow.audit.record(_event(kind, outcome, account_id, client, now))
+
+
+def _event(
+    kind: str, outcome: str, account_id: str | None, client: ClientInfo, now: datetime
+) -> AuditEvent:
+    return AuditEvent(now, kind, outcome, account_id, client.ip, client.user_agent[:300])
