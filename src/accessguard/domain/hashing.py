@@ -8,7 +8,7 @@ and the request threads go on. Three things follow from running every hash here:
 - each hash reuses memory that is warm in cache. glibc gives every thread its own malloc
   arena, so a hash on whichever of the many request threads asked gets a 19 MiB block that
   has gone cold. In the bench that cost each verify about 15 % more CPU: sign-in ÷ raw
-  verify rate was 0.70–0.71 on request threads against 0.79–0.82 here, in back-to-back
+  verify rate was 0.70-0.71 on request threads against 0.79-0.82 here, in back-to-back
   runs (docs/performance.md);
 - the hashers of passwords and recovery codes share the same threads and the same limit.
 """
