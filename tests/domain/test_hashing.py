@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from accessguard.domain import recovery_codes
 from accessguard.domain.hashing import on_hashing_thread
 from accessguard.domain.passwords import Argon2Hasher
 from tests.conftest import FAST_HASH
@@ -87,3 +88,47 @@ def test_a_forked_child_hashes_on_threads_of_its_own() -> None:
         os.waitpid(pid, 0)
         pytest.fail("the forked child waited for hashing threads that do not exist")
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+def test_passwords_and_recovery_codes_are_hashed_on_the_hashing_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    where: list[str] = []
+    real_raw = recovery_codes.hash_secret_raw
+
+    def noting_raw(*args: object, **kwargs: object) -> bytes:
+        where.append(threading.current_thread().name)
+        return real_raw(*args, **kwargs)
+
+    monkeypatch.setattr(recovery_codes, "hash_secret_raw", noting_raw)
+    hasher = _hasher()
+    inner = hasher._hasher  # argon2-cffi's own hasher, wrapped to see which thread calls it
+    monkeypatch.setattr(hasher, "_hasher", _Noting(inner, where), raising=True)
+
+    stored = hasher.hash("on which thread")
+    hasher.verify(stored, "on which thread")
+    recovery_codes.RecoveryCodeHasher(
+        time_cost=FAST_HASH["argon2_time_cost"],
+        memory_kib=FAST_HASH["argon2_memory_kib"],
+        parallelism=1,
+    ).digest("abcde-fghij", "00" * 16)
+
+    assert len(where) == 3
+    assert all(name.startswith("argon2") for name in where), where
+
+
+class _Noting:
+    def __init__(self, inner: object, where: list[str]) -> None:
+        self._inner = inner
+        self._where = where
+
+    def __getattr__(self, name: str) -> object:
+        attribute = getattr(self._inner, name)
+        if name not in {"hash", "verify"}:
+            return attribute
+
+        def noted(*args: object, **kwargs: object) -> object:
+            self._where.append(threading.current_thread().name)
+            return attribute(*args, **kwargs)
+
+        return noted
