@@ -44,6 +44,13 @@ def device_subject(device_id: str) -> str:
     return "device:" + device_id
 
 
+def locked_refusal(state: LockState, now: datetime) -> AccountLocked | None:
+    """The refusal a lock gives while it holds, saying until when; None when not locked."""
+    if state.locked_until is None or not state.is_locked(now):
+        return None
+    return AccountLocked(until=state.locked_until, now=now)
+
+
 def lock_seconds(rules: Rules, level: int) -> int:
     """The first lock lasts `lockout_seconds`; each further one doubles, up to 24 hours."""
     return int(min(rules.lockout_seconds * 2 ** min(level, 32), MAX_LOCK_SECONDS))
@@ -64,9 +71,9 @@ class Lockout:
 
     def check_subject(self, lockouts: LockoutRepository, subject: str, now: datetime) -> LockState:
         state = lockouts.get(subject)
-        if state.is_locked(now):
-            assert state.locked_until is not None  # noqa: S101 - narrowed by is_locked
-            raise AccountLocked(until=state.locked_until, now=now)
+        locked = locked_refusal(state, now)
+        if locked is not None:
+            raise locked
         return state
 
     def count_failure(self, subject: str, state: LockState, ip: str, now: datetime) -> int:

@@ -18,13 +18,12 @@ from typing import NoReturn
 from accessguard.domain.devices import KnownDevices
 from accessguard.domain.errors import (
     AccessError,
-    AccountLocked,
     InvalidMfaCode,
     MfaMethodUnavailable,
     MfaTokenExpired,
     MfaTokenInvalid,
 )
-from accessguard.domain.lockout import Lockout
+from accessguard.domain.lockout import Lockout, locked_refusal
 from accessguard.domain.model import AuditEvent, Challenge, ClientInfo, LockState
 from accessguard.domain.ports import (
     Clock,
@@ -87,11 +86,11 @@ class SecondStep:
             if challenge.failures >= self._rules.lockout_threshold:
                 raise MfaTokenInvalid()
             lock = uow.lockouts.get(challenge.subject)
-        if lock.is_locked(now):
+        locked = locked_refusal(lock, now)
+        if locked is not None:
             with self._uow() as uow:
                 uow.challenges.void_all(challenge.account_id, now)
-            assert lock.locked_until is not None  # noqa: S101 - narrowed by is_locked
-            raise AccountLocked(until=lock.locked_until, now=now)
+            raise locked
         return OpenChallenge(challenge, lock)
 
     def methods(self, challenge: Challenge) -> list[str]:
@@ -183,10 +182,10 @@ class SecondStep:
     ) -> SignedIn | AccessError:
         challenge = opened.challenge
         lock = uow.lockouts.get(challenge.subject)
-        if lock.is_locked(now):
+        locked = locked_refusal(lock, now)
+        if locked is not None:
             # Wrong codes racing this one locked the subject while it was being checked.
-            assert lock.locked_until is not None  # noqa: S101 - narrowed by is_locked
-            return AccountLocked(until=lock.locked_until, now=now)
+            return locked
         if lock.level:
             uow.lockouts.clear_level(challenge.subject)
         device = None

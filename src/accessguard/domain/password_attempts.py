@@ -13,7 +13,7 @@ from datetime import datetime
 
 from accessguard.domain.devices import KnownDevices
 from accessguard.domain.errors import AccessError, AccountLocked, InvalidCredentials
-from accessguard.domain.lockout import Lockout, device_subject, email_subject
+from accessguard.domain.lockout import Lockout, device_subject, email_subject, locked_refusal
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device, LockState
 from accessguard.domain.ports import UnitOfWorkFactory
 from accessguard.domain.rules import Rules
@@ -34,9 +34,7 @@ class PasswordAttempt:
         return self.account.id if self.account else None
 
     def locked(self, now: datetime) -> AccountLocked | None:
-        if self.lock.locked_until is None or not self.lock.is_locked(now):
-            return None
-        return AccountLocked(until=self.lock.locked_until, now=now)
+        return locked_refusal(self.lock, now)
 
 
 class PasswordAttempts:
