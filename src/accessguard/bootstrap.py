@@ -49,6 +49,7 @@ from accessguard.storage.crypto import AesGcmBox
 from accessguard.storage.geo import country_of
 from accessguard.storage.redis.throttle import RedisThrottleStore
 from accessguard.storage.sql.engine import create_engine
+from accessguard.storage.sql.session_reads import AsyncpgSessionReads, ThreadedSessionReads
 from accessguard.storage.sql.throttle import SqlThrottleStore
 from accessguard.storage.sql.unit_of_work import SqlUnitOfWork
 
@@ -82,6 +83,7 @@ class Services:
     sms: Sms
     sms_factor: SmsFactor
     uow: UnitOfWorkFactory
+    session_reads: AsyncpgSessionReads | ThreadedSessionReads
     on_queued: list[Callable[[], None]] = field(default_factory=list)
 
     def dispatcher_wake(self) -> None:
@@ -92,6 +94,7 @@ class Services:
     def close(self) -> None:
         if isinstance(self.throttle, RedisThrottleStore):
             self.throttle.close()
+        self.session_reads.close()
         self.engine.dispose()
 
 
@@ -135,7 +138,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
     policy = PasswordPolicy(settings.password_min_length, settings.password_max_length)
     address_throttle = AddressThrottle(rules, throttle)
-    sessions = Sessions(rules, uow, clock)
+    session_reads: AsyncpgSessionReads | ThreadedSessionReads
+    if engine.dialect.name == "postgresql":
+        session_reads = AsyncpgSessionReads(
+            settings.database_url, timeout_seconds=settings.db_timeout_seconds
+        )
+    else:
+        session_reads = ThreadedSessionReads(uow)
+    sessions = Sessions(rules, uow, clock, session_reads)
     keys = signing_keys(settings)
     signer = Signer(keys)
     dispatcher = Dispatcher(
@@ -197,4 +207,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         sms=Sms(rules, uow, clock, hasher, PhoneNumberParser(), sms_codes, totp, lockout),
         sms_factor=sms_factor,
         uow=uow,
+        session_reads=session_reads,
     )

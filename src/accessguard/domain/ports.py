@@ -81,6 +81,23 @@ class SessionRepository(Protocol):
         """End every active session of the account but `except_id`; how many ended."""
 
 
+class SessionReads(Protocol):
+    """The reads of every authenticated API request, awaited on the event loop so that a
+    request does not hold a worker thread while the database answers. Each call is its own
+    short read (or, for `touch`, its own one-statement write), outside any unit of work."""
+
+    async def with_account(self, token_digest: str) -> tuple[Session, Account] | None:
+        """As `SessionRepository.with_account`."""
+
+    async def touch(self, session_id: str, at: datetime) -> None:
+        """As `SessionRepository.touch`, committed at once."""
+
+    async def with_account_and_factors(
+        self, token_digest: str
+    ) -> tuple[Session, Account, SecondFactors] | None:
+        """`with_account` and the account's `second_factors`, in one read (GET /me)."""
+
+
 class DeviceRepository(Protocol):
     def add(self, device: Device, token_digest: str) -> None:
         """Remember a device that signed in successfully."""

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from accessguard.domain.errors import NotAuthenticated, NotFound, SessionExpired
-from accessguard.domain.model import Account, AuditEvent, ClientInfo, Session
-from accessguard.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from accessguard.domain.model import Account, AuditEvent, ClientInfo, SecondFactors, Session
+from accessguard.domain.ports import Clock, SessionReads, UnitOfWork, UnitOfWorkFactory
 from accessguard.domain.rules import Rules
 from accessguard.domain.tokens import digest, new_token
 
@@ -24,10 +24,13 @@ class Authenticated:
 
 
 class Sessions:
-    def __init__(self, rules: Rules, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, rules: Rules, uow: UnitOfWorkFactory, clock: Clock, reads: SessionReads
+    ) -> None:
         self._rules = rules
         self._uow = uow
         self._clock = clock
+        self._reads = reads
 
     def start(
         self,
@@ -53,21 +56,58 @@ class Sessions:
         return plain, session
 
     def authenticate(self, token: str | None) -> Authenticated:
+        """The signed-in session behind `token`, for callers on a worker thread (the pages)."""
         if not token:
             raise NotAuthenticated()
         now = self._clock.now()
         with self._uow(read_only=True) as uow:
             found = uow.sessions.with_account(digest(token))
+        auth = self._checked(found, now)
+        if self._needs_touch(auth, now):
+            with self._uow() as uow:
+                uow.sessions.touch(auth.session.id, now)
+        return auth
+
+    async def authenticate_async(self, token: str | None) -> Authenticated:
+        """The same check for callers on the event loop (the API), without a thread hop."""
+        if not token:
+            raise NotAuthenticated()
+        now = self._clock.now()
+        auth = self._checked(await self._reads.with_account(digest(token)), now)
+        if self._needs_touch(auth, now):
+            await self._reads.touch(auth.session.id, now)
+        return auth
+
+    async def authenticate_with_factors(
+        self, token: str | None
+    ) -> tuple[Authenticated, SecondFactors]:
+        """`authenticate_async`, and the account's second factors read with the session (the
+        one read of GET /me)."""
+        if not token:
+            raise NotAuthenticated()
+        now = self._clock.now()
+        found = await self._reads.with_account_and_factors(digest(token))
+        if found is None:
+            raise NotAuthenticated()
+        session, account, factors = found
+        auth = self._checked((session, account), now)
+        if self._needs_touch(auth, now):
+            await self._reads.touch(auth.session.id, now)
+        return auth, factors
+
+    def _checked(self, found: tuple[Session, Account] | None, now: datetime) -> Authenticated:
+        """The one rule for a presented session, whichever path read it."""
         if found is None:
             raise NotAuthenticated()
         session, account = found
         idle_limit = session.last_seen_at + timedelta(seconds=self._rules.session_idle_seconds)
         if session.revoked_at is not None or now >= session.expires_at or now >= idle_limit:
             raise SessionExpired()
-        if now - session.last_seen_at >= _TOUCH_EVERY:
-            with self._uow() as uow:
-                uow.sessions.touch(session.id, now)
         return Authenticated(account, session)
+
+    @staticmethod
+    def _needs_touch(auth: Authenticated, now: datetime) -> bool:
+        return now - auth.session.last_seen_at >= _TOUCH_EVERY
 
     def list(self, account_id: str) -> list[Session]:
         with self._uow(read_only=True) as uow:

@@ -78,6 +78,7 @@ def create_app(
         finally:
             if worker is not None:
                 worker.stop()
+            await services.session_reads.aclose()
 
     app = FastAPI(
         title="accessguard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None

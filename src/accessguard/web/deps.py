@@ -14,6 +14,6 @@ async def services(request: Request) -> Services:
     return result
 
 
-def current(request: Request) -> Authenticated:
+async def current(request: Request) -> Authenticated:
     svc: Services = request.app.state.services
-    return svc.sessions.authenticate(session_token(request, svc.settings))
+    return await svc.sessions.authenticate_async(session_token(request, svc.settings))

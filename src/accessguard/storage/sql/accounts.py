@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +45,7 @@ def app_and_phone(account: sa.ColumnElement[str] | str) -> tuple[sa.Exists, sa.E
 
 
 _ACCOUNT: sa.BindParameter[str] = sa.bindparam("account_id")
-_SECOND_FACTORS = sa.select(
+SECOND_FACTORS = sa.select(
     *app_and_phone(_ACCOUNT),
     sa.select(sa.func.count())
     .where(recovery_codes.c.account_id == _ACCOUNT, recovery_codes.c.used_at.is_(None))
@@ -93,7 +94,7 @@ class SqlAccounts:
         self._set(account_id, security_hold_until=until)
 
     def second_factors(self, account_id: str) -> SecondFactors:
-        totp, sms, left = self._conn.execute(_SECOND_FACTORS, {"account_id": account_id}).one()
+        totp, sms, left = self._conn.execute(SECOND_FACTORS, {"account_id": account_id}).one()
         return SecondFactors(bool(totp), bool(sms), int(left))
 
 
@@ -103,12 +104,50 @@ _INSERT_SESSION = sessions.insert()
 
 
 # Built once: this lookup runs on every authenticated request, and composing the statement
-# cost as much CPU as executing it.
-_WITH_ACCOUNT = (
+# cost as much CPU as executing it. The asyncpg reads (session_reads.py) run these very
+# statements too.
+WITH_ACCOUNT = (
     sa.select(*_SESSION_FIELDS, *[c.label(f"a__{c.name}") for c in accounts.c])
     .join(accounts, accounts.c.id == sessions.c.account_id)
     .where(sessions.c.token_digest == sa.bindparam("digest"))
 )
+WITH_ACCOUNT_AND_FACTORS = WITH_ACCOUNT.add_columns(
+    *[
+        factor.label(name)
+        for factor, name in zip(
+            app_and_phone(sessions.c.account_id), ("f__totp", "f__sms"), strict=True
+        )
+    ],
+    sa.select(sa.func.count())
+    .where(recovery_codes.c.account_id == sessions.c.account_id, recovery_codes.c.used_at.is_(None))
+    .scalar_subquery()
+    .label("f__recovery_codes_left"),
+)
+
+
+def factors_from(row: Mapping[Any, Any]) -> SecondFactors:
+    """The second factors in a WITH_ACCOUNT_AND_FACTORS row."""
+    return SecondFactors(
+        bool(row["f__totp"]), bool(row["f__sms"]), int(row["f__recovery_codes_left"])
+    )
+
+
+TOUCH_SESSION = (
+    sessions.update()
+    .where(sessions.c.id == sa.bindparam("session_id"))
+    .values(last_seen_at=sa.bindparam("at", type_=sessions.c.last_seen_at.type))
+)
+
+
+_SESSION_NAMES = [c.name for c in _SESSION_FIELDS]
+_ACCOUNT_LABELS = [(c.name, f"a__{c.name}") for c in accounts.c]
+
+
+def session_and_account(row: Mapping[Any, Any]) -> tuple[Session, Account]:
+    """A WITH_ACCOUNT row as the domain's records."""
+    session = Session(**{name: row[name] for name in _SESSION_NAMES})
+    account = Account(**{name: row[label] for name, label in _ACCOUNT_LABELS})
+    return session, account
 
 
 class SqlSessions:
@@ -130,17 +169,11 @@ class SqlSessions:
         return Session(**row) if row else None
 
     def with_account(self, token_digest: str) -> tuple[Session, Account] | None:
-        row = self._conn.execute(_WITH_ACCOUNT, {"digest": token_digest}).mappings().first()
-        if row is None:
-            return None
-        session = Session(**{c.name: row[c.name] for c in _SESSION_FIELDS})
-        account = Account(**{c.name: row[f"a__{c.name}"] for c in accounts.c})
-        return session, account
+        row = self._conn.execute(WITH_ACCOUNT, {"digest": token_digest}).mappings().first()
+        return None if row is None else session_and_account(row)
 
     def touch(self, session_id: str, at: datetime) -> None:
-        self._conn.execute(
-            sessions.update().where(sessions.c.id == session_id).values(last_seen_at=at)
-        )
+        self._conn.execute(TOUCH_SESSION, {"session_id": session_id, "at": at})
 
     def list_active(self, account_id: str, now: datetime) -> list[Session]:
         rows = self._conn.execute(

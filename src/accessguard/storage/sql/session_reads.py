@@ -1,0 +1,231 @@
+"""The reads of every authenticated API request (`SessionReads`), awaited on the event loop.
+
+On PostgreSQL they go through asyncpg, straight from the event loop. Measured: one session
+lookup through SQLAlchemy and psycopg on a worker thread costs the server more CPU than a
+whole `/healthz`, and on asyncpg about a third of that (docs/performance.md). The statements
+are the same SQLAlchemy objects the synchronous repositories run, compiled once for asyncpg,
+so the two paths cannot drift apart.
+
+SQLite has no such driver; its reads run the synchronous repositories on a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+import anyio.to_thread
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from accessguard.domain.errors import ServiceUnavailable
+from accessguard.domain.model import Account, SecondFactors, Session
+from accessguard.domain.ports import UnitOfWorkFactory
+from accessguard.storage.sql.accounts import (
+    TOUCH_SESSION,
+    WITH_ACCOUNT,
+    WITH_ACCOUNT_AND_FACTORS,
+    factors_from,
+    session_and_account,
+)
+
+log = logging.getLogger(__name__)
+
+# Database trouble, not a bug: the same cases `engine.unavailable` maps for psycopg
+# (connection refused or lost, timeouts, server shutting down or full, bad credentials or
+# database name, a statement or lock wait cancelled by its time limit).
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+    asyncpg.exceptions.InvalidCatalogNameError,
+    asyncpg.exceptions.LockNotAvailableError,
+)
+
+
+# What pg_stat_activity shows for these connections, so an operator can tell the pools apart.
+APPLICATION_NAME = "accessguard-session-reads"
+
+
+class _Compiled:
+    """A SQLAlchemy statement as asyncpg's text with `$n` parameters, compiled once."""
+
+    def __init__(self, statement: sa.ClauseElement) -> None:
+        dialect = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)  # noqa: S101 - a statement compiles to SQL
+        self.sql = str(compiled)
+        self._names: list[str] = list(compiled.positiontup or [])
+
+    def args(self, **values: Any) -> list[Any]:
+        return [values[name] for name in self._names]
+
+
+_WITH_ACCOUNT = _Compiled(WITH_ACCOUNT)
+_TOUCH = _Compiled(TOUCH_SESSION)
+_WITH_ACCOUNT_AND_FACTORS = _Compiled(WITH_ACCOUNT_AND_FACTORS)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """ACCESSGUARD_DATABASE_URL (SQLAlchemy's form, `postgresql+psycopg://…`) for asyncpg."""
+    url = sa.engine.make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+class AsyncpgSessionReads:
+    """`SessionReads` on an asyncpg pool.
+
+    A pool belongs to the event loop that made it, so there is one per running loop: uvicorn
+    runs one per worker process, a test client one per client. The app's lifespan closes the
+    pool of its loop (`aclose`); `close` ends whatever is left when the services shut down.
+    """
+
+    def __init__(self, database_url: str, *, timeout_seconds: float, max_size: int = 10) -> None:
+        self._dsn = asyncpg_dsn(database_url)
+        self._timeout = timeout_seconds
+        self._max_size = max_size
+        self._pools: dict[asyncio.AbstractEventLoop, asyncpg.Pool] = {}
+        self._creating: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    async def with_account(self, token_digest: str) -> tuple[Session, Account] | None:
+        row = await self._run(_WITH_ACCOUNT, digest=token_digest)
+        return None if row is None else session_and_account(row)
+
+    async def touch(self, session_id: str, at: datetime) -> None:
+        await self._run(_TOUCH, session_id=session_id, at=at)
+
+    async def with_account_and_factors(
+        self, token_digest: str
+    ) -> tuple[Session, Account, SecondFactors] | None:
+        row = await self._run(_WITH_ACCOUNT_AND_FACTORS, digest=token_digest)
+        return None if row is None else (*session_and_account(row), factors_from(row))
+
+    async def aclose(self) -> None:
+        """Close the running loop's pool (the app's lifespan calls this at shutdown)."""
+        loop = asyncio.get_running_loop()
+        self._creating.pop(loop, None)
+        pool = self._pools.pop(loop, None)
+        if pool is not None:
+            await self._close(pool)
+
+    def close(self) -> None:
+        """Close the pools that no `aclose` closed (a loop stopped without its app's shutdown).
+
+        A pool can only be closed on its own loop; a loop already closed can close nothing
+        more, and its connections end with the process."""
+        pools, self._pools, self._creating = self._pools, {}, {}
+        for loop, pool in pools.items():
+            if loop.is_closed():
+                log.warning("an event loop closed with its database pool open")
+            elif loop.is_running():
+                asyncio.run_coroutine_threadsafe(self._close(pool), loop)
+            else:
+                try:
+                    loop.run_until_complete(self._close(pool))
+                except RuntimeError:  # this thread runs another loop: end it without waiting
+                    pool.terminate()
+
+    async def _close(self, pool: asyncpg.Pool) -> None:
+        try:
+            await asyncio.wait_for(pool.close(), self._timeout)
+        except TimeoutError:
+            pool.terminate()
+
+    async def _run(self, statement: _Compiled, **values: Any) -> Any:
+        """The statement's first row (None if it has none) on a pooled connection.
+
+        Written out rather than as an async context manager: this runs on every API request,
+        and the generator machinery cost as much as the pool itself."""
+        try:
+            pool = self._pools.get(asyncio.get_running_loop()) or await self._pool()
+            # One deadline for the wait on the pool and the connect, if any (asyncpg's own
+            # acquire timeout starts a task per call); each statement then has the pool's
+            # command_timeout, and the server its statement_timeout.
+            async with asyncio.timeout(self._timeout):
+                connection = await pool.acquire()
+            try:
+                return await connection.fetchrow(statement.sql, *statement.args(**values))
+            finally:
+                await pool.release(connection)
+        except _UNAVAILABLE as error:
+            log.warning("database unavailable: %s", type(error).__name__)
+            raise ServiceUnavailable() from error
+
+    async def _pool(self) -> asyncpg.Pool:
+        loop = asyncio.get_running_loop()
+        lock = self._creating.setdefault(loop, asyncio.Lock())
+        async with lock:
+            pool = self._pools.get(loop)
+            if pool is None:
+                # min_size=0: making the pool connects nothing, so a database that is down
+                # fails the query that needs it (503), not the pool, and the next one retries.
+                pool = await asyncpg.create_pool(
+                    self._dsn,
+                    min_size=0,
+                    max_size=self._max_size,
+                    timeout=self._timeout,
+                    command_timeout=self._timeout,
+                    reset=_nothing_to_reset,
+                    # A statement or lock wait longer than this is a fault, as on the engine.
+                    server_settings={
+                        "application_name": APPLICATION_NAME,
+                        "statement_timeout": str(int(self._timeout * 1000)),
+                        "lock_timeout": str(int(self._timeout * 1000)),
+                    },
+                )
+                self._pools[loop] = pool
+        return pool
+
+
+async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
+    """asyncpg's default reset runs a statement (RESET ALL, UNLISTEN *, …) on every release:
+    a second round trip per read, measured at 7 % of /me's server CPU. These connections run
+    single autocommit statements only, and never SET, LISTEN, lock or open a cursor, so there
+    is nothing to reset; asyncpg still rolls back any open transaction itself."""
+
+
+class ThreadedSessionReads:
+    """`SessionReads` for SQLite: the synchronous repositories, on a worker thread."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def with_account(self, token_digest: str) -> tuple[Session, Account] | None:
+        def read() -> tuple[Session, Account] | None:
+            with self._uow(read_only=True) as uow:
+                return uow.sessions.with_account(token_digest)
+
+        return await anyio.to_thread.run_sync(read)
+
+    async def touch(self, session_id: str, at: datetime) -> None:
+        def write() -> None:
+            with self._uow() as uow:
+                uow.sessions.touch(session_id, at)
+
+        await anyio.to_thread.run_sync(write)
+
+    async def with_account_and_factors(
+        self, token_digest: str
+    ) -> tuple[Session, Account, SecondFactors] | None:
+        def read() -> tuple[Session, Account, SecondFactors] | None:
+            with self._uow(read_only=True) as uow:
+                found = uow.sessions.with_account(token_digest)
+                if found is None:
+                    return None
+                return (*found, uow.accounts.second_factors(found[1].id))
+
+        return await anyio.to_thread.run_sync(read)
+
+    async def aclose(self) -> None:
+        """Nothing to close: the engine's pool belongs to the services."""
+
+    def close(self) -> None:
+        """Nothing to close: the engine's pool belongs to the services."""

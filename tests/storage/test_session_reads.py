@@ -1,0 +1,219 @@
+"""The awaited reads behind every authenticated API request (`SessionReads`): on PostgreSQL
+through asyncpg, on SQLite through the synchronous repositories on a worker thread. Both must
+answer exactly what the synchronous repositories answer, and on PostgreSQL the pool must
+fail closed, hold under concurrency and be closed by the app's shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import TypeVar
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from accessguard.bootstrap import Services
+from accessguard.domain.errors import ServiceUnavailable
+from accessguard.domain.model import Account, ClientInfo, SecondFactors, Session
+from accessguard.domain.tokens import digest
+from accessguard.storage.sql.session_reads import (
+    APPLICATION_NAME,
+    AsyncpgSessionReads,
+    asyncpg_dsn,
+)
+from tests.support import free_port, make_account
+
+T = TypeVar("T")
+CLIENT = ClientInfo("127.0.0.9", "pytest")
+
+
+def in_a_thread(work: Callable[[], T]) -> T:
+    """Run `work` on a thread of its own: event loops here must not meet one that another
+    test left running on the main thread (Playwright's, in the browser tests)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(work).result()
+
+
+def on_one_loop(services: Services, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` on a fresh event loop, closing that loop's pool after, as the app does."""
+
+    async def main() -> T:
+        try:
+            return await work()
+        finally:
+            await services.session_reads.aclose()
+
+    return in_a_thread(lambda: asyncio.run(main()))
+
+
+def new_session(services: Services) -> str:
+    account = make_account(services)
+    with services.uow() as uow:
+        token, _ = services.sessions.start(uow, account.id, CLIENT, services.clock.now())
+    return token
+
+
+def test_the_session_and_account_read_are_the_repositorys(services: Services) -> None:
+    token = new_session(services)
+    with services.uow(read_only=True) as uow:
+        expected = uow.sessions.with_account(digest(token))
+    assert expected is not None
+    assert on_one_loop(services, lambda: services.session_reads.with_account(digest(token))) == (
+        expected
+    )
+
+
+def test_an_unknown_token_finds_nothing(services: Services) -> None:
+    new_session(services)
+    found = on_one_loop(services, lambda: services.session_reads.with_account(digest("nope")))
+    assert found is None
+
+
+def test_a_touch_is_committed_at_once(services: Services) -> None:
+    token = new_session(services)
+    later = services.clock.now() + timedelta(minutes=5)
+    with services.uow(read_only=True) as uow:
+        found = uow.sessions.with_account(digest(token))
+    assert found is not None
+    on_one_loop(services, lambda: services.session_reads.touch(found[0].id, later))
+    with services.uow(read_only=True) as uow:
+        after = uow.sessions.with_account(digest(token))
+    assert after is not None
+    assert after[0].last_seen_at == later
+
+
+def test_the_read_with_second_factors_is_the_repositorys(services: Services) -> None:
+    token = new_session(services)
+    reads = services.session_reads
+
+    def read_both(token: str) -> tuple[Session, Account, SecondFactors] | None:
+        return on_one_loop(services, lambda: reads.with_account_and_factors(digest(token)))
+
+    before = read_both(token)
+    assert before is not None
+    assert before[2] == SecondFactors()
+    account_id = before[1].id
+    now = services.clock.now()
+    issued = services.recovery_codes.issue()
+    with services.uow() as uow:  # an authenticator app and a set of codes, stored directly
+        uow.totp.put_pending(account_id, "sealed-secret", now)
+        uow.totp.activate(account_id, "sealed-secret", 1, now)
+        issued.store(uow, account_id, now)
+    after = read_both(token)
+    with services.uow(read_only=True) as uow:
+        found = uow.sessions.with_account(digest(token))
+        factors = uow.accounts.second_factors(account_id)
+    assert found is not None
+    assert after == (*found, factors)
+    assert factors == SecondFactors(totp=True, recovery_codes_left=len(issued.codes))
+    assert read_both("unknown") is None
+
+
+def test_a_hundred_parallel_lookups_all_get_their_answer(services: Services) -> None:
+    token = new_session(services)
+
+    async def many() -> list[object]:
+        reads = services.session_reads
+        lookups = [reads.with_account(digest(token)) for _ in range(50)]
+        misses = [reads.with_account(digest(f"other-{n}")) for n in range(50)]
+        return list(await asyncio.gather(*lookups, *misses))
+
+    answers = on_one_loop(services, many)
+    assert all(found is not None for found in answers[:50])
+    assert all(found is None for found in answers[50:])
+
+
+on_postgres_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+def session_reads_connections(services: Services) -> int:
+    with services.engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = :name"
+                ),
+                {"name": APPLICATION_NAME},
+            ).scalar_one()
+        )
+
+
+@on_postgres_only
+def test_every_event_loop_gets_a_working_pool_of_its_own(services: Services) -> None:
+    token = new_session(services)
+    reads = services.session_reads
+
+    async def look_up() -> int:
+        assert await reads.with_account(digest(token)) is not None
+        return session_reads_connections(services)
+
+    for _ in range(3):
+        assert on_one_loop(services, look_up) >= 1
+        assert session_reads_connections(services) == 0
+
+
+@on_postgres_only
+def test_closing_the_services_ends_a_pool_its_loop_left_open(services: Services) -> None:
+    token = new_session(services)
+    reads = services.session_reads
+
+    def left_open() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            assert loop.run_until_complete(reads.with_account(digest(token))) is not None
+            assert session_reads_connections(services) >= 1
+            reads.close()
+            assert session_reads_connections(services) == 0
+        finally:
+            loop.close()
+
+    in_a_thread(left_open)
+
+
+@on_postgres_only
+def test_the_apps_shutdown_closes_its_pool(
+    services: Services, client_factory: Callable[..., TestClient]
+) -> None:
+    token = new_session(services)
+    client = client_factory(services)
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert session_reads_connections(services) >= 1
+    client.__exit__(None, None, None)
+    assert session_reads_connections(services) == 0
+
+
+def test_a_refused_connection_is_service_unavailable() -> None:
+    reads = AsyncpgSessionReads(
+        f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/absent", timeout_seconds=1
+    )
+    with pytest.raises(ServiceUnavailable):
+        in_a_thread(lambda: asyncio.run(reads.with_account(digest("any"))))
+    reads.close()
+
+
+@pytest.fixture
+def silent_postgres() -> Iterator[str]:
+    """A port that completes TCP handshakes and then never answers: a hung database."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{listener.getsockname()[1]}/hung"
+
+
+def test_a_hung_database_times_out_into_service_unavailable(silent_postgres: str) -> None:
+    reads = AsyncpgSessionReads(silent_postgres, timeout_seconds=0.2)
+    with pytest.raises(ServiceUnavailable):
+        in_a_thread(lambda: asyncio.run(reads.with_account_and_factors(digest("any"))))
+    reads.close()
+
+
+def test_the_database_url_becomes_asyncpgs_dsn_with_its_password_and_options() -> None:
+    assert (
+        asyncpg_dsn("postgresql+psycopg://app:s%40cret@db.internal:6432/ag?sslmode=require")
+        == "postgresql://app:s%40cret@db.internal:6432/ag?sslmode=require"
+    )
