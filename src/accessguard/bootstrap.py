@@ -50,6 +50,7 @@ from accessguard.storage.geo import country_of
 from accessguard.storage.redis.throttle import RedisThrottleStore
 from accessguard.storage.sql.engine import create_engine
 from accessguard.storage.sql.session_reads import AsyncpgSessionReads, ThreadedSessionReads
+from accessguard.storage.sql.session_reads_sqlite import SqliteSessionReads
 from accessguard.storage.sql.throttle import SqlThrottleStore
 from accessguard.storage.sql.unit_of_work import SqlUnitOfWork
 
@@ -83,7 +84,7 @@ class Services:
     sms: Sms
     sms_factor: SmsFactor
     uow: UnitOfWorkFactory
-    session_reads: AsyncpgSessionReads | ThreadedSessionReads
+    session_reads: AsyncpgSessionReads | SqliteSessionReads | ThreadedSessionReads
     on_queued: list[Callable[[], None]] = field(default_factory=list)
 
     def dispatcher_wake(self) -> None:
@@ -138,12 +139,15 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
     policy = PasswordPolicy(settings.password_min_length, settings.password_max_length)
     address_throttle = AddressThrottle(rules, throttle)
-    session_reads: AsyncpgSessionReads | ThreadedSessionReads
+    session_reads: AsyncpgSessionReads | SqliteSessionReads | ThreadedSessionReads
+    sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
     if engine.dialect.name == "postgresql":
         session_reads = AsyncpgSessionReads(
             settings.database_url, timeout_seconds=settings.db_timeout_seconds
         )
-    else:
+    elif sqlite_file and sqlite_file != ":memory:":
+        session_reads = SqliteSessionReads(sqlite_file, ThreadedSessionReads(uow))
+    else:  # an in-memory database is one per connection: only the engine's pool sees it
         session_reads = ThreadedSessionReads(uow)
     sessions = Sessions(rules, uow, clock, session_reads)
     keys = signing_keys(settings)

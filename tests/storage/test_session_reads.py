@@ -1,5 +1,5 @@
 """The awaited reads behind every authenticated API request (`SessionReads`): on PostgreSQL
-through asyncpg, on SQLite through the synchronous repositories on a worker thread. Both must
+through asyncpg, on SQLite on the event loop (a worker thread when SQLite is busy). Both must
 answer exactly what the synchronous repositories answer, and on PostgreSQL the pool must
 fail closed, hold under concurrency and be closed by the app's shutdown."""
 
@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -23,8 +26,10 @@ from accessguard.domain.tokens import digest
 from accessguard.storage.sql.session_reads import (
     APPLICATION_NAME,
     AsyncpgSessionReads,
+    ThreadedSessionReads,
     asyncpg_dsn,
 )
+from accessguard.storage.sql.session_reads_sqlite import SqliteSessionReads
 from tests.support import free_port, make_account
 
 T = TypeVar("T")
@@ -217,3 +222,51 @@ def test_the_database_url_becomes_asyncpgs_dsn_with_its_password_and_options() -
         asyncpg_dsn("postgresql+psycopg://app:s%40cret@db.internal:6432/ag?sslmode=require")
         == "postgresql://app:s%40cret@db.internal:6432/ag?sslmode=require"
     )
+
+
+on_sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+@on_sqlite_only
+def test_a_busy_sqlite_read_waits_on_a_worker_thread_not_on_the_loop(services: Services) -> None:
+    token = new_session(services)
+    path = services.engine.url.database
+    assert path
+    # A connection in exclusive locking mode shuts every other reader out, even under WAL;
+    # it needs the others closed to begin.
+    services.engine.dispose()
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(0.5, holder.close).start()
+
+    async def read_while_ticking() -> tuple[object, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        found = await services.session_reads.with_account(digest(token))
+        ticker.cancel()
+        return found, ticks
+
+    found, ticks = on_one_loop(services, read_while_ticking)
+    assert found is not None
+    assert found[0].account_id == found[1].id
+    assert ticks > 0  # the loop went on while the read waited for the lock
+
+
+@on_sqlite_only
+def test_an_unopenable_sqlite_file_is_service_unavailable(
+    services: Services, tmp_path: Path
+) -> None:
+    reads = SqliteSessionReads(
+        str(tmp_path / "no-such-dir" / "x.db"), ThreadedSessionReads(services.uow)
+    )
+    with pytest.raises(ServiceUnavailable):
+        in_a_thread(lambda: asyncio.run(reads.with_account(digest("any"))))
+    reads.close()
