@@ -3,7 +3,6 @@ counts an attempt lets it through; the answer is 503 service_unavailable, never 
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,7 +15,14 @@ from accessguard.bootstrap import Services, build_services
 from accessguard.settings import Settings
 from accessguard.web.app import create_app
 from tests.conftest import FAST_HASH, TEST_KEY
-from tests.support import PASSWORD, REDIS_URL, free_port, make_account, port_open
+from tests.support import (
+    PASSWORD,
+    REDIS_URL,
+    free_port,
+    make_account,
+    port_open,
+    silent_port,
+)
 
 WRONG = "not the right password at all"
 
@@ -59,11 +65,8 @@ def test_sign_in_with_redis_down_refuses_even_the_right_password(
 
 @pytest.fixture
 def silent_redis() -> Iterator[str]:
-    """A port that completes TCP handshakes and then never answers: a hung Redis."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    with silent_port() as port:
+        yield f"redis://127.0.0.1:{port}/0"
 
 
 def test_sign_in_with_redis_hanging_times_out_into_service_unavailable(

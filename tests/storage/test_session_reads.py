@@ -6,7 +6,6 @@ fail closed, hold under concurrency and be closed by the app's shutdown."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,7 +29,7 @@ from accessguard.storage.sql.session_reads import (
     asyncpg_dsn,
 )
 from accessguard.storage.sql.session_reads_sqlite import SqliteSessionReads
-from tests.support import free_port, make_account
+from tests.support import free_port, make_account, silent_port
 
 T = TypeVar("T")
 CLIENT = ClientInfo("127.0.0.9", "pytest")
@@ -203,11 +202,8 @@ def test_a_refused_connection_is_service_unavailable() -> None:
 
 @pytest.fixture
 def silent_postgres() -> Iterator[str]:
-    """A port that completes TCP handshakes and then never answers: a hung database."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{listener.getsockname()[1]}/hung"
+    with silent_port() as port:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/hung"
 
 
 def test_a_hung_database_times_out_into_service_unavailable(silent_postgres: str) -> None:

@@ -17,6 +17,12 @@ from accessguard.domain.tokens import digest, new_token
 _TOUCH_EVERY = timedelta(seconds=60)
 
 
+def _presented(token: str | None) -> str:
+    if not token:
+        raise NotAuthenticated()
+    return token
+
+
 @dataclass(frozen=True)
 class Authenticated:
     account: Account
@@ -57,11 +63,9 @@ class Sessions:
 
     def authenticate(self, token: str | None) -> Authenticated:
         """The signed-in session behind `token`, for callers on a worker thread (the pages)."""
-        if not token:
-            raise NotAuthenticated()
-        now = self._clock.now()
         with self._uow(read_only=True) as uow:
-            found = uow.sessions.with_account(digest(token))
+            found = uow.sessions.with_account(digest(_presented(token)))
+        now = self._clock.now()
         auth = self._checked(found, now)
         if self._needs_touch(auth, now):
             with self._uow() as uow:
@@ -70,30 +74,26 @@ class Sessions:
 
     async def authenticate_async(self, token: str | None) -> Authenticated:
         """The same check for callers on the event loop (the API), without a thread hop."""
-        if not token:
-            raise NotAuthenticated()
-        now = self._clock.now()
-        auth = self._checked(await self._reads.with_account(digest(token)), now)
-        if self._needs_touch(auth, now):
-            await self._reads.touch(auth.session.id, now)
-        return auth
+        found = await self._reads.with_account(digest(_presented(token)))
+        return await self._admitted(found)
 
     async def authenticate_with_factors(
         self, token: str | None
     ) -> tuple[Authenticated, SecondFactors]:
         """`authenticate_async`, and the account's second factors read with the session (the
         one read of GET /me)."""
-        if not token:
-            raise NotAuthenticated()
-        now = self._clock.now()
-        found = await self._reads.with_account_and_factors(digest(token))
+        found = await self._reads.with_account_and_factors(digest(_presented(token)))
         if found is None:
             raise NotAuthenticated()
         session, account, factors = found
-        auth = self._checked((session, account), now)
+        return await self._admitted((session, account)), factors
+
+    async def _admitted(self, found: tuple[Session, Account] | None) -> Authenticated:
+        now = self._clock.now()
+        auth = self._checked(found, now)
         if self._needs_touch(auth, now):
             await self._reads.touch(auth.session.id, now)
-        return auth, factors
+        return auth
 
     def _checked(self, found: tuple[Session, Account] | None, now: datetime) -> Authenticated:
         """The one rule for a presented session, whichever path read it."""
