@@ -84,7 +84,7 @@ class Services:
     sms: Sms
     sms_factor: SmsFactor
     uow: UnitOfWorkFactory
-    session_reads: AsyncpgSessionReads | SqliteSessionReads | ThreadedSessionReads
+    session_reads: AsyncpgSessionReads | SqliteSessionReads
     on_queued: list[Callable[[], None]] = field(default_factory=list)
 
     def dispatcher_wake(self) -> None:
@@ -139,16 +139,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
     policy = PasswordPolicy(settings.password_min_length, settings.password_max_length)
     address_throttle = AddressThrottle(rules, throttle)
-    session_reads: AsyncpgSessionReads | SqliteSessionReads | ThreadedSessionReads
-    sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
+    session_reads: AsyncpgSessionReads | SqliteSessionReads
     if engine.dialect.name == "postgresql":
         session_reads = AsyncpgSessionReads(
             settings.database_url, timeout_seconds=settings.db_timeout_seconds
         )
-    elif sqlite_file and sqlite_file != ":memory:":
-        session_reads = SqliteSessionReads(sqlite_file, ThreadedSessionReads(uow))
-    else:  # an in-memory database is one per connection: only the engine's pool sees it
-        session_reads = ThreadedSessionReads(uow)
+    else:  # SQLite on a file: the engine's pool refuses an in-memory database
+        assert engine.url.database  # noqa: S101 - create_engine made the file's folder
+        session_reads = SqliteSessionReads(engine.url.database, ThreadedSessionReads(uow))
     sessions = Sessions(rules, uow, clock, session_reads)
     keys = signing_keys(settings)
     signer = Signer(keys)

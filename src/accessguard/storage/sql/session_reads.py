@@ -55,11 +55,11 @@ _UNAVAILABLE = (
 APPLICATION_NAME = "accessguard-session-reads"
 
 
-class _Compiled:
-    """A SQLAlchemy statement as asyncpg's text with `$n` parameters, compiled once."""
+class Compiled:
+    """A SQLAlchemy statement as one driver's text with positional parameters, compiled once
+    (`$n` for asyncpg, `?` for SQLite)."""
 
-    def __init__(self, statement: sa.ClauseElement) -> None:
-        dialect = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)  # noqa: S101 - a statement compiles to SQL
         self.sql = str(compiled)
@@ -69,9 +69,10 @@ class _Compiled:
         return [values[name] for name in self._names]
 
 
-_WITH_ACCOUNT = _Compiled(WITH_ACCOUNT)
-_TOUCH = _Compiled(TOUCH_SESSION)
-_WITH_ACCOUNT_AND_FACTORS = _Compiled(WITH_ACCOUNT_AND_FACTORS)
+_ASYNCPG = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+_WITH_ACCOUNT = Compiled(WITH_ACCOUNT, _ASYNCPG)
+_TOUCH = Compiled(TOUCH_SESSION, _ASYNCPG)
+_WITH_ACCOUNT_AND_FACTORS = Compiled(WITH_ACCOUNT_AND_FACTORS, _ASYNCPG)
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -139,7 +140,7 @@ class AsyncpgSessionReads:
         except TimeoutError:
             pool.terminate()
 
-    async def _run(self, statement: _Compiled, **values: Any) -> Any:
+    async def _run(self, statement: Compiled, **values: Any) -> Any:
         """The statement's first row (None if it has none) on a pooled connection.
 
         Written out rather than as an async context manager: this runs on every API request,

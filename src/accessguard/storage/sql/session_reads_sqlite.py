@@ -33,29 +33,24 @@ from accessguard.storage.sql.accounts import (
     factors_from,
     session_and_account,
 )
-from accessguard.storage.sql.session_reads import ThreadedSessionReads
+from accessguard.storage.sql.session_reads import Compiled, ThreadedSessionReads
 
 log = logging.getLogger(__name__)
 
 _DIALECT = sqlite.dialect()
 
 
-class _Compiled:
-    """A select as SQLite's text with `?` parameters, and a converter per column."""
+class _Select(Compiled):
+    """A select for SQLite, with SQLAlchemy's converter for each column of its rows."""
 
     def __init__(self, statement: sa.Select[Any]) -> None:
-        compiled = statement.compile(dialect=_DIALECT)
-        self.sql = str(compiled)
-        self.names = list(compiled.positiontup or [])
+        super().__init__(statement, _DIALECT)
         self.columns = list(statement.selected_columns.keys())
         identity: Callable[[Any], Any] = _same
         self.converters = [
             column.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None) or identity
             for column in statement.selected_columns
         ]
-
-    def args(self, **values: Any) -> list[Any]:
-        return [values[name] for name in self.names]
 
     def row(self, values: tuple[Any, ...]) -> dict[str, Any]:
         return {
@@ -68,8 +63,8 @@ def _same(value: Any) -> Any:
     return value
 
 
-_WITH_ACCOUNT = _Compiled(WITH_ACCOUNT)
-_WITH_ACCOUNT_AND_FACTORS = _Compiled(WITH_ACCOUNT_AND_FACTORS)
+_WITH_ACCOUNT = _Select(WITH_ACCOUNT)
+_WITH_ACCOUNT_AND_FACTORS = _Select(WITH_ACCOUNT_AND_FACTORS)
 
 
 class SqliteSessionReads:
@@ -108,7 +103,7 @@ class SqliteSessionReads:
         for connection in connections.values():
             connection.close()
 
-    def _read(self, statement: _Compiled, token_digest: str) -> Any:
+    def _read(self, statement: _Select, token_digest: str) -> Any:
         """The row as a mapping, None when there is none, or _BUSY."""
         try:
             cursor = self._connection().execute(statement.sql, statement.args(digest=token_digest))
