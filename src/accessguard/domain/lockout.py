@@ -108,10 +108,13 @@ class Lockout:
         current = lockouts.get(subject)
         return AccountLocked(until=current.locked_until or until, now=now)
 
-    def threshold_reached(self, subject: str, state: LockState, now: datetime) -> bool:
-        """Whether failures racing this attempt have reached the threshold already."""
+    def failures(self, subject: str, state: LockState, now: datetime) -> int:
+        """The subject's failures counted so far in this lock generation."""
         count, _ = self._throttle.count(self._counter(subject, state), now)
-        return count >= self._rules.lockout_threshold
+        return count
+
+    def threshold_reached(self, failures: int) -> bool:
+        return failures >= self._rules.lockout_threshold
 
     def guard_owner_secret(
         self,

@@ -14,20 +14,29 @@ from datetime import datetime
 from accessguard.domain.devices import KnownDevices
 from accessguard.domain.errors import AccessError, AccountLocked, InvalidCredentials
 from accessguard.domain.lockout import Lockout, device_subject, email_subject, locked_refusal
-from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device, LockState
+from accessguard.domain.model import (
+    Account,
+    AuditEvent,
+    ClientInfo,
+    Device,
+    LockState,
+    SecondFactors,
+)
 from accessguard.domain.ports import UnitOfWorkFactory
 from accessguard.domain.rules import Rules
 
 
 @dataclass(frozen=True)
 class PasswordAttempt:
-    """What is known before the hash: the account (None for an unknown email), the client's
-    known device, whose counter the attempt uses, and that counter's lock."""
+    """What is known before the hash: the account (None for an unknown email) and its second
+    factors, the client's known device, whose counter the attempt uses, and that counter's
+    lock."""
 
     account: Account | None
     device: Device | None
     subject: str
     lock: LockState
+    factors: SecondFactors
 
     @property
     def account_id(self) -> str | None:
@@ -48,14 +57,15 @@ class PasswordAttempts:
 
     def read(self, email_key: str, device_token: str | None, now: datetime) -> PasswordAttempt:
         with self._uow(read_only=True) as uow:
-            account = uow.accounts.by_email_key(email_key)
+            found = uow.accounts.by_email_key_with_factors(email_key)
+            account, factors = found if found else (None, SecondFactors())
             device = self._devices.recognise(
                 uow, account.id if account else None, device_token, now
             )
             # A known device counts its own failures: a stranger's failures on the email do
             # not lock it out, and its own lock only itself (OWASP's device-cookie scheme).
             subject = device_subject(device.id) if device else email_subject(email_key)
-            return PasswordAttempt(account, device, subject, uow.lockouts.get(subject))
+            return PasswordAttempt(account, device, subject, uow.lockouts.get(subject), factors)
 
     def refuse(
         self,

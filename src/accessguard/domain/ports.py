@@ -45,6 +45,9 @@ class AccountRepository(Protocol):
     def by_email_key(self, email_key: str) -> Account | None:
         """The account whose normalised email is `email_key`."""
 
+    def by_email_key_with_factors(self, email_key: str) -> tuple[Account, SecondFactors] | None:
+        """The same account with its second factors, in one read (sign-in's first step)."""
+
     def set_password(self, account_id: str, password_hash: str) -> None:
         """Replace the stored hash."""
 

@@ -116,7 +116,8 @@ class SignIn:
         )
         if not matches or account is None:
             raise self._attempts.refuse(attempt, _KIND, client, now)
-        if self._lockout.threshold_reached(attempt.subject, attempt.lock, now):
+        failures = self._lockout.failures(attempt.subject, attempt.lock, now)
+        if self._lockout.threshold_reached(failures):
             # Failures racing this attempt locked the subject while it was hashing.
             raise self._attempts.refuse(attempt, _KIND, client, now, count=False)
         with self._uow() as uow:
@@ -133,9 +134,11 @@ class SignIn:
             )
         if isinstance(outcome, AccessError):
             raise outcome
-        if isinstance(outcome, SignedIn):
+        if isinstance(outcome, SignedIn) and failures:
             # With a second factor due, the counter stays: a right password followed by wrong
             # codes must still reach the lock, or the password would buy endless guesses.
+            # Most sign-ins follow no failure: nothing to reset, so no round trip. A failure
+            # racing in after the read stays counted, as if it had come after the success.
             self._lockout.reset_counter(attempt.subject, attempt.lock)
         return outcome
 
@@ -159,10 +162,9 @@ class SignIn:
             uow.accounts.set_password(account.id, self._hasher.hash(prepare(password)))
         if not account.email_verified:
             return EmailNotVerified()
-        methods: tuple[str, ...] = ()
-        if self._factors:
-            present = uow.accounts.second_factors(account.id)
-            methods = tuple(f.method for f in self._factors if f.enabled_in(present))
+        # The factors were read with the account before the hash: a factor added while it ran
+        # counts from the next sign-in, as if this one had begun a moment earlier.
+        methods = tuple(f.method for f in self._factors if f.enabled_in(attempt.factors))
         if methods:
             return self._challenge(uow, attempt, account, methods, client, now)
         if attempt.lock.level:

@@ -15,6 +15,13 @@ from accessguard.storage.sql.accounts import upsert
 from accessguard.storage.sql.engine import READ_ONLY, mapped_errors
 from accessguard.storage.sql.tables import UTCDateTime, counters
 
+# Built once: sign-in reads two counters on every attempt, and composing a statement costs as
+# much CPU as running it.
+_COUNT = sa.select(counters.c.count, counters.c.expires_at).where(
+    counters.c.key == sa.bindparam("key")
+)
+_RESET = counters.delete().where(counters.c.key == sa.bindparam("key"))
+
 
 class SqlThrottleStore:
     def __init__(self, engine: sa.Engine) -> None:
@@ -41,10 +48,13 @@ class SqlThrottleStore:
 
     def count(self, key: str, now: datetime) -> tuple[int, int]:
         with mapped_errors(), self._engine.connect() as conn:
-            conn.execution_options(**READ_ONLY)
-            row = conn.execute(
-                sa.select(counters.c.count, counters.c.expires_at).where(counters.c.key == key)
-            ).first()
+            # One read needs no transaction: on PostgreSQL autocommit spares the BEGIN and
+            # ROLLBACK round trips; SQLite begins a deferred read that never waits for writers.
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                conn.execution_options(**READ_ONLY)
+            row = conn.execute(_COUNT, {"key": key}).first()
         if row is None:
             return 0, 0
         count, expires_at = int(row[0]), row[1]
@@ -54,7 +64,7 @@ class SqlThrottleStore:
 
     def reset(self, key: str) -> None:
         with mapped_errors(), self._engine.begin() as conn:
-            conn.execute(counters.delete().where(counters.c.key == key))
+            conn.execute(_RESET, {"key": key})
 
     def purge_expired(self, now: datetime) -> int:
         with mapped_errors(), self._engine.begin() as conn:

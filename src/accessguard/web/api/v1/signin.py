@@ -25,45 +25,57 @@ from accessguard.web.deps import current, services
 router = APIRouter(tags=["sign-in"])
 
 
-def _signed_in(response: Response, svc: Services, result: SignedIn) -> SignInOut:
+def _answer(body: SignInOut | MfaRequiredOut) -> Response:
+    # Serialised once, here: FastAPI would validate the returned model against the union of
+    # answers again before dumping it. `response_model` still documents it.
+    return Response(body.model_dump_json(), media_type="application/json", headers=_NOT_STORED)
+
+
+_NOT_STORED = {"Cache-Control": "no-store"}
+
+
+def _signed_in(svc: Services, result: SignedIn) -> Response:
+    response = _answer(
+        SignInOut(
+            session=SessionOut(token=result.session_token, expires_at=result.session_expires_at),
+            device_token=result.device_token,
+        )
+    )
     cookies.set_session(response, svc.settings, result.session_token, result.session_expires_at)
     cookies.set_device(response, svc.settings, result.device_token)
-    return SignInOut(
-        session=SessionOut(token=result.session_token, expires_at=result.session_expires_at),
-        device_token=result.device_token,
-    )
+    return response
 
 
 @router.post("/login", response_model=SignInOut | MfaRequiredOut)
 def login(
     body: SignInBody,
     request: Request,
-    response: Response,
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
-) -> SignInOut | MfaRequiredOut:
-    response.headers["Cache-Control"] = "no-store"
+) -> Response:
     device_token = cookies.device_token(request, svc.settings, body.device_token)
     result = svc.signin(body.email, body.password, device_token, client)
     if isinstance(result, SecondFactorDue):
-        return MfaRequiredOut(
-            mfa_token=result.mfa_token, methods=list(result.methods), expires_at=result.expires_at
+        return _answer(
+            MfaRequiredOut(
+                mfa_token=result.mfa_token,
+                methods=list(result.methods),
+                expires_at=result.expires_at,
+            )
         )
-    return _signed_in(response, svc, result)
+    return _signed_in(svc, result)
 
 
 @router.post("/login/mfa", response_model=SignInOut)
 def login_second_step(
     body: SecondStepBody,
     request: Request,
-    response: Response,
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
-) -> SignInOut:
-    response.headers["Cache-Control"] = "no-store"
+) -> Response:
     device_token = cookies.device_token(request, svc.settings, body.device_token)
     result = svc.second_step(body.mfa_token, body.method, body.code, device_token, client)
-    return _signed_in(response, svc, result)
+    return _signed_in(svc, result)
 
 
 @router.post("/login/mfa/sms", status_code=202, response_model=CodeSentOut)
