@@ -117,7 +117,12 @@ def signing_keys(settings: Settings) -> list[bytes]:
 
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
-    engine = create_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
+    engine = create_engine(
+        settings.database_url,
+        timeout_seconds=settings.db_timeout_seconds,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     rules = rules_from(settings)
     throttle: ThrottleStore
     if settings.redis_url:
@@ -142,7 +147,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     session_reads: AsyncpgSessionReads | SqliteSessionReads
     if engine.dialect.name == "postgresql":
         session_reads = AsyncpgSessionReads(
-            settings.database_url, timeout_seconds=settings.db_timeout_seconds
+            settings.database_url,
+            timeout_seconds=settings.db_timeout_seconds,
+            max_size=settings.db_read_pool_size,
         )
     else:  # SQLite on a file: the engine's pool refuses an in-memory database
         assert engine.url.database  # noqa: S101 - create_engine made the file's folder

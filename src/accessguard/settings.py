@@ -107,6 +107,25 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(8, ge=1, description="Sends tried before abandoning.")
     outbox_poll_seconds: float = Field(2.0, gt=0, description="How often the sender looks.")
     db_timeout_seconds: float = Field(5.0, gt=0, description="Pool wait and statement limit.")
+    db_pool_size: int = Field(
+        20,
+        ge=1,
+        description="Database connections each server process keeps for its request threads "
+        "and its outbox sender.",
+    )
+    db_max_overflow: int = Field(
+        20,
+        ge=0,
+        description="Further connections a process may open at a peak, closed when returned.",
+    )
+    db_read_pool_size: int = Field(
+        10,
+        ge=1,
+        description="PostgreSQL connections each process keeps for the API's session checks "
+        "(asyncpg, on the event loop). A process opens at most db_pool_size + "
+        "db_max_overflow + db_read_pool_size connections: keep instances x workers x that "
+        "below PostgreSQL's max_connections.",
+    )
     redis_timeout_seconds: float = Field(1.0, gt=0, description="Redis socket timeouts.")
 
     @field_validator("secret_keys", "trusted_proxies", mode="before")

@@ -19,15 +19,18 @@ log = logging.getLogger(__name__)
 READ_ONLY = {"accessguard_read_only": True}
 
 
-def create_engine(url: str, *, timeout_seconds: float) -> sa.Engine:
+def create_engine(
+    url: str, *, timeout_seconds: float, pool_size: int = 20, max_overflow: int = 20
+) -> sa.Engine:
+    """An engine that holds at most `pool_size + max_overflow` connections; a request that
+    finds none free waits `timeout_seconds`, then is `service_unavailable`."""
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": timeout_seconds}
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, timeout_seconds)
+        return _sqlite_engine(url, timeout_seconds, pool)
     millis = int(timeout_seconds * 1000)
     return sa.create_engine(
         url,
-        pool_size=20,
-        max_overflow=20,
-        pool_timeout=timeout_seconds,
+        **pool,
         # No pre-ping: it costs a round trip per checkout. A connection that died with the
         # server fails once as service_unavailable, and SQLAlchemy then discards the pool.
         pool_recycle=1800,
@@ -39,15 +42,13 @@ def create_engine(url: str, *, timeout_seconds: float) -> sa.Engine:
     )
 
 
-def _sqlite_engine(url: str, timeout_seconds: float) -> sa.Engine:
+def _sqlite_engine(url: str, timeout_seconds: float, pool: dict[str, Any]) -> sa.Engine:
     database = sa.engine.make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
         url,
-        pool_size=20,
-        max_overflow=20,
-        pool_timeout=timeout_seconds,
+        **pool,
         connect_args={"timeout": timeout_seconds, "check_same_thread": False},
     )
 
