@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEV_ENV := ACCESSGUARD_ENV=development ACCESSGUARD_COOKIE_SECURE=false
 
-.PHONY: install run test lint browser bench clean
+.PHONY: install run test lint browser screenshots bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ browser:
 
 test: lint browser
 	$(BIN)/pytest --cov=accessguard --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+screenshots: install browser
+	ACCESSGUARD_UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/browser -q
 
 bench: install
 	$(BIN)/python scripts/bench.py
