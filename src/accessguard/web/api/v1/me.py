@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
+from accessguard.web.api.v1.answers import not_stored
 from accessguard.web.api.v1.schemas import (
     ChangePasswordBody,
     HistoryEntry,
@@ -25,8 +26,7 @@ router = APIRouter(prefix="/me", tags=["account"])
 async def me(request: Request) -> Response:
     # The busiest read of the API, kept lean on purpose (measured in docs/performance.md):
     # the session check and the second factors in one query awaited on the event loop, so
-    # not through Depends(current); no dependencies to solve; and the body serialised once
-    # here, since a returned Response skips FastAPI's second pass over the model.
+    # not through Depends(current); no dependencies to solve; and the body serialised once.
     svc: Services = request.app.state.services
     auth, factors = await svc.sessions.authenticate_with_factors(
         session_token(request, svc.settings)
@@ -42,10 +42,7 @@ async def me(request: Request) -> Response:
         ),
         security_hold_until=account.security_hold_until,
     )
-    return Response(body.model_dump_json(), media_type="application/json", headers=_NOT_STORED)
-
-
-_NOT_STORED = {"Cache-Control": "no-store"}
+    return not_stored(body)
 
 
 @router.get("/sessions", response_model=list[SessionInfo])

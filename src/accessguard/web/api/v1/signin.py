@@ -10,6 +10,7 @@ from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.signin import SecondFactorDue, SignedIn
 from accessguard.web import cookies
+from accessguard.web.api.v1.answers import not_stored
 from accessguard.web.api.v1.mfa_sms import CodeSentOut
 from accessguard.web.api.v1.schemas import (
     MfaRequiredOut,
@@ -25,17 +26,8 @@ from accessguard.web.deps import current, services
 router = APIRouter(tags=["sign-in"])
 
 
-def _answer(body: SignInOut | MfaRequiredOut) -> Response:
-    # Serialised once, here: FastAPI would validate the returned model against the union of
-    # answers again before dumping it. `response_model` still documents it.
-    return Response(body.model_dump_json(), media_type="application/json", headers=_NOT_STORED)
-
-
-_NOT_STORED = {"Cache-Control": "no-store"}
-
-
 def _signed_in(svc: Services, result: SignedIn) -> Response:
-    response = _answer(
+    response = not_stored(
         SignInOut(
             session=SessionOut(token=result.session_token, expires_at=result.session_expires_at),
             device_token=result.device_token,
@@ -56,7 +48,7 @@ def login(
     device_token = cookies.device_token(request, svc.settings, body.device_token)
     result = svc.signin(body.email, body.password, device_token, client)
     if isinstance(result, SecondFactorDue):
-        return _answer(
+        return not_stored(
             MfaRequiredOut(
                 mfa_token=result.mfa_token,
                 methods=list(result.methods),
