@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event, exc
+from sqlalchemy import exc
 
 from accessguard.domain.errors import ServiceUnavailable
+from accessguard.storage.sql import sqlite_dialect
 
 log = logging.getLogger(__name__)
-
-READ_ONLY = {"accessguard_read_only": True}
 
 
 def create_engine(
@@ -43,34 +41,15 @@ def create_engine(
 
 
 def _sqlite_engine(url: str, timeout_seconds: float, pool: dict[str, Any]) -> sa.Engine:
-    database = sa.engine.make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(
-        url,
+    address = sa.engine.make_url(url).set(drivername=sqlite_dialect.DRIVER_NAME)
+    if address.database and address.database != ":memory:":
+        Path(address.database).parent.mkdir(parents=True, exist_ok=True)
+    # The dialect begins writers IMMEDIATE and readers in autocommit not at all (its module).
+    return sa.create_engine(
+        address,
         **pool,
         connect_args={"timeout": timeout_seconds, "check_same_thread": False},
     )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-        # Let SQLAlchemy, not pysqlite, decide when transactions begin (see "begin" below).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        # IMMEDIATE takes the write lock up front: a deferred transaction that later writes
-        # fails at once with "database is locked" instead of waiting its turn.
-        # Readers that promise not to write begin deferred and never queue behind writers.
-        read_only = conn.get_execution_options().get("accessguard_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-    return engine
 
 
 def unavailable(error: BaseException) -> ServiceUnavailable | None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from accessguard.storage.sql.accounts import upsert
-from accessguard.storage.sql.engine import READ_ONLY, mapped_errors
+from accessguard.storage.sql.engine import mapped_errors
 from accessguard.storage.sql.tables import UTCDateTime, counters
 
 # Built once: sign-in reads two counters on every attempt, and composing a statement costs as
@@ -48,12 +48,9 @@ class SqlThrottleStore:
 
     def count(self, key: str, now: datetime) -> tuple[int, int]:
         with mapped_errors(), self._engine.connect() as conn:
-            # One read needs no transaction: on PostgreSQL autocommit spares the BEGIN and
-            # ROLLBACK round trips; SQLite begins a deferred read that never waits for writers.
-            if conn.dialect.name == "postgresql":
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-            else:
-                conn.execution_options(**READ_ONLY)
+            # One read needs no transaction: autocommit spares the BEGIN and ROLLBACK (round
+            # trips on PostgreSQL), and on SQLite it never waits for a writer.
+            conn.execution_options(isolation_level="AUTOCOMMIT")
             row = conn.execute(_COUNT, {"key": key}).first()
         if row is None:
             return 0, 0

@@ -22,7 +22,7 @@ from accessguard.domain.ports import (
 )
 from accessguard.storage.sql.accounts import SqlAccounts, SqlDevices, SqlSessions
 from accessguard.storage.sql.challenges import SqlChallenges
-from accessguard.storage.sql.engine import READ_ONLY, mapped_errors, unavailable
+from accessguard.storage.sql.engine import mapped_errors, unavailable
 from accessguard.storage.sql.mfa import SqlTotp
 from accessguard.storage.sql.mfa_sms import SqlSms
 from accessguard.storage.sql.outbox import SqlOutbox
@@ -53,12 +53,11 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         with mapped_errors():
             conn = self._engine.connect()
-            if self._read_only and conn.dialect.name != "sqlite":
-                # Reads need no transaction on PostgreSQL: autocommit saves the BEGIN and
-                # COMMIT round trips on every authenticated request.
+            if self._read_only:
+                # Reads need no transaction: each statement sees the last commit. On
+                # PostgreSQL that saves the BEGIN and COMMIT round trips, on SQLite two
+                # statements, on every sign-in and authenticated request.
                 conn.execution_options(isolation_level="AUTOCOMMIT")
-            elif self._read_only:
-                conn.execution_options(**READ_ONLY)
             try:
                 conn.begin()
             except BaseException:
