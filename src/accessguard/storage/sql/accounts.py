@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accessguard.domain.model import Account, Device, SecondFactors, Session
+from accessguard.storage.sql.direct import DirectStatement
 from accessguard.storage.sql.tables import (
     accounts,
     devices,
@@ -68,7 +69,9 @@ def factors_from(row: Mapping[Any, Any]) -> SecondFactors:
 _ACCOUNT: sa.BindParameter[str] = sa.bindparam("account_id")
 SECOND_FACTORS = sa.select(*factor_columns(_ACCOUNT))
 # Sign-in reads the factors with the account, before the hash: one statement fewer after it.
-_BY_EMAIL_KEY_WITH_FACTORS = _BY_EMAIL_KEY.add_columns(*factor_columns(accounts.c.id))
+_BY_EMAIL_KEY_WITH_FACTORS = DirectStatement(
+    _BY_EMAIL_KEY.add_columns(*factor_columns(accounts.c.id))
+)
 _ACCOUNT_FIELDS = tuple(accounts.c.keys())
 
 
@@ -97,8 +100,7 @@ class SqlAccounts:
         return self._one(_BY_EMAIL_KEY, email_key)
 
     def by_email_key_with_factors(self, email_key: str) -> tuple[Account, SecondFactors] | None:
-        found = self._conn.execute(_BY_EMAIL_KEY_WITH_FACTORS, {"value": email_key})
-        row = found.mappings().first()
+        row = _BY_EMAIL_KEY_WITH_FACTORS.first(self._conn, {"value": email_key})
         if row is None:
             return None
         return Account(**{k: row[k] for k in _ACCOUNT_FIELDS}), factors_from(row)
@@ -125,8 +127,8 @@ class SqlAccounts:
 
 
 _SESSION_FIELDS = [c for c in sessions.c if c.name != "token_digest"]
-# Inserts on sign-in's path are built once; their values go in at execution.
-_INSERT_SESSION = sessions.insert()
+# Every sign-in adds a session: built once, run on the driver (storage/sql/direct.py).
+_INSERT_SESSION = DirectStatement(sessions.insert(), [c.name for c in sessions.c])
 
 
 # Built once: this lookup runs on every authenticated request, and composing the statement
@@ -164,7 +166,7 @@ class SqlSessions:
 
     def add(self, session: Session, token_digest: str) -> None:
         values = {c.name: getattr(session, c.name) for c in _SESSION_FIELDS}
-        self._conn.execute(_INSERT_SESSION, {**values, "token_digest": token_digest})
+        _INSERT_SESSION.execute(self._conn, {**values, "token_digest": token_digest})
 
     def by_token_digest(self, token_digest: str) -> Session | None:
         row = (
@@ -211,7 +213,7 @@ class SqlSessions:
 
 
 _DEVICE_FIELDS = [c for c in devices.c if c.name != "token_digest"]
-_INSERT_DEVICE = devices.insert()
+_INSERT_DEVICE = DirectStatement(devices.insert(), [c.name for c in devices.c])
 
 
 class SqlDevices:
@@ -220,7 +222,7 @@ class SqlDevices:
 
     def add(self, device: Device, token_digest: str) -> None:
         values = {c.name: getattr(device, c.name) for c in _DEVICE_FIELDS}
-        self._conn.execute(_INSERT_DEVICE, {**values, "token_digest": token_digest})
+        _INSERT_DEVICE.execute(self._conn, {**values, "token_digest": token_digest})
 
     def by_token_digest(self, token_digest: str) -> Device | None:
         row = (

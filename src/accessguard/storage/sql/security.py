@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from accessguard.domain.model import AuditEvent, LockState
 from accessguard.storage.sql.accounts import upsert
+from accessguard.storage.sql.direct import DirectStatement
 from accessguard.storage.sql.tables import audit_events, lockouts, one_time_tokens
 
 
@@ -66,8 +67,11 @@ class SqlTokens:
         return self._conn.execute(stmt).first() is not None
 
 
-_LOCK_STATE = sa.select(lockouts.c.generation, lockouts.c.level, lockouts.c.locked_until).where(
-    lockouts.c.subject == sa.bindparam("subject")
+# Every sign-in reads its lock twice: run on the driver (storage/sql/direct.py).
+_LOCK_STATE = DirectStatement(
+    sa.select(lockouts.c.generation, lockouts.c.level, lockouts.c.locked_until).where(
+        lockouts.c.subject == sa.bindparam("subject")
+    )
 )
 
 
@@ -76,8 +80,10 @@ class SqlLockouts:
         self._conn = conn
 
     def get(self, subject: str) -> LockState:
-        row = self._conn.execute(_LOCK_STATE, {"subject": subject}).first()
-        return LockState(row.generation, row.level, row.locked_until) if row else LockState()
+        row = _LOCK_STATE.first(self._conn, {"subject": subject})
+        if row is None:
+            return LockState()
+        return LockState(row["generation"], row["level"], row["locked_until"])
 
     def lock(self, subject: str, seen: LockState, until: datetime) -> bool:
         values = {"generation": seen.generation + 1, "level": seen.level + 1, "locked_until": until}
@@ -117,7 +123,8 @@ class SqlLockouts:
 
 
 # Built once, values passed at execution: `.values()` per call cost as much CPU as the insert.
-_RECORD = audit_events.insert()
+_AUDIT_FIELDS = ("at", "kind", "outcome", "account_id", "ip", "user_agent", "detail")
+_RECORD = DirectStatement(audit_events.insert(), _AUDIT_FIELDS)
 
 
 class SqlAudit:
@@ -125,8 +132,8 @@ class SqlAudit:
         self._conn = conn
 
     def record(self, event: AuditEvent) -> None:
-        self._conn.execute(
-            _RECORD,
+        _RECORD.execute(
+            self._conn,
             {
                 "at": event.at,
                 "kind": event.kind,

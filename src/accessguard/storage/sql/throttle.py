@@ -12,13 +12,14 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from accessguard.storage.sql.accounts import upsert
+from accessguard.storage.sql.direct import DirectStatement
 from accessguard.storage.sql.engine import mapped_errors
 from accessguard.storage.sql.tables import UTCDateTime, counters
 
 # Built once: sign-in reads two counters on every attempt, and composing a statement costs as
 # much CPU as running it.
-_COUNT = sa.select(counters.c.count, counters.c.expires_at).where(
-    counters.c.key == sa.bindparam("key")
+_COUNT = DirectStatement(
+    sa.select(counters.c.count, counters.c.expires_at).where(counters.c.key == sa.bindparam("key"))
 )
 _RESET = counters.delete().where(counters.c.key == sa.bindparam("key"))
 
@@ -51,10 +52,10 @@ class SqlThrottleStore:
             # One read needs no transaction: autocommit spares the BEGIN and ROLLBACK (round
             # trips on PostgreSQL), and on SQLite it never waits for a writer.
             conn.execution_options(isolation_level="AUTOCOMMIT")
-            row = conn.execute(_COUNT, {"key": key}).first()
+            row = _COUNT.first(conn, {"key": key})
         if row is None:
             return 0, 0
-        count, expires_at = int(row[0]), row[1]
+        count, expires_at = int(row["count"]), row["expires_at"]
         if expires_at <= now:
             return 0, 0
         return count, math.ceil((expires_at - now).total_seconds())
