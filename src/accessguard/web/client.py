@@ -7,7 +7,7 @@ import ipaddress
 from fastapi import Request
 
 from accessguard.domain.model import ClientInfo
-from accessguard.settings import Network
+from accessguard.settings import Network, Settings
 
 
 def client_address(peer: str, forwarded_for: str | None, trusted: list[Network]) -> str:
@@ -39,7 +39,10 @@ def _is_trusted(peer: str, trusted: list[Network]) -> bool:
 
 
 async def client_info(request: Request) -> ClientInfo:
-    settings = request.app.state.services.settings
+    return client_of(request, request.app.state.services.settings)
+
+
+def client_of(request: Request, settings: Settings) -> ClientInfo:
     peer = request.client.host if request.client else "unknown"
     ip = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
     user_agent = request.headers.get("user-agent", "")[:300]
