@@ -8,9 +8,9 @@ machinery around the cursor: execution context, result object, event and cache b
 
 Why: that machinery costs more CPU than the driver call itself (per statement here, about
 56 µs against 22 µs on PostgreSQL and 17 µs against 2 µs on SQLite), and a successful sign-in
-runs six to eight of these statements beside its hash, on cores whose caches the hash keeps
-flushing, where every microsecond of Python costs more than it does in a loop
-(docs/performance.md). Everything else stays on SQLAlchemy.
+runs six to eight of these statements beside its hash, where every microsecond of Python
+costs more than it does in a loop (docs/performance.md). Everything else stays on
+SQLAlchemy.
 """
 
 from __future__ import annotations
