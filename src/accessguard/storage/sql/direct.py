@@ -26,13 +26,33 @@ Convert = Callable[[Any], Any] | None
 
 
 @dataclass(frozen=True)
-class _Compiled:
+class Compiled:
+    """A statement as one driver's SQL text, with SQLAlchemy's conversion of each value in
+    and of each column out. The session reads run these on connections of their own."""
+
     sql: str
     names: tuple[str, ...]  # the bind parameters, in the driver's order when positional
     positional: bool
     binds: tuple[Convert, ...]
     columns: tuple[str, ...]
     results: tuple[Convert, ...]
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """The driver's parameters: a tuple in order when positional, else by name."""
+        converted = [
+            convert(values[name]) if convert else values[name]
+            for name, convert in zip(self.names, self.binds, strict=True)
+        ]
+        if self.positional:
+            return tuple(converted)
+        return dict(zip(self.names, converted, strict=True))
+
+    def row(self, values: Sequence[Any]) -> dict[str, Any]:
+        """A fetched row, by column name, each value as SQLAlchemy would give it."""
+        return {
+            name: convert(value) if convert else value
+            for name, convert, value in zip(self.columns, self.results, values, strict=True)
+        }
 
 
 class DirectStatement:
@@ -44,34 +64,29 @@ class DirectStatement:
     def __init__(self, statement: sa.ClauseElement, keys: Sequence[str] | None = None) -> None:
         self.statement = statement
         self._keys = list(keys) if keys is not None else None
-        self._by_dialect: dict[str, _Compiled] = {}
+        # By dialect and driver: psycopg and asyncpg are both "postgresql", with other SQL.
+        self._by_driver: dict[tuple[str, str], Compiled] = {}
 
     def first(self, conn: sa.Connection, values: Mapping[str, Any]) -> dict[str, Any] | None:
         """The first row, by column name, or None."""
-        compiled = self._compiled(conn.dialect)
+        compiled = self.compiled(conn.dialect)
         row = self._run(conn, compiled, values, fetch=True)
-        if row is None:
-            return None
-        return {
-            name: convert(value) if convert else value
-            for name, convert, value in zip(compiled.columns, compiled.results, row, strict=True)
-        }
+        return None if row is None else compiled.row(row)
 
     def execute(self, conn: sa.Connection, values: Mapping[str, Any]) -> None:
-        self._run(conn, self._compiled(conn.dialect), values, fetch=False)
+        self._run(conn, self.compiled(conn.dialect), values, fetch=False)
+
+    def compiled(self, dialect: sa.Dialect) -> Compiled:
+        key = (dialect.name, dialect.driver)
+        found = self._by_driver.get(key)
+        if found is None:
+            found = self._by_driver[key] = self._compile(dialect)
+        return found
 
     def _run(
-        self, conn: sa.Connection, compiled: _Compiled, values: Mapping[str, Any], *, fetch: bool
+        self, conn: sa.Connection, compiled: Compiled, values: Mapping[str, Any], *, fetch: bool
     ) -> Any:
-        converted = [
-            convert(values[name]) if convert else values[name]
-            for name, convert in zip(compiled.names, compiled.binds, strict=True)
-        ]
-        parameters: Any = (
-            tuple(converted)
-            if compiled.positional
-            else dict(zip(compiled.names, converted, strict=True))
-        )
+        parameters = compiled.parameters(values)
         dialect = conn.dialect
         driver = conn.connection.driver_connection
         assert driver is not None  # noqa: S101 - a checked-out connection has one
@@ -94,13 +109,7 @@ class DirectStatement:
         finally:
             cursor.close()
 
-    def _compiled(self, dialect: sa.Dialect) -> _Compiled:
-        found = self._by_dialect.get(dialect.name)
-        if found is None:
-            found = self._by_dialect[dialect.name] = self._compile(dialect)
-        return found
-
-    def _compile(self, dialect: sa.Dialect) -> _Compiled:
+    def _compile(self, dialect: sa.Dialect) -> Compiled:
         compiled = self.statement.compile(dialect=dialect, column_keys=self._keys)
         assert isinstance(compiled, SQLCompiler)  # noqa: S101 - a statement compiles to SQL
         names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(compiled.binds)
@@ -111,7 +120,7 @@ class DirectStatement:
         selected = (
             self.statement.selected_columns if isinstance(self.statement, sa.Select) else None
         )
-        return _Compiled(
+        return Compiled(
             sql=str(compiled),
             names=names,
             positional=dialect.positional,

@@ -20,7 +20,6 @@ import anyio.to_thread
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from accessguard.domain.errors import ServiceUnavailable
 from accessguard.domain.model import Account, SecondFactors, Session
@@ -32,6 +31,7 @@ from accessguard.storage.sql.accounts import (
     factors_from,
     session_and_account,
 )
+from accessguard.storage.sql.direct import Compiled, DirectStatement
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +55,11 @@ _UNAVAILABLE = (
 APPLICATION_NAME = "accessguard-session-reads"
 
 
-class Compiled:
-    """A SQLAlchemy statement as one driver's text with positional parameters, compiled once
-    (`$n` for asyncpg, `?` for SQLite)."""
-
-    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        assert isinstance(compiled, SQLCompiler)  # noqa: S101 - a statement compiles to SQL
-        self.sql = str(compiled)
-        self._names: list[str] = list(compiled.positiontup or [])
-
-    def args(self, **values: Any) -> list[Any]:
-        return [values[name] for name in self._names]
-
-
 _ASYNCPG = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
-_WITH_ACCOUNT = Compiled(WITH_ACCOUNT, _ASYNCPG)
-_TOUCH = Compiled(TOUCH_SESSION, _ASYNCPG)
-_WITH_ACCOUNT_AND_FACTORS = Compiled(WITH_ACCOUNT_AND_FACTORS, _ASYNCPG)
+# Rows stay asyncpg's records: asyncpg already gives aware datetimes and Python types.
+_WITH_ACCOUNT = DirectStatement(WITH_ACCOUNT).compiled(_ASYNCPG)
+_TOUCH = DirectStatement(TOUCH_SESSION).compiled(_ASYNCPG)
+_WITH_ACCOUNT_AND_FACTORS = DirectStatement(WITH_ACCOUNT_AND_FACTORS).compiled(_ASYNCPG)
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -153,7 +140,7 @@ class AsyncpgSessionReads:
             async with asyncio.timeout(self._timeout):
                 connection = await pool.acquire()
             try:
-                return await connection.fetchrow(statement.sql, *statement.args(**values))
+                return await connection.fetchrow(statement.sql, *statement.parameters(values))
             finally:
                 await pool.release(connection)
         except _UNAVAILABLE as error:

@@ -18,11 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from accessguard.domain.errors import ServiceUnavailable
@@ -33,38 +31,17 @@ from accessguard.storage.sql.accounts import (
     factors_from,
     session_and_account,
 )
-from accessguard.storage.sql.session_reads import Compiled, ThreadedSessionReads
+from accessguard.storage.sql.direct import Compiled, DirectStatement
+from accessguard.storage.sql.session_reads import ThreadedSessionReads
 
 log = logging.getLogger(__name__)
 
 _DIALECT = sqlite.dialect()
 
 
-class _Select(Compiled):
-    """A select for SQLite, with SQLAlchemy's converter for each column of its rows."""
-
-    def __init__(self, statement: sa.Select[Any]) -> None:
-        super().__init__(statement, _DIALECT)
-        self.columns = list(statement.selected_columns.keys())
-        identity: Callable[[Any], Any] = _same
-        self.converters = [
-            column.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None) or identity
-            for column in statement.selected_columns
-        ]
-
-    def row(self, values: tuple[Any, ...]) -> dict[str, Any]:
-        return {
-            name: convert(value)
-            for name, convert, value in zip(self.columns, self.converters, values, strict=True)
-        }
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-_WITH_ACCOUNT = _Select(WITH_ACCOUNT)
-_WITH_ACCOUNT_AND_FACTORS = _Select(WITH_ACCOUNT_AND_FACTORS)
+# The repositories' own statements, compiled once for SQLite with SQLAlchemy's conversions.
+_WITH_ACCOUNT = DirectStatement(WITH_ACCOUNT).compiled(_DIALECT)
+_WITH_ACCOUNT_AND_FACTORS = DirectStatement(WITH_ACCOUNT_AND_FACTORS).compiled(_DIALECT)
 
 
 class SqliteSessionReads:
@@ -103,10 +80,11 @@ class SqliteSessionReads:
         for connection in connections.values():
             connection.close()
 
-    def _read(self, statement: _Select, token_digest: str) -> Any:
+    def _read(self, statement: Compiled, token_digest: str) -> Any:
         """The row as a mapping, None when there is none, or _BUSY."""
         try:
-            cursor = self._connection().execute(statement.sql, statement.args(digest=token_digest))
+            parameters = statement.parameters({"digest": token_digest})
+            cursor = self._connection().execute(statement.sql, parameters)
             found = cursor.fetchone()
         except sqlite3.OperationalError as error:
             if error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
