@@ -81,7 +81,17 @@ def create_app(
             await services.session_reads.aclose()
 
     app = FastAPI(
-        title="accessguard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+        title="accessguard",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # FastAPI's own OpenTelemetry goes live as soon as anything in the process sets a
+        # provider, and then exports what no log of ours may hold: validation failures with
+        # their messages (which quote the input, passwords included) and request URLs (which
+        # carry emailed tokens). Off, it also skips a provider lookup on every request. Our
+        # request log (middleware/request_id.py) is the record of each request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.services = services
     errors.install(app)
