@@ -32,13 +32,17 @@ def _account(services: Services) -> Account:
 
 def test_the_account_read_answers_as_sqlalchemy_does(services: Services) -> None:
     account = _account(services)
-    direct: DirectStatement = account_tables._BY_EMAIL_KEY_WITH_FACTORS
+    direct: DirectStatement = account_tables._FOR_PASSWORD_ATTEMPT
+    with services.uow() as uow:
+        uow.lockouts.lock("email:x", LockState(), AT)
     with services.engine.connect() as conn:
-        through_sqlalchemy = dict(
-            conn.execute(direct.statement, {"value": account.email_key}).mappings().one()
-        )
-        assert direct.first(conn, {"value": account.email_key}) == through_sqlalchemy
-        assert direct.first(conn, {"value": "nobody@example.com"}) is None
+        for values in [
+            {"email_key": account.email_key, "subject": "email:x"},
+            {"email_key": account.email_key, "subject": "email:unlocked"},
+            {"email_key": "nobody@example.com", "subject": "email:x"},
+        ]:
+            through_sqlalchemy = dict(conn.execute(direct.statement, values).mappings().one())
+            assert direct.first(conn, values) == through_sqlalchemy
 
 
 def test_a_session_and_a_device_added_read_back_the_same(services: Services) -> None:

@@ -1,27 +1,39 @@
-"""Sign-in's first read: the account and its second factors in one statement, the same on
-both backends as the two separate reads it replaces."""
+"""A password attempt's read before the hash: the account, its second factors and a lock in
+one statement, the same on both backends as the separate reads it replaces."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from accessguard.bootstrap import Services
 from accessguard.domain.emails import email_key
-from accessguard.domain.model import SecondFactors
+from accessguard.domain.lockout import email_subject
+from accessguard.domain.model import LockState, SecondFactors
 from tests.support import make_account
 
 
-def read_both_ways(services: Services, key: str) -> tuple[object, object]:
+def read_both_ways(services: Services, key: str, subject: str) -> tuple[object, object]:
     with services.uow(read_only=True) as uow:
-        together = uow.accounts.by_email_key_with_factors(key)
+        together = uow.accounts.for_password_attempt(key, subject)
         account = uow.accounts.by_email_key(key)
-        apart = (account, uow.accounts.second_factors(account.id)) if account else None
+        factors = uow.accounts.second_factors(account.id) if account else SecondFactors()
+        apart = (account, factors, uow.lockouts.get(subject))
     return together, apart
 
 
-def test_the_account_with_its_factors_is_the_two_separate_reads(services: Services) -> None:
+def lock(services: Services, subject: str) -> LockState:
+    until = services.clock.now() + timedelta(minutes=15)
+    with services.uow() as uow:
+        uow.lockouts.lock(subject, LockState(), until)
+        return uow.lockouts.get(subject)
+
+
+def test_the_account_with_its_factors_and_lock_is_the_separate_reads(services: Services) -> None:
     account = make_account(services)
     key = email_key(account.email)
-    together, apart = read_both_ways(services, key)
-    assert together == apart == (account, SecondFactors())
+    subject = email_subject(key)
+    together, apart = read_both_ways(services, key, subject)
+    assert together == apart == (account, SecondFactors(), LockState())
     now = services.clock.now()
     issued = services.recovery_codes.issue()
     with services.uow() as uow:  # an app, a phone and a set of codes, stored directly
@@ -29,22 +41,33 @@ def test_the_account_with_its_factors_is_the_two_separate_reads(services: Servic
         uow.totp.activate(account.id, "sealed-secret", 1, now)
         uow.sms.add_confirmed(account.id, "+447700900123", now)
         issued.store(uow, account.id, now)
-    together, apart = read_both_ways(services, key)
+    locked = lock(services, subject)
+    together, apart = read_both_ways(services, key, subject)
     assert together == apart
-    assert together == (account, SecondFactors(True, True, len(issued.codes)))
+    assert together == (account, SecondFactors(True, True, len(issued.codes)), locked)
+    assert locked.locked_until is not None
 
 
-def test_an_unknown_email_finds_nothing(services: Services) -> None:
+def test_an_unknown_email_finds_no_account_but_its_lock(services: Services) -> None:
     make_account(services)
-    assert read_both_ways(services, email_key("nobody@example.com")) == (None, None)
+    key = email_key("nobody@example.com")
+    assert read_both_ways(services, key, email_subject(key)) == (
+        (None, SecondFactors(), LockState()),
+        (None, SecondFactors(), LockState()),
+    )
+    locked = lock(services, email_subject(key))
+    together, apart = read_both_ways(services, key, email_subject(key))
+    assert together == apart == (None, SecondFactors(), locked)
 
 
-def test_another_accounts_factors_never_show(services: Services) -> None:
+def test_another_accounts_factors_and_locks_never_show(services: Services) -> None:
     with_app = make_account(services, "grace@example.com")
     plain = make_account(services)
     now = services.clock.now()
     with services.uow() as uow:
         uow.totp.put_pending(with_app.id, "sealed-secret", now)
         uow.totp.activate(with_app.id, "sealed-secret", 1, now)
-    together, _ = read_both_ways(services, email_key(plain.email))
-    assert together == (plain, SecondFactors())
+    lock(services, email_subject(with_app.email_key))
+    key = email_key(plain.email)
+    together, _ = read_both_ways(services, key, email_subject(key))
+    assert together == (plain, SecondFactors(), LockState())

@@ -56,15 +56,19 @@ class PasswordAttempts:
         self._devices = devices
 
     def read(self, email_key: str, device_token: str | None, now: datetime) -> PasswordAttempt:
+        email = email_subject(email_key)
         with self._uow(read_only=True) as uow:
-            found = uow.accounts.by_email_key_with_factors(email_key)
-            account, factors = found if found else (None, SecondFactors())
+            # The email's lock comes in the account's read: it is the one used unless the
+            # client brings a known device.
+            account, factors, email_lock = uow.accounts.for_password_attempt(email_key, email)
             device = self._devices.recognise(
                 uow, account.id if account else None, device_token, now
             )
+            if device is None:
+                return PasswordAttempt(account, None, email, email_lock, factors)
             # A known device counts its own failures: a stranger's failures on the email do
             # not lock it out, and its own lock only itself (OWASP's device-cookie scheme).
-            subject = device_subject(device.id) if device else email_subject(email_key)
+            subject = device_subject(device.id)
             return PasswordAttempt(account, device, subject, uow.lockouts.get(subject), factors)
 
     def refuse(

@@ -45,8 +45,12 @@ class AccountRepository(Protocol):
     def by_email_key(self, email_key: str) -> Account | None:
         """The account whose normalised email is `email_key`."""
 
-    def by_email_key_with_factors(self, email_key: str) -> tuple[Account, SecondFactors] | None:
-        """The same account with its second factors, in one read (sign-in's first step)."""
+    def for_password_attempt(
+        self, email_key: str, lock_subject: str
+    ) -> tuple[Account | None, SecondFactors, LockState]:
+        """The account whose normalised email is `email_key` (None if there is none) with its
+        second factors, and the lock state of `lock_subject`, in one read (what a password
+        attempt needs before the hash)."""
 
     def set_password(self, account_id: str, password_hash: str) -> None:
         """Replace the stored hash."""

@@ -9,11 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from accessguard.domain.model import Account, Device, SecondFactors, Session
+from accessguard.domain.model import Account, Device, LockState, SecondFactors, Session
 from accessguard.storage.sql.direct import DirectStatement
 from accessguard.storage.sql.tables import (
     accounts,
     devices,
+    lockouts,
     recovery_codes,
     sessions,
     sms_credentials,
@@ -68,9 +69,22 @@ def factors_from(row: Mapping[Any, Any]) -> SecondFactors:
 
 _ACCOUNT: sa.BindParameter[str] = sa.bindparam("account_id")
 SECOND_FACTORS = sa.select(*factor_columns(_ACCOUNT))
-# Sign-in reads the factors with the account, before the hash: one statement fewer after it.
-_BY_EMAIL_KEY_WITH_FACTORS = DirectStatement(
-    _BY_EMAIL_KEY.add_columns(*factor_columns(accounts.c.id))
+# A password attempt's one read before the hash: the account with its second factors (so none
+# is needed after the hash) and the lock of a subject. The lock exists for unknown emails too
+# (their failures are counted), so both hang off a one-row anchor: a missing account still
+# brings the lock.
+_ANCHOR = sa.select(sa.literal_column("1").label("anchor")).subquery("anchor")
+_FOR_PASSWORD_ATTEMPT = DirectStatement(
+    sa.select(
+        accounts,
+        *factor_columns(accounts.c.id),
+        *[c.label(f"l__{c.name}") for c in (lockouts.c.generation, lockouts.c.level)],
+        lockouts.c.locked_until.label("l__locked_until"),
+    ).select_from(
+        _ANCHOR.outerjoin(accounts, accounts.c.email_key == sa.bindparam("email_key")).outerjoin(
+            lockouts, lockouts.c.subject == sa.bindparam("subject")
+        )
+    )
 )
 _ACCOUNT_FIELDS = tuple(accounts.c.keys())
 
@@ -99,11 +113,21 @@ class SqlAccounts:
     def by_email_key(self, email_key: str) -> Account | None:
         return self._one(_BY_EMAIL_KEY, email_key)
 
-    def by_email_key_with_factors(self, email_key: str) -> tuple[Account, SecondFactors] | None:
-        row = _BY_EMAIL_KEY_WITH_FACTORS.first(self._conn, {"value": email_key})
-        if row is None:
-            return None
-        return Account(**{k: row[k] for k in _ACCOUNT_FIELDS}), factors_from(row)
+    def for_password_attempt(
+        self, email_key: str, lock_subject: str
+    ) -> tuple[Account | None, SecondFactors, LockState]:
+        row = _FOR_PASSWORD_ATTEMPT.first(
+            self._conn, {"email_key": email_key, "subject": lock_subject}
+        )
+        assert row is not None  # noqa: S101 - the anchor always gives one row
+        lock = (
+            LockState()
+            if row["l__generation"] is None
+            else LockState(row["l__generation"], row["l__level"], row["l__locked_until"])
+        )
+        if row["id"] is None:
+            return None, SecondFactors(), lock
+        return Account(**{k: row[k] for k in _ACCOUNT_FIELDS}), factors_from(row), lock
 
     def _set(self, account_id: str, **values: object) -> None:
         self._conn.execute(accounts.update().where(accounts.c.id == account_id).values(values))
