@@ -663,7 +663,7 @@ def drive(server: Server, backend: Backend, options: Options, **job: Any) -> dic
         db_name=backend.db_name,
     )
     what = job.get("path") or "POST /api/v1/login"
-    say(f"  {backend.title}: {what} for {options.warmup:g}+{options.duration:g} s")
+    say(f"  {backend.title}: {what} for {options.warmup:g}+{options.duration:.3g} s")
     with subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--loadgen-worker"],
         stdin=subprocess.PIPE,
@@ -1029,7 +1029,9 @@ def render(
         f"- server: `accessguard serve --workers 1` = **1 server process** per backend; "
         f"{options.accounts:,} verified accounts; load: {options.concurrency} concurrent "
         f"keep-alive connections from one separate process ({options.client} client), "
-        f"{options.warmup:g} s warm-up then {options.duration:g} s measured per figure",
+        f"{options.duration:g} s measured per figure in {WINDOWS} windows of "
+        f"{options.warmup:g} s warm-up then {options.duration / WINDOWS:.3g} s (sign-in apart "
+        f"from Argon2: one window, {options.warmup:g} s then {options.duration:g} s)",
         "- cores busy: average CPU cores used while measuring, from /proc: the server "
         "process, the load generator, the bench database's PostgreSQL backends, and the "
         "rest of the machine (Redis, PostgreSQL background work, kernel, other users). "
