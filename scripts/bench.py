@@ -718,10 +718,11 @@ def merge_windows(windows: list[dict[str, Any]]) -> dict[str, Any]:
     statuses: Counter[str] = sum((Counter(w["statuses"]) for w in windows), Counter())
     failures: Counter[str] = sum((Counter(w["failures"]) for w in windows), Counter())
     detail: Counter[str] = sum((Counter(w["error_detail"]) for w in windows), Counter())
+    ok = sum(w["ok"] for w in windows)
     return {
         "window": seconds,
-        "ok": sum(w["ok"] for w in windows),
-        "rate": sum(w["ok"] for w in windows) / seconds,
+        "ok": ok,
+        "rate": ok / seconds,
         "statuses": dict(statuses),
         "failures": dict(failures),
         "p50_ms": cuts[49] * 1000,

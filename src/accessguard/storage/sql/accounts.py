@@ -73,13 +73,17 @@ SECOND_FACTORS = sa.select(*factor_columns(_ACCOUNT))
 # is needed after the hash) and the lock of a subject. The lock exists for unknown emails too
 # (their failures are counted), so both hang off a one-row anchor: a missing account still
 # brings the lock.
+_LOCK_COLUMNS: list[sa.Column[Any]] = [
+    lockouts.c.generation,
+    lockouts.c.level,
+    lockouts.c.locked_until,
+]
 _ANCHOR = sa.select(sa.literal_column("1").label("anchor")).subquery("anchor")
 _FOR_PASSWORD_ATTEMPT = DirectStatement(
     sa.select(
         accounts,
         *factor_columns(accounts.c.id),
-        *[c.label(f"l__{c.name}") for c in (lockouts.c.generation, lockouts.c.level)],
-        lockouts.c.locked_until.label("l__locked_until"),
+        *[c.label(f"l__{c.name}") for c in _LOCK_COLUMNS],
     ).select_from(
         _ANCHOR.outerjoin(accounts, accounts.c.email_key == sa.bindparam("email_key")).outerjoin(
             lockouts, lockouts.c.subject == sa.bindparam("subject")
