@@ -134,8 +134,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     else:
         throttle = SqlThrottleStore(engine)
 
-    def uow(*, read_only: bool = False) -> UnitOfWork:
-        return SqlUnitOfWork(engine, read_only=read_only)
+    def uow(*, read_only: bool = False, deferred_writes: bool = False) -> UnitOfWork:
+        return SqlUnitOfWork(engine, read_only=read_only, deferred_writes=deferred_writes)
 
     hasher = Argon2Hasher(
         time_cost=settings.argon2_time_cost,

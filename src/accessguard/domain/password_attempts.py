@@ -88,7 +88,7 @@ class PasswordAttempts:
             if count
             else self._rules.lockout_threshold + 1
         )
-        with self._uow() as uow:
+        with self._uow(deferred_writes=True) as uow:
             refusal: AccessError = (
                 self._lockout.lock_if_reached(
                     uow.lockouts, attempt.subject, attempt.lock, failures, now
@@ -101,7 +101,7 @@ class PasswordAttempts:
     def audit(
         self, kind: str, outcome: str, account_id: str | None, client: ClientInfo, now: datetime
     ) -> None:
-        with self._uow() as uow:
+        with self._uow(deferred_writes=True) as uow:
             uow.audit.record(_event(kind, outcome, account_id, client, now))
 
 

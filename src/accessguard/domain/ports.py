@@ -211,9 +211,11 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+    def __call__(self, *, read_only: bool = False, deferred_writes: bool = False) -> UnitOfWork:
         """A unit of work; `read_only` promises no writes, so readers need not queue
-        behind writers (SQLite takes no write lock for it)."""
+        behind writers (SQLite takes no write lock for it). `deferred_writes` promises that
+        the unit reads nothing it wrote itself, so the store may send its writes together
+        when it ends (all of them or none, as ever)."""
 
 
 class ThrottleStore(Protocol):

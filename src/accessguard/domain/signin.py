@@ -120,7 +120,8 @@ class SignIn:
         if self._lockout.threshold_reached(failures):
             # Failures racing this attempt locked the subject while it was hashing.
             raise self._attempts.refuse(attempt, _KIND, client, now, count=False)
-        with self._uow() as uow:
+        # Nothing in it reads back its own writes, so on PostgreSQL they land as one statement.
+        with self._uow(deferred_writes=True) as uow:
             outcome = self._succeed(uow, attempt, password, device_token, client, now)
             code = (
                 outcome.code.value

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from accessguard.domain.model import Account, Device, LockState, SecondFactors, Session
 from accessguard.storage.sql.direct import DirectStatement
+from accessguard.storage.sql.held_writes import DirectRunner
 from accessguard.storage.sql.tables import (
     accounts,
     devices,
@@ -189,12 +190,13 @@ def session_and_account(row: Mapping[Any, Any]) -> tuple[Session, Account]:
 
 
 class SqlSessions:
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, runner: DirectRunner) -> None:
         self._conn = conn
+        self._runner = runner
 
     def add(self, session: Session, token_digest: str) -> None:
         values = {c.name: getattr(session, c.name) for c in _SESSION_FIELDS}
-        _INSERT_SESSION.execute(self._conn, {**values, "token_digest": token_digest})
+        self._runner.insert(_INSERT_SESSION, {**values, "token_digest": token_digest})
 
     def by_token_digest(self, token_digest: str) -> Session | None:
         row = (
@@ -245,12 +247,13 @@ _INSERT_DEVICE = DirectStatement(devices.insert(), [c.name for c in devices.c])
 
 
 class SqlDevices:
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, runner: DirectRunner) -> None:
         self._conn = conn
+        self._runner = runner
 
     def add(self, device: Device, token_digest: str) -> None:
         values = {c.name: getattr(device, c.name) for c in _DEVICE_FIELDS}
-        _INSERT_DEVICE.execute(self._conn, {**values, "token_digest": token_digest})
+        self._runner.insert(_INSERT_DEVICE, {**values, "token_digest": token_digest})
 
     def by_token_digest(self, token_digest: str) -> Device | None:
         row = (

@@ -63,7 +63,7 @@ class DirectStatement:
 
     def __init__(self, statement: sa.ClauseElement, keys: Sequence[str] | None = None) -> None:
         self.statement = statement
-        self._keys = list(keys) if keys is not None else None
+        self.keys = tuple(keys) if keys is not None else None
         # By dialect and driver: psycopg and asyncpg are both "postgresql", with other SQL.
         self._by_driver: dict[tuple[str, str], Compiled] = {}
 
@@ -110,7 +110,9 @@ class DirectStatement:
             cursor.close()
 
     def _compile(self, dialect: sa.Dialect) -> Compiled:
-        compiled = self.statement.compile(dialect=dialect, column_keys=self._keys)
+        compiled = self.statement.compile(
+            dialect=dialect, column_keys=list(self.keys) if self.keys is not None else None
+        )
         assert isinstance(compiled, SQLCompiler)  # noqa: S101 - a statement compiles to SQL
         names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(compiled.binds)
         binds = tuple(

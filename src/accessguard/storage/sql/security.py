@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from accessguard.domain.model import AuditEvent, LockState
 from accessguard.storage.sql.accounts import upsert
 from accessguard.storage.sql.direct import DirectStatement
+from accessguard.storage.sql.held_writes import DirectRunner
 from accessguard.storage.sql.tables import audit_events, lockouts, one_time_tokens
 
 
@@ -76,11 +77,12 @@ _LOCK_STATE = DirectStatement(
 
 
 class SqlLockouts:
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, runner: DirectRunner) -> None:
         self._conn = conn
+        self._runner = runner
 
     def get(self, subject: str) -> LockState:
-        row = _LOCK_STATE.first(self._conn, {"subject": subject})
+        row = self._runner.read(_LOCK_STATE, {"subject": subject})
         if row is None:
             return LockState()
         return LockState(row["generation"], row["level"], row["locked_until"])
@@ -128,12 +130,13 @@ _RECORD = DirectStatement(audit_events.insert(), _AUDIT_FIELDS)
 
 
 class SqlAudit:
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, runner: DirectRunner) -> None:
         self._conn = conn
+        self._runner = runner
 
     def record(self, event: AuditEvent) -> None:
-        _RECORD.execute(
-            self._conn,
+        self._runner.insert(
+            _RECORD,
             {
                 "at": event.at,
                 "kind": event.kind,

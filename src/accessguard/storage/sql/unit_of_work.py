@@ -23,6 +23,7 @@ from accessguard.domain.ports import (
 from accessguard.storage.sql.accounts import SqlAccounts, SqlDevices, SqlSessions
 from accessguard.storage.sql.challenges import SqlChallenges
 from accessguard.storage.sql.engine import mapped_errors, unavailable
+from accessguard.storage.sql.held_writes import DirectRunner, HoldInserts, RunNow
 from accessguard.storage.sql.mfa import SqlTotp
 from accessguard.storage.sql.mfa_sms import SqlSms
 from accessguard.storage.sql.outbox import SqlOutbox
@@ -45,10 +46,15 @@ class SqlUnitOfWork:
     recovery_cases: RecoveryCaseRepository
     challenges: ChallengeRepository
 
-    def __init__(self, engine: sa.Engine, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: sa.Engine, *, read_only: bool = False, deferred_writes: bool = False
+    ) -> None:
         self._engine = engine
         self._read_only = read_only
+        # Held INSERTs save round trips only where there are round trips: on PostgreSQL.
+        self._hold = deferred_writes and not read_only and engine.dialect.driver == "psycopg"
         self._conn: sa.Connection | None = None
+        self._held: HoldInserts | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         with mapped_errors():
@@ -64,12 +70,15 @@ class SqlUnitOfWork:
                 conn.close()
                 raise
         self._conn = conn
+        runner: DirectRunner = RunNow(conn)
+        if self._hold:
+            runner = self._held = HoldInserts(conn)
         self.accounts = SqlAccounts(conn)
-        self.sessions = SqlSessions(conn)
-        self.devices = SqlDevices(conn)
+        self.sessions = SqlSessions(conn, runner)
+        self.devices = SqlDevices(conn, runner)
         self.tokens = SqlTokens(conn)
-        self.lockouts = SqlLockouts(conn)
-        self.audit = SqlAudit(conn)
+        self.lockouts = SqlLockouts(conn, runner)
+        self.audit = SqlAudit(conn, runner)
         self.outbox = SqlOutbox(conn)
         self.totp = SqlTotp(conn)
         self.sms = SqlSms(conn)
@@ -85,10 +94,13 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         conn, self._conn = self._conn, None
+        held, self._held = self._held, None
         assert conn is not None  # noqa: S101 - __enter__ ran
         with mapped_errors():
             try:
                 if exc_type is None:
+                    if held is not None:
+                        held.send()
                     conn.commit()
                 else:
                     conn.rollback()
