@@ -81,3 +81,14 @@ def test_the_verdict_is_the_median_window_and_lists_them_all(bench: ModuleType) 
     cell = bench.windows_verdict([1.04, 0.85, 0.91], 0.9)
     assert cell.startswith("**0.91** (target ≥ 0.9: met)")
     assert cell.endswith("windows 1.04 / 0.85 / 0.91")
+
+
+def test_cpu_apart_from_argon2_leaves_out_the_cheap_verify_it_contains(bench: ModuleType) -> None:
+    # 500 sign-ins in 10 s with the server on 1 core: 20 ms each, plus 2 ms of load generator.
+    cheap = window(500, 10.0, 1.0, [])
+    cheap["cpu"]["loadgen"] = 0.1
+    cheap["cheap_verify_ms"] = 0.5
+    data = {"overhead": cheap, "baseline_here": {"ms_per_verify": 20.0}}
+    measured, allowed = bench.overhead_cells(data)
+    assert measured == ("20.00 / 2.00 / 0.00 ms (50/s), less its cheap verify 0.50 ms: 21.50 ms")
+    assert allowed == "20.0 ÷ (20.0 + 21.50) ms = 0.48"
