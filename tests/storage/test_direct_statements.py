@@ -128,19 +128,26 @@ def test_a_connection_lost_under_a_direct_statement_is_unavailable_then_replaced
 ) -> None:
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
 
+    told_dead: list[bool] = []
+
     def read_after_the_server_ended_the_connection() -> None:
         with services.uow(read_only=True) as uow:
             conn = uow.lockouts._conn  # type: ignore[attr-defined]
             pid = conn.connection.driver_connection.info.backend_pid
             with admin.connect() as other:
                 other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            uow.lockouts.get("email:x")
+            try:
+                uow.lockouts.get("email:x")
+            finally:
+                told_dead.append(conn.invalidated)
 
     try:
         with pytest.raises(ServiceUnavailable):
             read_after_the_server_ended_the_connection()
     finally:
         admin.dispose()
-    # SQLAlchemy was told the connection died: the pool does not hand it out again.
+    # SQLAlchemy was told the connection died, at once, by the direct statement: the pool
+    # does not hand it out again, and the next unit of work gets a new one.
+    assert told_dead == [True]
     with services.uow(read_only=True) as uow:
         assert uow.lockouts.get("email:x") == LockState()

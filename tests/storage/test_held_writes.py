@@ -13,13 +13,13 @@ import pytest
 import sqlalchemy as sa
 
 from accessguard.bootstrap import Services
-from accessguard.domain.errors import InvalidCredentials
+from accessguard.domain.errors import InvalidCredentials, ServiceUnavailable
 from accessguard.domain.lockout import email_subject
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device, LockState, Session
 from accessguard.storage.sql.engine import create_engine
 from accessguard.storage.sql.tables import audit_events, devices, lockouts, sessions
 from accessguard.storage.sql.unit_of_work import SqlUnitOfWork
-from tests.support import PASSWORD, make_account
+from tests.support import PASSWORD, PG_ADMIN_URL, make_account
 
 AT = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 on_postgresql_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -183,3 +183,36 @@ def test_no_connection_is_left_in_autocommit(services: Services) -> None:
             assert conn.execute(sa.select(sa.func.count()).select_from(lockouts)).scalar() == 0
     finally:
         engine.dispose()
+
+
+@on_postgresql_only
+def test_a_connection_lost_before_the_held_inserts_go_out_is_unavailable_and_replaced(
+    services: Services,
+) -> None:
+    account = make_account(services)
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    before = _counts(services)
+    drivers: list[Any] = []
+
+    def hold_then_lose_the_connection() -> None:
+        with services.uow(deferred_writes=True) as uow:
+            driver = uow.audit._conn.connection.driver_connection  # type: ignore[attr-defined]
+            drivers.append(driver)
+            uow.lockouts.get("email:lost")
+            uow.audit.record(_event(account))
+            uow.sessions.add(_session(account), "s" * 64)
+            with admin.connect() as other:
+                other.execute(
+                    sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": driver.info.backend_pid}
+                )
+
+    try:
+        with pytest.raises(ServiceUnavailable):
+            hold_then_lose_the_connection()
+    finally:
+        admin.dispose()
+    assert drivers[0].closed  # discarded: never handed out again, in autocommit or otherwise
+    assert _counts(services) == before
+    with services.uow(deferred_writes=True) as uow:  # a new connection serves the next unit
+        uow.audit.record(_event(account))
+    assert _counts(services)[2] == before[2] + 1
