@@ -74,17 +74,27 @@ SECOND_FACTORS = sa.select(*factor_columns(_ACCOUNT))
 # is needed after the hash) and the lock of a subject. The lock exists for unknown emails too
 # (their failures are counted), so both hang off a one-row anchor: a missing account still
 # brings the lock.
-_LOCK_COLUMNS: list[sa.Column[Any]] = [
+LOCK_COLUMNS: list[sa.Column[Any]] = [
     lockouts.c.generation,
     lockouts.c.level,
     lockouts.c.locked_until,
 ]
+
+
+def lock_state(row: Mapping[str, Any] | None, prefix: str = "") -> LockState:
+    """A lockouts row (its columns named `prefix` + name) as the domain's record; no row, or
+    an outer join that found none, is the state of a subject never locked."""
+    if row is None or row[prefix + "generation"] is None:
+        return LockState()
+    return LockState(**{c.name: row[prefix + c.name] for c in LOCK_COLUMNS})
+
+
 _ANCHOR = sa.select(sa.literal_column("1").label("anchor")).subquery("anchor")
 _FOR_PASSWORD_ATTEMPT = DirectStatement(
     sa.select(
         accounts,
         *factor_columns(accounts.c.id),
-        *[c.label(f"l__{c.name}") for c in _LOCK_COLUMNS],
+        *[c.label(f"l__{c.name}") for c in LOCK_COLUMNS],
     ).select_from(
         _ANCHOR.outerjoin(accounts, accounts.c.email_key == sa.bindparam("email_key")).outerjoin(
             lockouts, lockouts.c.subject == sa.bindparam("subject")
@@ -125,11 +135,7 @@ class SqlAccounts:
             self._conn, {"email_key": email_key, "subject": lock_subject}
         )
         assert row is not None  # noqa: S101 - the anchor always gives one row
-        lock = (
-            LockState()
-            if row["l__generation"] is None
-            else LockState(row["l__generation"], row["l__level"], row["l__locked_until"])
-        )
+        lock = lock_state(row, prefix="l__")
         if row["id"] is None:
             return None, SecondFactors(), lock
         return Account(**{k: row[k] for k in _ACCOUNT_FIELDS}), factors_from(row), lock

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 
 from accessguard.storage.sql.direct import DirectStatement
 
@@ -87,7 +88,7 @@ class HoldInserts:
         """Autocommit for one statement while no transaction has begun (one statement is
         atomic on its own); inside the transaction once a write through SQLAlchemy began it."""
         driver: Any = self._conn.connection.driver_connection
-        if driver.info.transaction_status != driver.info.transaction_status.IDLE:
+        if driver.info.transaction_status != TransactionStatus.IDLE:
             yield
             return
         driver.autocommit = True
@@ -106,7 +107,8 @@ class HoldInserts:
 @functools.cache
 def combined(statements: tuple[DirectStatement, ...]) -> DirectStatement:
     """`WITH w0 AS (INSERT …), w1 AS (INSERT …) INSERT …`, its values named `w{i}_{column}`;
-    built once for each sequence of INSERTs (a sign-in makes one or two kinds)."""
+    built once for each sequence of INSERTs. The sequences are few (a sign-in makes two, a
+    refusal one), all of module-level statements, so the cache stays small."""
     parts = [_renamed(statement, f"w{i}_") for i, statement in enumerate(statements)]
     last = parts[-1].add_cte(*(part.cte(f"w{i}") for i, part in enumerate(parts[:-1])))
     return DirectStatement(last)

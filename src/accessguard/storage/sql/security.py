@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from accessguard.domain.model import AuditEvent, LockState
-from accessguard.storage.sql.accounts import upsert
+from accessguard.storage.sql.accounts import LOCK_COLUMNS, lock_state, upsert
 from accessguard.storage.sql.direct import DirectStatement
 from accessguard.storage.sql.held_writes import DirectRunner
 from accessguard.storage.sql.tables import audit_events, lockouts, one_time_tokens
@@ -70,9 +70,7 @@ class SqlTokens:
 
 # Every sign-in reads its lock twice: run on the driver (storage/sql/direct.py).
 _LOCK_STATE = DirectStatement(
-    sa.select(lockouts.c.generation, lockouts.c.level, lockouts.c.locked_until).where(
-        lockouts.c.subject == sa.bindparam("subject")
-    )
+    sa.select(*LOCK_COLUMNS).where(lockouts.c.subject == sa.bindparam("subject"))
 )
 
 
@@ -82,10 +80,7 @@ class SqlLockouts:
         self._runner = runner
 
     def get(self, subject: str) -> LockState:
-        row = self._runner.read(_LOCK_STATE, {"subject": subject})
-        if row is None:
-            return LockState()
-        return LockState(row["generation"], row["level"], row["locked_until"])
+        return lock_state(self._runner.read(_LOCK_STATE, {"subject": subject}))
 
     def lock(self, subject: str, seen: LockState, until: datetime) -> bool:
         values = {"generation": seen.generation + 1, "level": seen.level + 1, "locked_until": until}
