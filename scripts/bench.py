@@ -361,20 +361,24 @@ def hasher() -> Any:
     )
 
 
+def raw_hasher(params: dict[str, int]) -> Any:
+    """argon2-cffi itself, with the settings' names for its parameters."""
+    import argon2
+
+    return argon2.PasswordHasher(
+        time_cost=params["argon2_time_cost"],
+        memory_cost=params["argon2_memory_kib"],
+        parallelism=params["argon2_parallelism"],
+        type=argon2.Type.ID,
+    )
+
+
 def measure_baseline(seconds: float, password: str) -> dict[str, float]:
     """Argon2id verifies per second with one thread per core, all of them busy.
 
     argon2-cffi called directly from each thread: the raw rate, without the service's
     hashing threads and their hand-off in between."""
-    import argon2
-
-    p = argon2_defaults()
-    h = argon2.PasswordHasher(
-        time_cost=p["argon2_time_cost"],
-        memory_cost=p["argon2_memory_kib"],
-        parallelism=p["argon2_parallelism"],
-        type=argon2.Type.ID,
-    )
+    h = raw_hasher(argon2_defaults())
     stored = h.hash(password)
     threads = os.cpu_count() or 1
     h.verify(stored, password)  # warm: the first call allocates
@@ -826,14 +830,7 @@ def measure_overhead(backend: Backend, options: Options, workdir: Path, password
 
 def cheap_verify_ms(password: str, seconds: float = 1.0) -> float:
     """CPU milliseconds of one verify with CHEAP_ARGON2, on one thread."""
-    import argon2
-
-    h = argon2.PasswordHasher(
-        time_cost=CHEAP_ARGON2["argon2_time_cost"],
-        memory_cost=CHEAP_ARGON2["argon2_memory_kib"],
-        parallelism=CHEAP_ARGON2["argon2_parallelism"],
-        type=argon2.Type.ID,
-    )
+    h = raw_hasher(CHEAP_ARGON2)
     stored = h.hash(password)
     h.verify(stored, password)  # warm: the first call allocates
     count, started, deadline = 0, time.process_time(), time.perf_counter() + seconds
