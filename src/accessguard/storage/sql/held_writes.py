@@ -107,8 +107,10 @@ class HoldInserts:
 @functools.cache
 def combined(statements: tuple[DirectStatement, ...]) -> DirectStatement:
     """`WITH w0 AS (INSERT …), w1 AS (INSERT …) INSERT …`, its values named `w{i}_{column}`;
-    built once for each sequence of INSERTs. The sequences are few (a sign-in makes two, a
-    refusal one), all of module-level statements, so the cache stays small."""
+    built once for each sequence of INSERTs. The sequences are few, all of module-level
+    statements (a sign-in holds device, session and audit row, or session and audit row for
+    a known device; a refusal holds its audit row alone, sent as itself), so the cache stays
+    small."""
     parts = [_renamed(statement, f"w{i}_") for i, statement in enumerate(statements)]
     last = parts[-1].add_cte(*(part.cte(f"w{i}") for i, part in enumerate(parts[:-1])))
     return DirectStatement(last)
