@@ -1,5 +1,6 @@
 """Argon2 runs on a few long-lived threads: never more hashes at once than cores, from any
-number of callers, and still after a fork."""
+number of callers, and still after a fork; finished hashes go back in batches only while
+others wait."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from accessguard.domain import recovery_codes
-from accessguard.domain.hashing import on_hashing_thread
+from accessguard.domain.hashing import HashingThreads, on_hashing_thread
 from accessguard.domain.passwords import Argon2Hasher
 from tests.conftest import FAST_HASH
 
@@ -132,3 +134,63 @@ class _Noting:
             return attribute(*args, **kwargs)
 
         return noted
+
+
+def _queued_behind_a_gate(threads: HashingThreads) -> tuple[threading.Event, list[Any], list[bool]]:
+    """Three jobs on one thread: the first waits for the gate, so the other two are queued
+    when it finishes; each of those notes whether the first's caller had its answer yet."""
+    gate = threading.Event()
+    first = threads.submit(lambda: gate.wait(10) and "first")
+    seen: list[bool] = []
+
+    def noting(name: str) -> str:
+        seen.append(first.done())
+        return name
+
+    futures = [
+        first,
+        threads.submit(lambda: noting("second")),
+        threads.submit(lambda: noting("third")),
+    ]
+    return gate, futures, seen
+
+
+def test_while_others_wait_finished_hashes_are_handed_back_together() -> None:
+    gate, futures, seen = _queued_behind_a_gate(HashingThreads(1, batch=3, hold_seconds=60))
+    gate.set()
+
+    assert [f.result(timeout=10) for f in futures] == ["first", "second", "third"]
+    assert seen == [False, False]
+
+
+def test_a_finished_hash_is_held_no_longer_than_the_hold_time() -> None:
+    gate, futures, seen = _queued_behind_a_gate(HashingThreads(1, batch=100, hold_seconds=0))
+    gate.set()
+
+    assert [f.result(timeout=10) for f in futures] == ["first", "second", "third"]
+    assert seen == [True, True]
+
+
+def test_with_nothing_waiting_a_hash_is_handed_back_at_once() -> None:
+    threads = HashingThreads(2, batch=100, hold_seconds=60)
+
+    assert threads.submit(lambda: 42).result(timeout=10) == 42
+    assert threads.submit(lambda: 43).result(timeout=10) == 43
+
+
+def test_each_error_in_a_batch_reaches_its_own_caller() -> None:
+    threads = HashingThreads(1, batch=4, hold_seconds=60)
+    gate = threading.Event()
+
+    def broken(i: int) -> int:
+        raise ValueError(f"hash {i} failed")
+
+    futures = [threads.submit(lambda: gate.wait(10) and 0)]
+    futures += [threads.submit(lambda i=i: broken(i) if i % 2 else i) for i in range(1, 4)]
+    gate.set()
+
+    assert futures[0].result(timeout=10) == 0
+    assert futures[2].result(timeout=10) == 2
+    for i in (1, 3):
+        with pytest.raises(ValueError, match=f"hash {i} failed"):
+            futures[i].result(timeout=10)
