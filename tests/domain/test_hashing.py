@@ -136,15 +136,35 @@ class _Noting:
         return noted
 
 
-def _queued_behind_a_gate(threads: HashingThreads) -> tuple[threading.Event, list[Any], list[bool]]:
+class _Clock:
+    """A clock the jobs move: each job's work takes exactly the seconds it adds."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _queued_behind_a_gate(
+    threads: HashingThreads, clock: _Clock, *, first_takes: float
+) -> tuple[threading.Event, list[Any], list[bool]]:
     """Three jobs on one thread: the first waits for the gate, so the other two are queued
-    when it finishes; each of those notes whether the first's caller had its answer yet."""
+    when it finishes. It takes `first_takes` seconds of the clock, the others one second
+    each, and each of those notes whether the first's caller had its answer yet."""
     gate = threading.Event()
-    first = threads.submit(lambda: gate.wait(10) and "first")
+
+    def gated() -> str:
+        gate.wait(10)
+        clock.now += first_takes
+        return "first"
+
+    first = threads.submit(gated)
     seen: list[bool] = []
 
     def noting(name: str) -> str:
         seen.append(first.done())
+        clock.now += 1.0
         return name
 
     futures = [
@@ -156,7 +176,9 @@ def _queued_behind_a_gate(threads: HashingThreads) -> tuple[threading.Event, lis
 
 
 def test_while_others_wait_finished_hashes_are_handed_back_together() -> None:
-    gate, futures, seen = _queued_behind_a_gate(HashingThreads(1, batch=3, hold_seconds=60))
+    clock = _Clock()
+    threads = HashingThreads(1, batch=3, hold_seconds=60, clock=clock)
+    gate, futures, seen = _queued_behind_a_gate(threads, clock, first_takes=10)
     gate.set()
 
     assert [f.result(timeout=10) for f in futures] == ["first", "second", "third"]
@@ -164,11 +186,25 @@ def test_while_others_wait_finished_hashes_are_handed_back_together() -> None:
 
 
 def test_a_finished_hash_is_held_no_longer_than_the_hold_time() -> None:
-    gate, futures, seen = _queued_behind_a_gate(HashingThreads(1, batch=100, hold_seconds=0))
+    clock = _Clock()
+    threads = HashingThreads(1, batch=100, hold_seconds=0.5, clock=clock)
+    gate, futures, seen = _queued_behind_a_gate(threads, clock, first_takes=10)
     gate.set()
 
     assert [f.result(timeout=10) for f in futures] == ["first", "second", "third"]
-    assert seen == [True, True]
+    # Held while the second ran, handed back when it finished, half a second too late.
+    assert seen == [False, True]
+
+
+def test_a_finished_hash_is_held_no_longer_than_it_took() -> None:
+    # A cheap hash evicts nothing from the caches: holding it would only add latency.
+    clock = _Clock()
+    threads = HashingThreads(1, batch=100, hold_seconds=60, clock=clock)
+    gate, futures, seen = _queued_behind_a_gate(threads, clock, first_takes=0.001)
+    gate.set()
+
+    assert [f.result(timeout=10) for f in futures] == ["first", "second", "third"]
+    assert seen == [False, True]
 
 
 def test_with_nothing_waiting_a_hash_is_handed_back_at_once() -> None:

@@ -47,17 +47,27 @@ class HashingThreads:
     12.0 % to 10.7 % of a verify's CPU (docs/performance.md, session 9).
 
     A result is held only while another hash is waiting in the queue: its completion looks
-    at the batch again, so nothing is held when the service is not saturated, and under
-    load nothing waits longer than `hold_seconds` plus one hash.
+    at the batch again, so nothing is held when the service is not saturated. Nor is one
+    held longer than `hold_seconds` or than its own hash took, so under load nothing waits
+    more than that plus one hash. Cheap hashes (the tests', the bench's cheap-hash row)
+    evict nothing and are held for next to no time.
     """
 
-    def __init__(self, count: int, *, batch: int, hold_seconds: float) -> None:
+    def __init__(
+        self,
+        count: int,
+        *,
+        batch: int,
+        hold_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
         self._batch = batch
         self._hold = hold_seconds
         self._guard = threading.Lock()
+        self._clock = clock
         self._done: list[_Outcome] = []
-        self._oldest = 0.0
+        self._hand_back_by = 0.0
         for number in range(count):
             # Daemon threads: a hash still running when the interpreter exits is abandoned
             # with the request that asked for it.
@@ -72,24 +82,25 @@ class HashingThreads:
     def _serve(self) -> None:
         while True:
             work, future = self._jobs.get()
+            started = self._clock()
             try:
                 outcome: _Outcome = (future, True, work())
             except BaseException as error:  # noqa: BLE001 - raised again in the caller
                 outcome = (future, False, error)
-            for done, ok, value in self._finished(outcome):
+            for done, ok, value in self._finished(outcome, started):
                 if ok:
                     done.set_result(value)
                 else:
                     done.set_exception(value)
 
-    def _finished(self, outcome: _Outcome) -> list[_Outcome]:
+    def _finished(self, outcome: _Outcome, started: float) -> list[_Outcome]:
         """The results to hand back now: none while the batch is filling and others wait."""
         with self._guard:
-            now = time.monotonic()
+            now = self._clock()
             if not self._done:
-                self._oldest = now
+                self._hand_back_by = now + min(self._hold, now - started)
             self._done.append(outcome)
-            filling = len(self._done) < self._batch and now - self._oldest < self._hold
+            filling = len(self._done) < self._batch and now < self._hand_back_by
             if filling and not self._jobs.empty():
                 return []
             ready, self._done = self._done, []
