@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -190,7 +190,7 @@ def test_closing_the_services_ends_a_pool_its_loop_left_open(services: Services)
 
 
 @on_postgres_only
-def test_closing_the_services_ends_the_pool_of_a_loop_running_elsewhere(
+def test_closing_the_services_waits_for_the_pool_of_a_loop_running_elsewhere_to_close(
     services: Services,
 ) -> None:
     token = new_session(services)
@@ -203,11 +203,17 @@ def test_closing_the_services_ends_the_pool_of_a_loop_running_elsewhere(
         assert lookup.result(timeout=10) is not None
         assert session_reads_connections(services) >= 1
         reads.close()  # from this thread, while the pool's loop runs on its own
+        # Finished, not merely scheduled: a loop stopped now would destroy a pending close.
+        assert asyncio.run_coroutine_threadsafe(others_pending(), loop).result(10) == set()
         assert all_closed(services)
     finally:
         loop.call_soon_threadsafe(loop.stop)
         runner.join()
         loop.close()
+
+
+async def others_pending() -> set[asyncio.Task[Any]]:
+    return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
 
 
 @on_postgres_only

@@ -114,7 +114,14 @@ class AsyncpgSessionReads:
             if loop.is_closed():
                 log.warning("an event loop closed with its database pool open")
             elif loop.is_running():
-                asyncio.run_coroutine_threadsafe(self._close(pool), loop)
+                closing = asyncio.run_coroutine_threadsafe(self._close(pool), loop)
+                if _loop_of_this_thread() is not loop:
+                    # Wait, so that the loop cannot stop with the close half done (asyncio
+                    # would destroy the pending task); `_close` is bounded by the timeout.
+                    try:
+                        closing.result(timeout=self._timeout + 1)
+                    except TimeoutError:
+                        log.warning("a database pool did not close in time on its loop")
             else:
                 try:
                     loop.run_until_complete(self._close(pool))
@@ -171,6 +178,13 @@ class AsyncpgSessionReads:
                 )
                 self._pools[loop] = pool
         return pool
+
+
+def _loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
