@@ -43,8 +43,9 @@ class HashingThreads:
     the Python that runs after one (the rest of a sign-in, on the request thread and the
     event loop) finds its own code and data evicted. Handed back together, the sign-ins
     that follow run one after another and all but the first find the caches warm. Measured
-    on a 2-core VM with real hashes: the sign-in's Python apart from the hash fell from
-    12.0 % to 10.7 % of a verify's CPU (docs/performance.md, session 9).
+    on a 2-core VM with real hashes, three alternating pairs: the sign-in's Python apart
+    from the hash fell from 12.7-13.6 % to 10.3-11.4 % of a verify's CPU
+    (docs/performance.md, session 9).
 
     A result is held only while another hash is waiting in the queue: its completion looks
     at the batch again, so nothing is held when the service is not saturated. Nor is one
