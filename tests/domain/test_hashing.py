@@ -175,36 +175,29 @@ def _queued_behind_a_gate(
     return gate, futures, seen
 
 
-def test_while_others_wait_finished_hashes_are_handed_back_together() -> None:
+@pytest.mark.parametrize(
+    ("batch", "hold_seconds", "first_takes", "handed_back_when_each_other_ran"),
+    [
+        pytest.param(3, 60, 10, [False, False], id="with_the_batch_while_others_wait"),
+        # Held while the second ran, handed back when it finished, half a second too late.
+        pytest.param(100, 0.5, 10, [False, True], id="no_longer_than_the_hold_time"),
+        # A cheap hash evicts nothing from the caches: holding it would only add latency.
+        pytest.param(100, 60, 0.001, [False, True], id="no_longer_than_it_took"),
+    ],
+)
+def test_a_finished_hash_is_held_for_its_batch_within_limits(
+    batch: int,
+    hold_seconds: float,
+    first_takes: float,
+    handed_back_when_each_other_ran: list[bool],
+) -> None:
     clock = _Clock()
-    threads = HashingThreads(1, batch=3, hold_seconds=60, clock=clock)
-    gate, futures, seen = _queued_behind_a_gate(threads, clock, first_takes=10)
+    threads = HashingThreads(1, batch=batch, hold_seconds=hold_seconds, clock=clock)
+    gate, futures, seen = _queued_behind_a_gate(threads, clock, first_takes=first_takes)
     gate.set()
 
     assert [f.result(timeout=10) for f in futures] == ["first", "second", "third"]
-    assert seen == [False, False]
-
-
-def test_a_finished_hash_is_held_no_longer_than_the_hold_time() -> None:
-    clock = _Clock()
-    threads = HashingThreads(1, batch=100, hold_seconds=0.5, clock=clock)
-    gate, futures, seen = _queued_behind_a_gate(threads, clock, first_takes=10)
-    gate.set()
-
-    assert [f.result(timeout=10) for f in futures] == ["first", "second", "third"]
-    # Held while the second ran, handed back when it finished, half a second too late.
-    assert seen == [False, True]
-
-
-def test_a_finished_hash_is_held_no_longer_than_it_took() -> None:
-    # A cheap hash evicts nothing from the caches: holding it would only add latency.
-    clock = _Clock()
-    threads = HashingThreads(1, batch=100, hold_seconds=60, clock=clock)
-    gate, futures, seen = _queued_behind_a_gate(threads, clock, first_takes=0.001)
-    gate.set()
-
-    assert [f.result(timeout=10) for f in futures] == ["first", "second", "third"]
-    assert seen == [False, True]
+    assert seen == handed_back_when_each_other_ran
 
 
 def test_with_nothing_waiting_a_hash_is_handed_back_at_once() -> None:
