@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from accessguard.bootstrap import Services
 from accessguard.domain.model import LockState
+from accessguard.storage.sql.sqlite_dialect import WriteGate
 
 on_sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 SUBJECT = "email:someone"
@@ -98,3 +102,102 @@ def test_a_writer_waits_its_turn_instead_of_failing(
     _lock_subject(services)
     with services.uow(read_only=True) as uow:
         assert uow.lockouts.get(SUBJECT).locked_until == UNTIL
+
+
+@on_sqlite_only
+def test_writers_in_one_process_take_turns_without_timing_out(
+    services_factory: Callable[..., Services],
+) -> None:
+    # SQLite's own busy handler polls for the write lock in sleeps of up to 100 ms, so under
+    # many writers one of them can miss every turn until its timeout: the service then
+    # answered service_unavailable to a customer with nothing wrong.
+    services = services_factory(db_timeout_seconds=1)
+    writers, units = 16, 20
+    failures: list[BaseException] = []
+
+    def write(number: int) -> None:
+        for unit in range(units):
+            try:
+                with services.uow() as uow:
+                    uow.lockouts.lock(f"email:{number}-{unit}", LockState(), UNTIL)
+                    time.sleep(0.005)  # the rest of a unit's work, holding the write lock
+            except BaseException as error:  # noqa: BLE001 - counted, then asserted on
+                failures.append(error)
+
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(write, range(writers)))
+
+    assert failures == []
+    with services.uow(read_only=True) as uow:
+        assert all(
+            uow.lockouts.get(f"email:{n}-{u}").locked_until == UNTIL
+            for n in range(writers)
+            for u in range(units)
+        )
+
+
+def test_the_write_gate_is_granted_in_the_order_it_was_asked_for() -> None:
+    gate = WriteGate()
+    assert gate.acquire(timeout=1)
+    granted: list[int] = []
+
+    def wait_turn(number: int) -> None:
+        assert gate.acquire(timeout=10)
+        granted.append(number)
+        gate.release()
+
+    waiters = [threading.Thread(target=wait_turn, args=(n,)) for n in range(5)]
+    for queued, waiter in enumerate(waiters, start=1):
+        waiter.start()
+        _until(lambda queued=queued: gate.waiting == queued)
+    gate.release()
+    for waiter in waiters:
+        waiter.join(10)
+
+    assert granted == [0, 1, 2, 3, 4]
+    assert gate.acquire(timeout=0)  # and free again once the last has left
+
+
+def test_a_wait_for_the_write_gate_ends_at_its_timeout_and_leaves_the_line() -> None:
+    gate = WriteGate()
+    assert gate.acquire(timeout=1)
+
+    assert not gate.acquire(timeout=0.05)
+    assert gate.waiting == 0
+    gate.release()
+    assert gate.acquire(timeout=0)
+
+
+@on_sqlite_only
+def test_a_connection_closed_inside_a_write_opens_the_gate_to_the_next_writer(
+    services_factory: Callable[..., Services],
+) -> None:
+    services = services_factory(db_timeout_seconds=0.5)
+    connection = services.engine.connect()
+    connection.begin()
+    connection.invalidate()  # closed by the pool, never committed or rolled back
+
+    _lock_subject(services)  # would wait out the timeout behind a gate left shut
+    with services.uow(read_only=True) as uow:
+        assert uow.lockouts.get(SUBJECT).locked_until == UNTIL
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.001)
+
+
+@on_sqlite_only
+def test_another_connection_going_back_to_the_pool_leaves_a_writer_inside_the_gate(
+    services: Services,
+) -> None:
+    gate = services.engine.dialect.write_gate  # type: ignore[attr-defined]
+    with services.engine.connect() as writer:
+        writer.begin()
+        with services.engine.connect() as reader:  # rolled back as it goes back to the pool
+            reader.execution_options(isolation_level="AUTOCOMMIT")
+            reader.execute(sa.text("SELECT 1"))
+        assert not gate.acquire(timeout=0)
+    assert gate.acquire(timeout=0)

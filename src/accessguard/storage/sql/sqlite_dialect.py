@@ -3,6 +3,11 @@
 - A transaction begins `BEGIN IMMEDIATE`: it takes the write lock up front, so a writer waits
   its turn (the busy timeout) instead of failing "database is locked" when a deferred
   transaction tries to write halfway through.
+- Writers of one process take turns through a first-come-first-served gate before they ask
+  SQLite. SQLite's own busy handler polls for the lock in sleeps of up to 100 ms, so with many
+  writers one can miss every turn until its timeout and answer `service_unavailable`, and
+  the rest wait far longer than the lock is held. The gate hands the lock to the next in
+  line the moment it is free; the busy timeout still covers other processes on the file.
 - A connection in `AUTOCOMMIT` (the read-only units of work and the counter reads) begins
   nothing: each statement reads the last commit on its own, never waits for a writer in WAL
   mode, and sees what it would see on PostgreSQL, whose read-only units run in autocommit too.
@@ -15,6 +20,8 @@ SQLAlchemy's joined event dispatch, which cost a sign-in about a quarter of its 
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -25,16 +32,65 @@ DRIVER_NAME = "sqlite+accessguard"
 
 
 class _Connection(sqlite3.Connection):
-    """The stdlib connection, able to remember whether SQLAlchemy put it in autocommit."""
+    """The stdlib connection, able to remember whether SQLAlchemy put it in autocommit, how
+    long it may wait for the write lock."""
 
     accessguard_autocommit = False
+    accessguard_wait_seconds = 5.0
+
+
+class WriteGate:
+    """A lock granted in the order it was asked for, each wait bounded.
+
+    `threading.Lock` lets a thread that releases it take it straight back, before a waiter
+    wakes: with write units run back to back that starves the waiters, the fault this gate
+    is here to end. So `release` hands the gate to the longest waiter directly."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def acquire(self, timeout: float) -> bool:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True  # handed over by `release`
+        with self._guard:
+            if turn in self._waiters:
+                self._waiters.remove(turn)
+                return False
+        return True  # handed over between the timeout and the guard: ours, so take it
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().release()  # still held, now by the next in line
+            else:
+                self._held = False
 
 
 class ImmediateSQLiteDialect(SQLiteDialect_pysqlite):
     supports_statement_cache = True
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.write_gate = WriteGate()  # one per engine, so per process and file
+        self._gate_holder: object | None = None  # the driver connection inside the gate
+
     def connect(self, *cargs: Any, **cparams: Any) -> Any:
-        return super().connect(*cargs, factory=_Connection, **cparams)
+        connection = super().connect(*cargs, factory=_Connection, **cparams)
+        connection.accessguard_wait_seconds = cparams.get("timeout", 5.0)
+        return connection
 
     def on_connect(self) -> Callable[[Any], None]:
         driver_setup = super().on_connect()
@@ -63,12 +119,54 @@ class ImmediateSQLiteDialect(SQLiteDialect_pysqlite):
         return self._autocommit(dbapi_conn)
 
     def do_begin(self, dbapi_connection: Any) -> None:
-        if not self._autocommit(dbapi_connection):
+        if self._autocommit(dbapi_connection):
+            return
+        if not self.write_gate.acquire(dbapi_connection.accessguard_wait_seconds):
+            # What SQLite itself raises when its busy timeout runs out.
+            raise sqlite3.OperationalError("database is locked")
+        self._gate_holder = _driver_connection(dbapi_connection)
+        try:
             dbapi_connection.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._leave_gate(dbapi_connection)
+            raise
+
+    def do_commit(self, dbapi_connection: Any) -> None:
+        try:
+            super().do_commit(dbapi_connection)  # type: ignore[no-untyped-call]
+        finally:
+            self._leave_gate(dbapi_connection)
+
+    def do_rollback(self, dbapi_connection: Any) -> None:
+        try:
+            super().do_rollback(dbapi_connection)  # type: ignore[no-untyped-call]
+        finally:
+            self._leave_gate(dbapi_connection)
+
+    def do_close(self, dbapi_connection: Any) -> None:
+        # A connection invalidated in a transaction is closed without a rollback.
+        try:
+            super().do_close(dbapi_connection)  # type: ignore[no-untyped-call]
+        finally:
+            self._leave_gate(dbapi_connection)
+
+    def _leave_gate(self, dbapi_connection: Any) -> None:
+        # Only the holder leaves: a rollback on returning some other connection to the pool
+        # must not open the gate under a writer still inside it.
+        if self._gate_holder is not None and self._gate_holder is _driver_connection(
+            dbapi_connection
+        ):
+            self._gate_holder = None
+            self.write_gate.release()
 
     @staticmethod
     def _autocommit(dbapi_connection: Any) -> bool:
         return bool(dbapi_connection.accessguard_autocommit)
+
+
+def _driver_connection(connection: Any) -> Any:
+    """The sqlite3 connection itself: SQLAlchemy passes either it or its pool's proxy."""
+    return getattr(connection, "dbapi_connection", connection)
 
 
 registry.register("sqlite.accessguard", __name__, ImmediateSQLiteDialect.__name__)
