@@ -132,21 +132,18 @@ class ImmediateSQLiteDialect(SQLiteDialect_pysqlite):
             raise
 
     def do_commit(self, dbapi_connection: Any) -> None:
-        try:
-            super().do_commit(dbapi_connection)  # type: ignore[no-untyped-call]
-        finally:
-            self._leave_gate(dbapi_connection)
+        self._ending(super().do_commit, dbapi_connection)
 
     def do_rollback(self, dbapi_connection: Any) -> None:
-        try:
-            super().do_rollback(dbapi_connection)  # type: ignore[no-untyped-call]
-        finally:
-            self._leave_gate(dbapi_connection)
+        self._ending(super().do_rollback, dbapi_connection)
 
     def do_close(self, dbapi_connection: Any) -> None:
         # A connection invalidated in a transaction is closed without a rollback.
+        self._ending(super().do_close, dbapi_connection)
+
+    def _ending(self, end: Callable[[Any], None], dbapi_connection: Any) -> None:
         try:
-            super().do_close(dbapi_connection)  # type: ignore[no-untyped-call]
+            end(dbapi_connection)
         finally:
             self._leave_gate(dbapi_connection)
 
