@@ -138,34 +138,48 @@ def test_writers_in_one_process_take_turns_without_timing_out(
 
 def test_the_write_gate_is_granted_in_the_order_it_was_asked_for() -> None:
     gate = WriteGate()
-    assert gate.acquire(timeout=1)
+    first = object()
+    assert gate.acquire(first, timeout=1)
     granted: list[int] = []
 
     def wait_turn(number: int) -> None:
-        assert gate.acquire(timeout=10)
+        assert gate.acquire(number, timeout=10)
         granted.append(number)
-        gate.release()
+        gate.release(number)
 
     waiters = [threading.Thread(target=wait_turn, args=(n,)) for n in range(5)]
     for queued, waiter in enumerate(waiters, start=1):
         waiter.start()
         _until(lambda queued=queued: gate.waiting == queued)
-    gate.release()
+    gate.release(first)
     for waiter in waiters:
         waiter.join(10)
 
     assert granted == [0, 1, 2, 3, 4]
-    assert gate.acquire(timeout=0)  # and free again once the last has left
+    assert gate.acquire(object(), timeout=0)  # and free again once the last has left
 
 
 def test_a_wait_for_the_write_gate_ends_at_its_timeout_and_leaves_the_line() -> None:
     gate = WriteGate()
-    assert gate.acquire(timeout=1)
+    inside, late = object(), object()
+    assert gate.acquire(inside, timeout=1)
 
-    assert not gate.acquire(timeout=0.05)
+    assert not gate.acquire(late, timeout=0.05)
     assert gate.waiting == 0
-    gate.release()
-    assert gate.acquire(timeout=0)
+    gate.release(inside)
+    assert gate.acquire(late, timeout=0)
+
+
+def test_only_the_holder_of_the_write_gate_can_open_it() -> None:
+    gate = WriteGate()
+    inside = object()
+    assert gate.acquire(inside, timeout=1)
+
+    gate.release(object())  # a connection that was never inside: changes nothing
+
+    assert not gate.acquire(object(), timeout=0)
+    gate.release(inside)
+    assert gate.acquire(object(), timeout=0)
 
 
 @on_sqlite_only
@@ -199,5 +213,5 @@ def test_another_connection_going_back_to_the_pool_leaves_a_writer_inside_the_ga
         with services.engine.connect() as reader:  # rolled back as it goes back to the pool
             reader.execution_options(isolation_level="AUTOCOMMIT")
             reader.execute(sa.text("SELECT 1"))
-        assert not gate.acquire(timeout=0)
-    assert gate.acquire(timeout=0)
+        assert not gate.acquire(object(), timeout=0)
+    assert gate.acquire(object(), timeout=0)

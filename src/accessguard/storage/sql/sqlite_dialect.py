@@ -40,43 +40,51 @@ class _Connection(sqlite3.Connection):
 
 
 class WriteGate:
-    """A lock granted in the order it was asked for, each wait bounded.
+    """A lock held by one connection at a time, granted in the order it was asked for, each
+    wait bounded.
 
     `threading.Lock` lets a thread that releases it take it straight back, before a waiter
     wakes: with write units run back to back that starves the waiters, the fault this gate
-    is here to end. So `release` hands the gate to the longest waiter directly."""
+    is here to end. So `release` hands the gate to the longest waiter directly. The gate
+    knows its holder, because SQLAlchemy also rolls back connections that were never inside
+    it (on their way back to the pool), and those must not open it under a writer."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._held = False
-        self._waiters: deque[threading.Lock] = deque()
+        self._holder: object | None = None
+        self._waiters: deque[tuple[threading.Lock, object]] = deque()
 
     @property
     def waiting(self) -> int:
         return len(self._waiters)
 
-    def acquire(self, timeout: float) -> bool:
+    def acquire(self, holder: object, timeout: float) -> bool:
         with self._guard:
-            if not self._held:
-                self._held = True
+            if self._holder is None:
+                self._holder = holder
                 return True
             turn = threading.Lock()
             turn.acquire()
-            self._waiters.append(turn)
+            place = (turn, holder)
+            self._waiters.append(place)
         if turn.acquire(timeout=timeout):
             return True  # handed over by `release`
         with self._guard:
-            if turn in self._waiters:
-                self._waiters.remove(turn)
+            if place in self._waiters:
+                self._waiters.remove(place)
                 return False
         return True  # handed over between the timeout and the guard: ours, so take it
 
-    def release(self) -> None:
+    def release(self, holder: object) -> None:
+        """Leave the gate, if `holder` is the one inside it."""
         with self._guard:
+            if self._holder is not holder:
+                return
             if self._waiters:
-                self._waiters.popleft().release()  # still held, now by the next in line
+                turn, self._holder = self._waiters.popleft()
+                turn.release()  # the next in line wakes holding it
             else:
-                self._held = False
+                self._holder = None
 
 
 class ImmediateSQLiteDialect(SQLiteDialect_pysqlite):
@@ -85,7 +93,6 @@ class ImmediateSQLiteDialect(SQLiteDialect_pysqlite):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.write_gate = WriteGate()  # one per engine, so per process and file
-        self._gate_holder: object | None = None  # the driver connection inside the gate
 
     def connect(self, *cargs: Any, **cparams: Any) -> Any:
         connection = super().connect(*cargs, factory=_Connection, **cparams)
@@ -121,10 +128,10 @@ class ImmediateSQLiteDialect(SQLiteDialect_pysqlite):
     def do_begin(self, dbapi_connection: Any) -> None:
         if self._autocommit(dbapi_connection):
             return
-        if not self.write_gate.acquire(dbapi_connection.accessguard_wait_seconds):
+        holder = _driver_connection(dbapi_connection)
+        if not self.write_gate.acquire(holder, dbapi_connection.accessguard_wait_seconds):
             # What SQLite itself raises when its busy timeout runs out.
             raise sqlite3.OperationalError("database is locked")
-        self._gate_holder = _driver_connection(dbapi_connection)
         try:
             dbapi_connection.execute("BEGIN IMMEDIATE")
         except BaseException:
@@ -148,13 +155,7 @@ class ImmediateSQLiteDialect(SQLiteDialect_pysqlite):
             self._leave_gate(dbapi_connection)
 
     def _leave_gate(self, dbapi_connection: Any) -> None:
-        # Only the holder leaves: a rollback on returning some other connection to the pool
-        # must not open the gate under a writer still inside it.
-        if self._gate_holder is not None and self._gate_holder is _driver_connection(
-            dbapi_connection
-        ):
-            self._gate_holder = None
-            self.write_gate.release()
+        self.write_gate.release(_driver_connection(dbapi_connection))
 
     @staticmethod
     def _autocommit(dbapi_connection: Any) -> bool:
