@@ -32,8 +32,8 @@ DRIVER_NAME = "sqlite+accessguard"
 
 
 class _Connection(sqlite3.Connection):
-    """The stdlib connection, able to remember whether SQLAlchemy put it in autocommit, how
-    long it may wait for the write lock."""
+    """The stdlib connection, able to remember whether SQLAlchemy put it in autocommit and
+    how long it may wait for the write lock."""
 
     accessguard_autocommit = False
     accessguard_wait_seconds = 5.0
