@@ -135,7 +135,9 @@ def cores_used(before: dict[str, float], after: dict[str, float]) -> dict[str, f
 
 
 # --------------------------------------------------------------------------- load generator
-# Runs in its own process (--loadgen-worker): a job as JSON on stdin, the result on stdout.
+# Runs in its own process (--loadgen-worker): a job as JSON on stdin, the result as JSON in
+# the file the job names. Not on stdout: one run in many handed back a result whose pipe
+# text was broken at its 65,536th byte (a pipe's capacity) while the worker exited 0.
 
 
 class HttpError(Exception):
@@ -336,7 +338,7 @@ def loadgen_main() -> int:
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     result = asyncio.run(run_load(job))
-    sys.stdout.write(json.dumps(result))
+    Path(job["result_path"]).write_text(json.dumps(result), encoding="utf-8")
     return 0
 
 
@@ -671,23 +673,26 @@ def drive(server: Server, backend: Backend, options: Options, **job: Any) -> dic
     )
     what = job.get("path") or "POST /api/v1/login"
     say(f"  {backend.title}: {what} for {options.warmup:g}+{options.duration:.3g} s")
-    with subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--loadgen-worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as proc:
-        try:
-            out, err = proc.communicate(
-                json.dumps(job).encode(), timeout=options.warmup + options.duration + 90
-            )
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise RuntimeError(f"load generator for {what} overran its time limit") from None
-    if proc.returncode != 0:
-        raise RuntimeError(f"load generator failed:\n{err.decode(errors='replace')[-2000:]}")
-    result: dict[str, Any] = json.loads(out)
+    with tempfile.TemporaryDirectory(prefix="accessguard-loadgen-") as folder:
+        result_path = Path(folder) / "result.json"
+        job["result_path"] = str(result_path)
+        with subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--loadgen-worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        ) as proc:
+            try:
+                _, err = proc.communicate(
+                    json.dumps(job).encode(), timeout=options.warmup + options.duration + 90
+                )
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise RuntimeError(f"load generator for {what} overran its time limit") from None
+        if proc.returncode != 0:
+            raise RuntimeError(f"load generator failed:\n{err.decode(errors='replace')[-2000:]}")
+        result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
     bad = {s: n for s, n in result["statuses"].items() if not s.startswith("2")}
     result["errors"] = sum(bad.values()) + sum(result["failures"].values())
     result["error_detail"] = {**bad, **result["failures"]}
