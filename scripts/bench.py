@@ -87,7 +87,21 @@ def _processes() -> Iterator[tuple[int, int, str, float]]:
             text = Path(entry.path, "stat").read_text()
             comm = text[text.index("(") + 1 : text.rindex(")")]
             rest = text[text.rindex(")") + 2 :].split()
-            yield int(entry.name), int(rest[2]), comm, (int(rest[11]) + int(rest[12])) / CLK_TCK
+            yield int(entry.name), int(rest[2]), comm, _cpu_seconds(rest)
+
+
+def _threads(pid: int) -> Iterator[tuple[int, float]]:
+    """(thread id, CPU-seconds) of every thread of the process still readable."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                text = Path(entry.path, "stat").read_text()
+                yield int(entry.name), _cpu_seconds(text[text.rindex(")") + 2 :].split())
+
+
+def _cpu_seconds(fields_after_comm: list[str]) -> float:
+    # utime and stime, fields 14 and 15 of proc(5)'s stat
+    return (int(fields_after_comm[11]) + int(fields_after_comm[12])) / CLK_TCK
 
 
 def _is_backend_of(pid: int, database: str) -> bool:
@@ -100,8 +114,9 @@ def _is_backend_of(pid: int, database: str) -> bool:
 
 
 def cpu_snapshot(server_pgid: int | None, database: str | None) -> dict[str, float]:
-    """CPU-seconds so far, per process: the server's process group, this process (the load
-    generator), our PostgreSQL backends; and the machine as a whole."""
+    """CPU-seconds so far, per process: the server's process group (and each of its
+    threads), this process (the load generator), our PostgreSQL backends; and the machine
+    as a whole."""
     snap = {"wall": time.perf_counter(), "machine": _machine_busy_seconds()}
     me = os.getpid()
     for pid, pgid, comm, cpu in _processes():
@@ -109,6 +124,8 @@ def cpu_snapshot(server_pgid: int | None, database: str | None) -> dict[str, flo
             snap[f"loadgen:{pid}"] = cpu
         elif server_pgid is not None and pgid == server_pgid:
             snap[f"server:{pid}"] = cpu
+            for tid, thread_cpu in _threads(pid):
+                snap[f"thread:{pid}:{tid}"] = thread_cpu
         elif database and comm == "postgres" and _is_backend_of(pid, database):
             snap[f"db:{pid}"] = cpu
     return snap
@@ -130,8 +147,41 @@ def cores_used(before: dict[str, float], after: dict[str, float]) -> dict[str, f
             used[party] += max(0.0, cpu - before.get(key, 0.0)) / wall
     used["machine"] = (after["machine"] - before["machine"]) / wall
     used["other"] = max(0.0, used["machine"] - sum(used[p] for p in PARTIES))
+    used.update(server_threads(before, after, wall, HASHING_THREADS))
     used["seconds"] = wall
     return used
+
+
+HASHING_THREADS = os.cpu_count() or 1  # the server's, one per core (domain/hashing.py)
+SERVER_THREADS = ("server_hashing", "server_loop", "server_rest")
+
+
+def server_threads(
+    before: dict[str, float], after: dict[str, float], wall: float, hashing: int
+) -> dict[str, float]:
+    """The server's cores split by thread: its main thread (the event loop), its `hashing`
+    busiest other threads, and the rest (request threads, background work).
+
+    The hashing threads are told apart by their load: under sign-ins each spends nearly a
+    core on Argon2, while the work around the hashes is spread over a dozen request
+    threads. Split only for a single server process, which is what the bench starts."""
+    loop, others = 0.0, []
+    for key, cpu in after.items():
+        kind, _, ids = key.partition(":")
+        if kind != "thread":
+            continue
+        cores = max(0.0, cpu - before.get(key, 0.0)) / wall
+        pid, _, tid = ids.partition(":")
+        if pid == tid:
+            loop += cores
+        else:
+            others.append(cores)
+    others.sort(reverse=True)
+    return {
+        "server_hashing": sum(others[:hashing]),
+        "server_loop": loop,
+        "server_rest": sum(others[hashing:]),
+    }
 
 
 # --------------------------------------------------------------------------- load generator
@@ -917,6 +967,21 @@ def cpu_ms(result: dict[str, Any], *parties: str) -> float:
     return float(sum(result["cpu"][p] for p in parties) * result["window"] / total * 1000)
 
 
+def threads_cell(data: dict[str, Any]) -> str:
+    """Where the server's CPU per sign-in goes, real hashes and cheap ones side by side: what
+    the hashes' company costs each thread."""
+
+    def split(result: dict[str, Any]) -> str:
+        return " / ".join(f"{cpu_ms(result, part):.2f}" for part in SERVER_THREADS) + " ms"
+
+    verify = data["baseline_here"]["ms_per_verify"]
+    cell = f"{split(data['login'])} (verify {verify:.1f} ms)"
+    cheap = data.get("overhead")
+    if isinstance(cheap, dict) and not cheap["errors"]:
+        cell += f"; cheap {split(cheap)}"
+    return cell
+
+
 def cpu_estimates(data: dict[str, Any]) -> str:
     """Ratios from CPU cost per request, which other users of the machine barely move."""
     login_ms = cpu_ms(data["login"], *PARTIES)
@@ -987,6 +1052,7 @@ def column(data: dict[str, Any] | str, small: dict[str, Any] | str | None) -> li
         *overhead_cells(data),
         cpu_estimates(data),
         f"{per_request_ms(login)} / {per_request_ms(me)} / {per_request_ms(healthz)} ms",
+        threads_cell(data),
         cpu_cell(login),
         cpu_cell(me),
         cpu_cell(healthz),
@@ -1017,6 +1083,9 @@ ROWS = [
     "sign-in ÷ baseline that this allows: verify ÷ (verify + CPU apart from Argon2)",
     "the two ratios from CPU per request (all parties): verify ÷ sign-in; healthz ÷ me",
     "server CPU per request: sign-in / me / healthz",
+    f"server CPU per sign-in by thread: the {HASHING_THREADS} hashing threads / the event loop"
+    " / the other threads; with real hashes (next to the baseline's CPU per verify), then with"
+    " cheap ones",
     "cores busy during sign-in",
     "cores busy during /me",
     "cores busy during /healthz",

@@ -92,3 +92,16 @@ def test_cpu_apart_from_argon2_leaves_out_the_cheap_verify_it_contains(bench: Mo
     measured, allowed = bench.overhead_cells(data)
     assert measured == ("20.00 / 2.00 / 0.00 ms (50/s), less its cheap verify 0.50 ms: 21.50 ms")
     assert allowed == "20.0 ÷ (20.0 + 21.50) ms = 0.48"
+
+
+def test_server_cpu_splits_into_the_loop_the_busiest_threads_and_the_rest(
+    bench: ModuleType,
+) -> None:
+    # Server process 10 over 2 s: main thread 0.4 s, two hashing threads 1.8 s each, two
+    # request threads 0.2 s each, one of which started between the snapshots.
+    before = {"server:10": 1.0, "thread:10:10": 0.5, "thread:10:11": 3.0, "thread:10:12": 3.1}
+    before |= {"thread:10:13": 0.7, "loadgen:99": 5.0}
+    after = {"server:10": 5.6, "thread:10:10": 0.9, "thread:10:11": 4.8, "thread:10:12": 4.9}
+    after |= {"thread:10:13": 0.9, "thread:10:14": 0.2, "loadgen:99": 6.0}
+    split = bench.server_threads(before, after, 2.0, hashing=2)
+    assert split == pytest.approx({"server_hashing": 1.8, "server_loop": 0.2, "server_rest": 0.2})
