@@ -19,8 +19,9 @@ The load comes from a separate process (this script, re-run with --loadgen-worke
 asyncio HTTP/1.1 keep-alive client on the standard library. httpx's async client costs about
 4 ms of CPU per request on a slow core, as much as the server itself, so it would measure
 itself on a 2-core machine; `--client httpx` uses it anyway, for comparison. CPU use of the
-server, the load generator, the PostgreSQL backends of the bench database and the rest of
-the machine is read from /proc during each measurement and printed with the figures.
+server (and of each of its threads: hashing, event loop, the rest), the load generator, the
+PostgreSQL backends of the bench database and the rest of the machine is read from /proc
+during each measurement and printed with the figures.
 
 Everything it starts it stops (servers by process id, in `finally`); the PostgreSQL database
 and the Redis keys it creates are dropped at the end.
