@@ -452,14 +452,48 @@ def test_hostile_body_is_answered_cleanly(
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", f"{API}/no-such-thing"), ("GET", "/no-such-page"), ("POST", "/api/v2/accounts")],
+    [
+        ("GET", f"{API}/no-such-thing"),
+        ("GET", "/no-such-page"),
+        ("POST", "/api/v2/accounts"),
+        # No 307 to the path without the slash: its Location would come from the Host header,
+        # and the client would resend the body (a password) there.
+        ("POST", f"{API}/login/"),
+        ("GET", f"{API}/errors/"),
+    ],
 )
 def test_unknown_path_is_not_found_in_the_envelope(
     client: TestClient, method: str, path: str
 ) -> None:
-    response = client.request(method, path, json={} if method == "POST" else None)
+    response = client.request(
+        method, path, json={} if method == "POST" else None, headers={"Host": "evil.example"}
+    )
     assert response.status_code == 404
     assert assert_envelope(response, catalogue(client))["code"] == "not_found"
+    assert "location" not in response.headers
+
+
+def test_control_characters_in_the_path_cannot_forge_log_lines(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = "x%0d%0a2026-11-27 INFO accessguard.request status=200%00"
+    with caplog.at_level(logging.INFO, logger="accessguard.request"):
+        client.get(f"{API}/{forged}")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "accessguard.request"]
+    assert r"\r\n2026-11-27" in line  # escaped, on the one line
+    assert not any(ch in line for ch in "\r\n\x00")
+
+
+def test_load_balancers_may_probe_health_with_head(client: TestClient) -> None:
+    assert client.head("/healthz").status_code == 200
+    assert client.head("/readyz").status_code == 200
+
+
+def test_email_longer_than_64_characters_before_the_at_is_refused(client: TestClient) -> None:
+    body = {"email": "a" * 65 + "@example.com", "password": PASSWORD}
+    response = client.post(f"{API}/accounts", json=body)
+    assert response.status_code == 422
+    assert assert_envelope(response, catalogue(client))["code"] == "validation_error"
 
 
 @pytest.mark.parametrize(

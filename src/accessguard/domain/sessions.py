@@ -13,8 +13,10 @@ from accessguard.domain.rules import Rules
 from accessguard.domain.tokens import digest, new_token
 
 # Writing last_seen_at on every request would make each read a write; a minute's precision
-# is plenty for a timeout measured in tens of minutes.
+# is plenty for a timeout measured in tens of minutes. A short timeout is touched at a tenth
+# of it, so activity never lets a session lapse much before its configured idle time.
 _TOUCH_EVERY = timedelta(seconds=60)
+_TOUCH_FRACTION_OF_IDLE = 10
 
 
 def _presented(token: str | None) -> str:
@@ -105,9 +107,9 @@ class Sessions:
             raise SessionExpired()
         return Authenticated(account, session)
 
-    @staticmethod
-    def _needs_touch(auth: Authenticated, now: datetime) -> bool:
-        return now - auth.session.last_seen_at >= _TOUCH_EVERY
+    def _needs_touch(self, auth: Authenticated, now: datetime) -> bool:
+        idle = timedelta(seconds=self._rules.session_idle_seconds)
+        return now - auth.session.last_seen_at >= min(_TOUCH_EVERY, idle / _TOUCH_FRACTION_OF_IDLE)
 
     def list(self, account_id: str) -> list[Session]:
         with self._uow(read_only=True) as uow:

@@ -21,6 +21,7 @@ from accessguard.web.middleware.body_limit import BodyLimitMiddleware
 from accessguard.web.middleware.json_only import JsonOnlyMiddleware
 from accessguard.web.middleware.request_id import RequestIdMiddleware
 from accessguard.web.middleware.security_headers import SecurityHeadersMiddleware
+from accessguard.web.origin import origin_of
 from accessguard.web.pages import account as account_page
 from accessguard.web.pages import account_mfa as account_mfa_pages
 from accessguard.web.pages import accounts as accounts_pages
@@ -84,6 +85,9 @@ def create_app(
         title="accessguard",
         version=__version__,
         lifespan=lifespan,
+        # No 307 to the path without its trailing slash: Starlette builds that Location from
+        # the Host header, and clients resend the body (a password) to wherever it points.
+        redirect_slashes=False,
         docs_url=None,
         redoc_url=None,
         # FastAPI's own OpenTelemetry goes live as soon as anything in the process sets a
@@ -110,9 +114,9 @@ def create_app(
     if services.settings.env == "development":
         app.include_router(dev_outbox.router)
     # Added last = outermost: every answer, refusals by the inner middlewares included,
-    # carries a request reference.
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(JsonOnlyMiddleware)
+    # carries a request reference and the security headers.
+    app.add_middleware(JsonOnlyMiddleware, public_origin=origin_of(services.settings.public_url))
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, https_only=services.settings.cookie_secure)
     app.add_middleware(RequestIdMiddleware)
     return app

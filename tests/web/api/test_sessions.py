@@ -172,3 +172,60 @@ def test_guessing_the_current_password_locks_like_sign_in(
         json={"current_password": PASSWORD, "new_password": "a brand new long passphrase"},
     )
     assert right.json()["error"]["code"] == "account_locked"
+
+
+def test_cookie_borne_logout_from_another_site_is_refused_and_the_session_lives(
+    client: TestClient, services: Services
+) -> None:
+    # A body-less POST needs no JSON, and SameSite=Lax lets the cookie ride along from a
+    # sibling subdomain: what the browser says of the request's origin must decide.
+    make_account(services)
+    token = sign_in(client)
+    client.cookies.clear()
+    cookie = {"Cookie": f"__Host-ag_session={token}"}
+    for foreign in (
+        {"Origin": "https://evil.example.test"},
+        {"Origin": "https://shop.accounts.example.test", "Sec-Fetch-Site": "same-site"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ):
+        refused = client.post("/api/v1/logout", headers={**cookie, **foreign})
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "csrf_failed"
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    own = {"Origin": "https://accounts.example.test", "Sec-Fetch-Site": "same-origin"}
+    assert client.post("/api/v1/logout", headers={**cookie, **own}).status_code == 204
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
+
+
+def test_bearer_calls_and_clients_that_are_not_browsers_are_not_refused_as_cross_site(
+    client: TestClient, services: Services
+) -> None:
+    # Only a browser's cookie can be abused by another site; a bearer token it cannot add.
+    make_account(services)
+    token = sign_in(client)
+    client.cookies.clear()
+    foreign = {"Origin": "https://evil.example.test", "Sec-Fetch-Site": "cross-site"}
+    assert client.post("/api/v1/logout", headers={**bearer(token), **foreign}).status_code == 204
+    second = sign_in(client)
+    client.cookies.clear()
+    plain = client.post("/api/v1/logout", headers={"Cookie": f"__Host-ag_session={second}"})
+    assert plain.status_code == 204
+
+
+def test_activity_keeps_a_session_with_a_short_idle_timeout_alive(
+    services_factory: Callable[..., Services],
+    client_factory: Callable[..., TestClient],
+    clock: SettableClock,
+) -> None:
+    # Touched at a tenth of a short timeout, not only once a minute: a request every 25 s
+    # must keep a 60 s session going.
+    services = services_factory(session_idle_seconds=60)
+    client = client_factory(services)
+    make_account(services)
+    token = sign_in(client)
+    for _ in range(8):
+        clock.advance(seconds=25)
+        assert client.get("/api/v1/me/sessions", headers=bearer(token)).status_code == 200
+    clock.advance(seconds=61)
+    expired = client.get("/api/v1/me/sessions", headers=bearer(token))
+    assert expired.json()["error"]["code"] == "session_expired"

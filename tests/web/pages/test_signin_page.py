@@ -4,6 +4,7 @@ refuses forms without their CSRF token and redirects only to local paths."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,10 +21,11 @@ def csrf(page: str) -> str:
     return match.group(1)
 
 
-def submit(client: TestClient, password: str, **fields: str) -> object:
+def submit(client: TestClient, password: str, origin: str | None = None, **fields: str) -> Any:
     token = csrf(client.get("/login", headers=HTML).text)
     form = {"email": "ada@example.com", "password": password, "csrf_token": token, **fields}
-    return client.post("/login", data=form, headers=HTML, follow_redirects=False)
+    headers = HTML if origin is None else {**HTML, "Origin": origin}
+    return client.post("/login", data=form, headers=headers, follow_redirects=False)
 
 
 def test_sign_in_with_the_form_lands_on_the_account_page(
@@ -138,3 +140,36 @@ def test_cors_never_reflects_a_foreign_origin(client: TestClient) -> None:
     for response in (preflight, simple):
         assert "access-control-allow-origin" not in response.headers
         assert "access-control-allow-credentials" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "email", ["ada@example.com\x00", "ada@example.com\n", "ada\u0007@example.com"]
+)
+def test_control_characters_in_the_email_are_a_validation_error_not_a_crash(
+    client: TestClient, services: Services, email: str
+) -> None:
+    make_account(services)
+    response = submit(client, PASSWORD, email=email)
+    assert response.status_code == 422
+    assert "validation_error" in response.text
+    assert "ag_session" not in response.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize("origin", ["https://accounts.example.test", "https://testserver"])
+def test_form_from_our_https_origin_behind_a_proxy_is_accepted(
+    client: TestClient, services: Services, origin: str
+) -> None:
+    # A proxy that ends TLS forwards plain http: the browser's Origin says https, either
+    # PUBLIC_URL's (the proxy rewrote the host) or the host the request was sent to.
+    make_account(services)
+    response = submit(client, PASSWORD, origin=origin)
+    assert response.status_code == 303
+
+
+def test_sign_in_redirect_that_sets_the_session_is_never_cached(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services)
+    response = submit(client, PASSWORD)
+    assert response.status_code == 303
+    assert response.headers["cache-control"] == "no-store"

@@ -29,6 +29,9 @@ def create_engine(
     return sa.create_engine(
         url,
         **pool,
+        # A failing statement's message would otherwise quote its parameters in the log:
+        # emails, token digests, password hashes.
+        hide_parameters=True,
         # No pre-ping: it costs a round trip per checkout. A connection that died with the
         # server fails once as service_unavailable, and SQLAlchemy then discards the pool.
         pool_recycle=1800,
@@ -48,6 +51,7 @@ def _sqlite_engine(url: str, timeout_seconds: float, pool: dict[str, Any]) -> sa
     return sa.create_engine(
         address,
         **pool,
+        hide_parameters=True,  # as on PostgreSQL: no parameters in a logged error
         connect_args={"timeout": timeout_seconds, "check_same_thread": False},
     )
 

@@ -12,6 +12,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("accessguard.request")
 
 
+def _printable(path: str) -> str:
+    """The path as one safe line: a decoded %0d%0a would forge log lines, a NUL break tools."""
+    if path.isprintable():
+        return path
+    return path.encode("unicode_escape").decode("ascii")
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -41,7 +48,7 @@ class RequestIdMiddleware:
                 "request_id=%s method=%s path=%s status=%s ms=%.1f",
                 request_id,
                 scope["method"],
-                scope["path"],
+                _printable(scope["path"]),
                 status,
                 (time.perf_counter() - started) * 1000,
             )

@@ -1,4 +1,5 @@
-"""Headers every answer carries: a strict CSP, no sniffing, no framing, no referrer."""
+"""Headers every answer carries: a strict CSP, no sniffing, no framing, no referrer; HSTS
+when served over TLS; and no-store on every API answer."""
 
 from __future__ import annotations
 
@@ -28,13 +29,20 @@ def _defaults(referrer_policy: str) -> tuple[tuple[bytes, bytes], ...]:
     )
 
 
-_FOR_TOKEN_PAGES = _defaults("no-referrer")
-_FOR_OTHERS = _defaults("same-origin")
+# A year, this host only: subdomains may belong to other services of the customer's.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+# API answers carry personal data (sessions, addresses, history) or tokens: never stored.
+NO_STORE = (b"cache-control", b"no-store")
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, https_only: bool = False) -> None:
+        """`https_only` (Secure cookies, i.e. served over TLS) adds HSTS to every answer."""
         self.app = app
+        extra = (HSTS,) if https_only else ()
+        self._for_token_pages = _defaults("no-referrer") + extra
+        self._for_pages = _defaults("same-origin") + extra
+        self._for_api = (*self._for_pages, NO_STORE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,7 +51,13 @@ class SecurityHeadersMiddleware:
 
         # Pages with a token in their URL never leak it in a Referer; elsewhere the referrer
         # stays on this site (and browsers keep sending a real Origin).
-        defaults = _FOR_TOKEN_PAGES if scope["path"] in TOKEN_PAGES else _FOR_OTHERS
+        path = scope["path"]
+        if path.startswith("/api/"):
+            defaults = self._for_api
+        elif path in TOKEN_PAGES:
+            defaults = self._for_token_pages
+        else:
+            defaults = self._for_pages
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

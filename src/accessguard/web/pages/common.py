@@ -2,7 +2,8 @@
 
 CSRF uses OWASP's signed double-submit cookie: a random value in a SameSite cookie, and in
 each form the value signed with the server's key. A form posted from another site has
-neither; an Origin header, when the browser sends one, must be the page's own origin.
+neither; what the browser says of where a request comes from must be one of our origins
+(web/origin.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from accessguard.domain.errors import AccessError, CsrfFailed
 from accessguard.domain.sessions import Authenticated
 from accessguard.web.cookies import session_token
 from accessguard.web.errors import request_id_of
+from accessguard.web.origin import from_another_site, origin_of
 from accessguard.web.templating import templates
 
 
@@ -32,15 +34,9 @@ def csrf_cookie_name(request: Request) -> str:
 
 
 def check_csrf(request: Request, form_token: str) -> None:
-    # Browsers say where a request comes from; believe them when they say "another site".
-    # Under Referrer-Policy no-referrer they send `Origin: null` even for our own forms, so
-    # null counts as absent and the signed token decides.
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        raise CsrfFailed()
-    origin = request.headers.get("origin")
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    if origin not in (None, "null", own):
+    settings = _services(request).settings
+    host = request.headers.get("host", request.url.netloc)
+    if from_another_site(request.headers, host, origin_of(settings.public_url)):
         raise CsrfFailed()
     cookie = request.cookies.get(csrf_cookie_name(request), "")
     signed_value = _services(request).device_signer.unsign(form_token) if form_token else None

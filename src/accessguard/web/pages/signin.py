@@ -8,12 +8,14 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from accessguard.bootstrap import Services
-from accessguard.domain.errors import AccessError, ValidationFailed
+from accessguard.domain.errors import AccessError
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.signin import SecondFactorDue
 from accessguard.web import cookies
+from accessguard.web.api.v1.schemas import Credentials
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
+from accessguard.web.pages.accounts import validated
 from accessguard.web.pages.common import check_csrf, local_path, render, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -49,14 +51,10 @@ def login_submit(
     target = local_path(next)
     try:
         check_csrf(request, csrf_token)
-        if "@" not in email or not password:
-            raise ValidationFailed(
-                fields=[
-                    {"field": "email" if "@" not in email else "password", "message": "required"}
-                ]
-            )
+        # The API's schema decides, so a NUL or a control character never reaches storage.
+        body = validated(Credentials, email=email, password=password)
         device = cookies.device_token(request, svc.settings)
-        result = svc.signin(email, password, device, client)
+        result = svc.signin(body.email, body.password, device, client)
     except AccessError as error:
         # The password is never sent back; the email stays so the customer need not retype it.
         return render(request, "pages/login.html", {"next": target, "email": email}, error=error)

@@ -27,7 +27,8 @@ def _email(value: str) -> str:
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise ValueError("contains a control character")
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
+        # strict: also RFC 5321's 64-character limit before the @, which mail servers enforce.
+        return validate_email(value.strip(), check_deliverability=False, strict=True).normalized
     except EmailNotValidError as error:
         raise ValueError("is not a valid email address") from error
 
