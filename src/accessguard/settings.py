@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     address_request_limit: int = Field(
         30, ge=1, description="Registrations, resets and resends per address per window."
     )
+    recipient_email_limit: int = Field(
+        3,
+        ge=1,
+        description="Emails of one kind (sign-up, reset, verification) to one address per "
+        "window, whoever asks; further requests answer the same and send nothing.",
+    )
     cookie_secure: bool = Field(
         True, description="Secure, __Host- prefixed cookies. false only for plain-http local use."
     )

@@ -28,10 +28,12 @@ class Accounts(PasswordUseCase):
         role: str = "customer",
     ) -> Account | None:
         """The new account, or None when the address was taken (its owner is told)."""
-        prepared = self.policy.check(password)
+        prepared = self.policy.check(password, email)
         now = self.clock.now()
         self.throttle.hit("register", client.ip, now)
         password_hash = self.hasher.hash(prepared)
+        # Counted before the transaction: the counter may live in this same SQLite database.
+        mail_allowed = self.throttle.recipient_allows("register", email_key(email), now)
         account = Account(
             id=str(uuid.uuid4()),
             email=normalise_email(email),
@@ -45,8 +47,14 @@ class Accounts(PasswordUseCase):
             created = uow.accounts.add(account)
             if not created:
                 existing = uow.accounts.by_email_key(account.email_key)
-                if existing is not None:
+                # Past the recipient limit its inbox has had enough of these for now.
+                if existing is not None and mail_allowed and existing.email_verified:
                     uow.outbox.add(notifications.already_registered(existing), now)
+                elif existing is not None and mail_allowed:
+                    # Its owner never confirmed the address and is trying again: a fresh
+                    # link, not a notice that leaves them stuck. The new password is not
+                    # taken, or anyone could register over an unconfirmed account.
+                    self._send_verification(uow, existing)
                 uow.audit.record(
                     AuditEvent(
                         now,
@@ -89,6 +97,8 @@ class Accounts(PasswordUseCase):
     def resend_verification(self, email: str, client: ClientInfo) -> None:
         now = self.clock.now()
         self.throttle.hit("resend", client.ip, now)
+        if not self.throttle.recipient_allows("resend", email_key(email), now):
+            return
         with self.uow() as uow:
             account = uow.accounts.by_email_key(email_key(email))
             if account is None:

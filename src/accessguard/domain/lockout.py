@@ -29,6 +29,7 @@ from accessguard.domain.ports import (
     UnitOfWorkFactory,
 )
 from accessguard.domain.rules import MAX_LOCK_SECONDS, Rules
+from accessguard.domain.throttling import address_group
 from accessguard.domain.tokens import digest
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class Lockout:
         return f"fail:{subject}:{state.generation}"
 
     def check_address(self, ip: str, now: datetime) -> None:
-        count, ttl = self._throttle.count(f"addr-fail:{ip}", now)
+        count, ttl = self._throttle.count(f"addr-fail:{address_group(ip)}", now)
         if count >= self._rules.address_failure_limit:
             raise TooManyRequests(retry_after=ttl)
 
@@ -82,7 +83,9 @@ class Lockout:
         Counters are bumped outside any transaction (and before the lock is written), so a
         parallel attempt sees the count at once, even before the lock row commits.
         """
-        self._throttle.hit(f"addr-fail:{ip}", self._rules.address_window_seconds, now)
+        self._throttle.hit(
+            f"addr-fail:{address_group(ip)}", self._rules.address_window_seconds, now
+        )
         return self._throttle.hit(
             self._counter(subject, state), self._rules.lockout_window_seconds, now
         )

@@ -5,6 +5,8 @@ No composition rules and no forced expiry; length and a breached-password list o
 
 from __future__ import annotations
 
+import itertools
+import string
 import unicodedata
 from dataclasses import dataclass
 
@@ -25,26 +27,70 @@ def prepare(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
 
 
+# Context words are matched with ASCII punctuation ignored: "ada.lovelace" in "Ada Lovelace!".
+_NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
+# Words every attacker tries first against this service (§3.1.1.2's context-specific words).
+_SERVICE_WORDS = ("accessguard",)
+
+
 @dataclass(frozen=True)
 class PasswordPolicy:
     min_length: int
     max_length: int
 
-    def check(self, password: str) -> str:
-        """The prepared password, or the refusal that names what is wrong."""
+    def check(self, password: str, email: str | None = None) -> str:
+        """The prepared password, or the refusal that names what is wrong. `email`, when
+        known, is a context word: a password made mostly of it is refused."""
         prepared = prepare(password)
         if len(prepared) < self.min_length:
             raise PasswordTooShort(min_length=self.min_length)
         if len(prepared) > self.max_length:
             raise PasswordTooLong(max_length=self.max_length)
-        if _is_common(prepared):
+        if (
+            _is_common(prepared)
+            or _is_trivial(prepared)
+            or self._is_mostly_context(prepared, email)
+        ):
             raise PasswordTooCommon()
         return prepared
+
+    def _is_mostly_context(self, password: str, email: str | None) -> bool:
+        words = list(_SERVICE_WORDS)
+        if email:
+            address = email.strip().casefold()
+            local = address.rpartition("@")[0]
+            words += [address] + ([local] if len(local) >= 3 else [])
+        rest = _core(password).translate(_NO_PUNCTUATION)
+        for word in sorted(words, key=len, reverse=True):
+            rest = rest.replace(_core(word).translate(_NO_PUNCTUATION), "")
+        # What is left once the email and the service's name are taken out must still be
+        # a password of half the minimum length on its own.
+        return len(rest) < self.min_length // 2
 
 
 def _is_common(password: str) -> bool:
     candidates = {password, password.lower(), password.strip()}
     return any(is_bad_password(c) for c in candidates if len(c) >= _LIST_MIN_LENGTH)
+
+
+def _core(text: str) -> str:
+    """What a guesser sees: no spaces or invisible characters, no case."""
+    return "".join(
+        ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Cf"
+    ).casefold()
+
+
+def _is_trivial(password: str) -> bool:
+    """Repetitive or sequential (§3.1.1.2): blank or invisible only, two characters or fewer
+    in all, a short unit repeated (abcabcabc…), or a run (abcdef…, 98765…)."""
+    core = _core(password)
+    if len(set(core)) <= 2:
+        return True
+    for unit in range(3, 5):
+        if core == (core[:unit] * (len(core) // unit + 1))[: len(core)]:
+            return True
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(core)}
+    return steps in ({1}, {-1})
 
 
 class Argon2Hasher:

@@ -26,6 +26,8 @@ class Passwords(PasswordUseCase):
     def forgot(self, email: str, client: ClientInfo) -> None:
         now = self.clock.now()
         self.throttle.hit("forgot", client.ip, now)
+        if not self.throttle.recipient_allows("forgot", email_key(email), now):
+            return  # the links already sent stay valid; nothing more goes to that inbox
         with self.uow() as uow:
             account = uow.accounts.by_email_key(email_key(email))
             if account is None:
@@ -63,7 +65,14 @@ class Passwords(PasswordUseCase):
             return uow.tokens.is_usable(RESET, digest(token), self.clock.now())
 
     def reset(self, token: str, new_password: str, client: ClientInfo) -> None:
-        """Checked before the token is claimed, so a refused password leaves the link usable."""
+        """Checked before the token is claimed, so a refused password leaves the link usable.
+
+        A token that cannot be used is refused before the hash: otherwise anyone could make
+        the server spend an Argon2 hash per request with made-up tokens. The claim below
+        still decides, atomically, which of several parallel uses wins.
+        """
+        if not self.reset_token_usable(token):
+            raise ResetTokenInvalid()
         new_hash = self.hasher.hash(self.policy.check(new_password))
         now = self.clock.now()
         with self.uow() as uow:
@@ -72,6 +81,9 @@ class Passwords(PasswordUseCase):
             if account is not None:
                 self._replace(uow, account, new_hash, client, now, how="reset")
                 uow.sessions.revoke_all(account.id, now)
+                if not account.email_verified:
+                    # The link came to this inbox: that proves the address as well.
+                    uow.accounts.mark_verified(account.id, now)
                 hold = now + timedelta(seconds=self.rules.security_hold_seconds)
                 uow.accounts.set_security_hold(account.id, hold)
                 subjects = [email_subject(account.email_key)]
@@ -85,7 +97,7 @@ class Passwords(PasswordUseCase):
     ) -> None:
         now = self.clock.now()
         self._check_current(auth.account, current, client, now)
-        new_hash = self.hasher.hash(self.policy.check(new_password))
+        new_hash = self.hasher.hash(self.policy.check(new_password, auth.account.email))
         with self.uow() as uow:
             self._replace(uow, auth.account, new_hash, client, now, how="change")
             uow.sessions.revoke_all(auth.account.id, now, except_id=auth.session.id)

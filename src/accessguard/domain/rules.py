@@ -16,6 +16,7 @@ class Rules:
     address_failure_limit: int = 50
     address_window_seconds: int = 900
     address_request_limit: int = 30
+    recipient_email_limit: int = 3
     session_idle_seconds: int = 3600
     session_max_seconds: int = 86400
     device_max_seconds: int = 31536000

@@ -44,6 +44,9 @@ async def client_info(request: Request) -> ClientInfo:
 
 def client_of(request: Request, settings: Settings) -> ClientInfo:
     peer = request.client.host if request.client else "unknown"
-    ip = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+    # Every line of the header, in order: a proxy may add its own line rather than extend
+    # the client's, and reading only the first would believe the client's (RFC 9110 5.3).
+    forwarded_for = ", ".join(request.headers.getlist("x-forwarded-for"))
+    ip = client_address(peer, forwarded_for, settings.trusted_proxies)
     user_agent = request.headers.get("user-agent", "")[:300]
     return ClientInfo(ip=ip, user_agent=user_agent)

@@ -107,3 +107,38 @@ def test_invalid_email_is_a_validation_error_naming_the_field(client: TestClient
     error = response.json()["error"]
     assert error["code"] == "validation_error"
     assert error["fields"][0]["field"] == "body.email"
+
+
+def test_registering_again_before_confirming_sends_a_fresh_link_not_a_dead_end(
+    client: TestClient, services: Services
+) -> None:
+    register(client, "new@example.com")
+    [first_mail] = inbox(services, "new@example.com")
+    first = token_from(first_mail["body"], "/verify-email")
+    answer = register(client, "new@example.com", "another long password for me")
+    assert answer == {"status": 202, "body": {"status": "verification_sent"}}
+    first_again, fresh = inbox(services, "new@example.com")  # the mailbox keeps every mail
+    assert first_again == first_mail
+    second = token_from(fresh["body"], "/verify-email")
+    assert client.post("/api/v1/accounts/verify-email", json={"token": first}).status_code == 400
+    assert client.post("/api/v1/accounts/verify-email", json={"token": second}).status_code == 200
+    # The second registration's password was not taken: nobody can register over the account.
+    kept = client.post("/api/v1/login", json={"email": "new@example.com", "password": PASSWORD})
+    assert kept.status_code == 200
+    other = {"email": "new@example.com", "password": "another long password for me"}
+    assert client.post("/api/v1/login", json=other).status_code == 401
+
+
+def test_sign_up_notices_and_resends_to_one_inbox_are_capped_per_window(
+    client: TestClient, services: Services
+) -> None:
+    # The sign-up that creates the account counts too: its verification link is the first.
+    for _ in range(6):
+        assert register(client, "new@example.com")["status"] == 202
+    assert len(inbox(services, "new@example.com")) == 3
+    for _ in range(5):
+        resend = client.post(
+            "/api/v1/accounts/verify-email/resend", json={"email": "nobody@example.com"}
+        )
+        assert resend.status_code == 202
+    assert len(inbox(services, "nobody@example.com")) == 3

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
+from accessguard.domain.errors import ResetTokenInvalid
+from accessguard.domain.model import ClientInfo
 from tests.support import PASSWORD, SettableClock, inbox, make_account, token_from
 
 NEW = "my new and rather long passphrase"
@@ -187,3 +191,52 @@ def test_reset_lifts_the_lockout(
         client.post("/api/v1/login", json={"email": "ada@example.com", "password": NEW}).status_code
         == 200
     )
+
+
+def test_made_up_reset_token_is_refused_before_any_hash(services: Services) -> None:
+    # Otherwise every request with an invented token would cost the server an Argon2 hash.
+    hashed: list[str] = []
+    real = services.passwords.hasher
+
+    class CountingHasher:
+        def hash(self, password: str) -> str:
+            hashed.append(password)
+            return real.hash(password)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    passwords = dataclasses.replace(services.passwords, hasher=CountingHasher())
+    client_info = ClientInfo(ip="203.0.113.5", user_agent="test")
+    with pytest.raises(ResetTokenInvalid):
+        passwords.reset("made-up-token", NEW, client_info)
+    assert hashed == []
+    make_account(services)
+    services.passwords.forgot("ada@example.com", client_info)
+    passwords.reset(reset_link_token(services), NEW, client_info)
+    assert len(hashed) == 1  # the same counter sees the hash of a real reset
+
+
+def test_reset_by_emailed_link_also_confirms_an_unconfirmed_address(
+    client: TestClient, services: Services
+) -> None:
+    client.post("/api/v1/accounts", json={"email": "new@example.com", "password": PASSWORD})
+    inbox(services, "new@example.com")
+    forgot(client, "new@example.com")
+    token = token_from(inbox(services, "new@example.com")[-1]["body"], "/reset-password")
+    reset = client.post("/api/v1/password/reset", json={"token": token, "new_password": NEW})
+    assert reset.status_code == 204
+    login = client.post("/api/v1/login", json={"email": "new@example.com", "password": NEW})
+    assert login.status_code == 200
+
+
+def test_one_inbox_gets_at_most_three_reset_mails_per_window_whoever_asks(
+    client: TestClient, services: Services
+) -> None:
+    # Requests from many addresses cannot flood one inbox, with an account or without; every
+    # answer stays 202, so the limit tells nobody anything.
+    make_account(services)
+    for email in ("ada@example.com", "nobody@example.com"):
+        for i in range(5):
+            assert forgot(client, email, **{"X-Forwarded-For": f"203.0.113.{i}"}) == 202
+        assert len(inbox(services, email)) == 3
