@@ -110,7 +110,12 @@ class Settings(BaseSettings):
         description="Addresses or networks whose X-Forwarded-For is believed. Empty: the "
         "socket's peer address counts and X-Forwarded-For is ignored.",
     )
-    outbox_max_attempts: int = Field(8, ge=1, description="Sends tried before abandoning.")
+    outbox_max_attempts: int = Field(
+        32,
+        ge=1,
+        description="Sends tried before abandoning. Waits double from 10 s up to an hour, so "
+        "the default keeps trying for about a day of mail-server outage.",
+    )
     outbox_poll_seconds: float = Field(2.0, gt=0, description="How often the sender looks.")
     db_timeout_seconds: float = Field(5.0, gt=0, description="Pool wait and statement limit.")
     db_pool_size: int = Field(
@@ -139,6 +144,45 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "must be an absolute http(s) address such as https://login.example.com: "
+                "emailed links are built from it"
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if value.startswith(("sqlite:///", "postgresql+psycopg://")):
+            return value
+        if value.startswith(("postgres://", "postgresql://")):
+            scheme = value.partition("://")[0]
+            raise ValueError(f"write postgresql+psycopg:// instead of {scheme}:// (the driver)")
+        raise ValueError(
+            "must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB (the supported databases)"
+        )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_address(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be redis://HOST:PORT/DB, rediss://… (TLS) or unix://PATH")
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _one_line_address(cls, value: str) -> str:
+        if any(ch in value for ch in "\r\n") or "@" not in value:
+            raise ValueError(
+                "must be one line with an address, e.g. Example <no-reply@example.com>"
+            )
         return value
 
     @field_validator("trusted_proxies", mode="before")

@@ -107,3 +107,67 @@ def test_demo_prints_working_credentials() -> None:
         services.close()
     again = runner.invoke(app, ["demo"])
     assert again.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("ACCESSGUARD_LOCKOUT_THRESHOLD", "abc", "ACCESSGUARD_LOCKOUT_THRESHOLD"),
+        ("ACCESSGUARD_TRUSTED_PROXIES", "10.0.0.0/33", "ACCESSGUARD_TRUSTED_PROXIES"),
+        ("ACCESSGUARD_DATABASE_URL", "postgres://db/x", "postgresql+psycopg://"),
+        ("ACCESSGUARD_PUBLIC_URL", "login.example.com", "ACCESSGUARD_PUBLIC_URL"),
+        ("ACCESSGUARD_SMTP_FROM", "a@example.com\nBcc: b@example.com", "ACCESSGUARD_SMTP_FROM"),
+        ("ACCESSGUARD_SECRET_KEYS", "short-but-secret-value", "32 characters"),
+    ],
+)
+def test_a_wrong_setting_is_one_line_naming_it_without_its_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    # Secrets may sit next to the mistake: pydantic's report would quote them all.
+    monkeypatch.setenv("ACCESSGUARD_SMTP_PASSWORD", "smtp-secret-hunter2")
+    monkeypatch.setenv(variable, value)
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 1
+    assert named in result.output
+    assert "Traceback" not in result.output
+    assert "smtp-secret-hunter2" not in result.output
+    assert "short-but-secret-value" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_an_unreachable_database_is_one_line_saying_what_to_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ACCESSGUARD_DATABASE_URL", "postgresql+psycopg://ops:pw@127.0.0.1:9/none")
+    monkeypatch.setenv("ACCESSGUARD_DB_TIMEOUT_SECONDS", "1")
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 1
+    assert "did not answer" in result.output
+    assert "ACCESSGUARD_DATABASE_URL" in result.output
+    assert ":pw@" not in result.output
+
+
+def test_serve_with_several_workers_needs_shared_secret_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ACCESSGUARD_SECRET_KEYS")
+    result = runner.invoke(app, ["serve", "--workers", "2"])
+    assert result.exit_code == 1
+    assert "ACCESSGUARD_SECRET_KEYS" in result.output
+
+
+def test_create_user_refuses_what_is_not_an_email() -> None:
+    result = runner.invoke(app, ["create-user", "not-an-email", "--password-stdin"], input=PASSWORD)
+    assert result.exit_code == 1
+    assert "not an email address" in result.output
+
+
+def test_operator_commands_are_not_held_to_the_per_address_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ACCESSGUARD_ADDRESS_REQUEST_LIMIT", "1")
+    for number in range(3):
+        result = runner.invoke(
+            app, ["create-user", f"ops{number}@example.com", "--password-stdin"], input=PASSWORD
+        )
+        assert result.exit_code == 0, result.output

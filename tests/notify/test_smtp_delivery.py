@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 
 import pytest
 import sqlalchemy as sa
@@ -41,6 +42,8 @@ def test_queued_email_is_sent_over_smtp_and_redacted(
     assert sent["To"] == "ada@example.com"
     assert sent["From"] == "Accounts <no-reply@example.test>"
     assert sent["Subject"] == "Reset your password"
+    assert parsedate_to_datetime(sent["Date"]).tzinfo is not None  # RFC 5322 requires it
+    assert sent["Message-ID"].endswith("@example.test>")
     assert sent.get_content_type() == "multipart/alternative"
     text = sent.get_body(("plain",))
     html = sent.get_body(("html",))

@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
+from typing import NoReturn
 
 import typer
 import uvicorn
+from email_validator import EmailNotValidError, validate_email
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
 from accessguard.bootstrap import Services, build_services
 from accessguard.domain.emails import email_key
@@ -24,13 +28,41 @@ app = typer.Typer(
 _CLI = ClientInfo(ip="cli", user_agent="accessguard-cli")
 
 
-def _services() -> Services:
-    services = build_services(Settings())
-    upgrade(services.engine)
+def _settings() -> Settings:
+    """The configuration, or one line per wrong variable naming it and the fix, and exit 1.
+
+    Never pydantic's own report: it quotes the values, and they may be secrets.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        told: set[str] = set()
+        for item in error.errors(include_input=False, include_url=False):
+            name = f"ACCESSGUARD_{str(item['loc'][0]).upper()}: " if item["loc"] else ""
+            if name in told:
+                continue  # a union (IPv4 or IPv6 network) reports each member; one will do
+            told.add(name)
+            typer.echo(name + item["msg"].removeprefix("Value error, "), err=True)
+        raise typer.Exit(code=1) from None
+
+
+def _services(settings: Settings | None = None) -> Services:
+    """Services on a migrated database; an unreachable database is one line and exit 1."""
+    settings = settings or _settings()
+    services = build_services(settings)
+    try:
+        upgrade(services.engine)
+    except AccessError:
+        services.close()
+        address = make_url(settings.database_url).render_as_string(hide_password=True)
+        _fail(
+            f"The database at {address} did not answer. Check that it is running and that "
+            "ACCESSGUARD_DATABASE_URL names it (host, port, database, user)."
+        )
     return services
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code=1)
 
@@ -38,17 +70,30 @@ def _fail(message: str) -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema (Alembic)."""
-    services = build_services(Settings())
-    upgrade(services.engine)
+    _services().close()
     typer.echo("database is at the latest schema")
-    services.close()
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(
+        1, min=1, help="Processes; above 1, ACCESSGUARD_SECRET_KEYS must be set."
+    ),
+) -> None:
     """Migrate the database, then serve the web pages and the API."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    migrate()
+    settings = _settings()
+    if workers > 1 and not settings.secret_keys:
+        # Each process would make up its own key: a device cookie or an authenticator secret
+        # sealed by one would not open in the others.
+        _fail(
+            "--workers above 1 needs ACCESSGUARD_SECRET_KEYS, the same for every process: "
+            'make one with python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+    _services(settings).close()
+    typer.echo("database is at the latest schema")
     uvicorn.run(
         "accessguard.web.asgi:app_from_environment",
         factory=True,
@@ -75,10 +120,16 @@ def create_user(
     """Create an account. Without --password-stdin a strong password is generated and shown."""
     if role not in {"customer", "support"}:
         _fail("--role must be customer or support.")
+    try:
+        email = validate_email(email, check_deliverability=False, strict=True).normalized
+    except EmailNotValidError as error:
+        _fail(f"{email!r} is not an email address: {error}")
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(18)
     services = _services()
     try:
-        account = services.accounts.register(email, password, _CLI, verified=verified, role=role)
+        account = services.accounts.register(
+            email, password, _CLI, verified=verified, role=role, by_operator=True
+        )
     except AccessError as error:
         _fail(f"{error.entry.message} {error.entry.remedy}")
     finally:
@@ -115,7 +166,7 @@ def demo(email: str = "demo@example.com") -> None:
             if existing is not None:
                 uow.accounts.set_password(existing.id, services.hasher.hash(password))
         if existing is None:
-            services.accounts.register(email, password, _CLI, verified=True)
+            services.accounts.register(email, password, _CLI, verified=True, by_operator=True)
     finally:
         services.close()
     typer.echo(f"demo account: {email}\npassword:     {password}")

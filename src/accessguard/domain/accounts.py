@@ -26,11 +26,16 @@ class Accounts(PasswordUseCase):
         *,
         verified: bool = False,
         role: str = "customer",
+        by_operator: bool = False,
     ) -> Account | None:
-        """The new account, or None when the address was taken (its owner is told)."""
+        """The new account, or None when the address was taken (its owner is told).
+
+        `by_operator`: an operator's command, not a client; no per-address limit applies.
+        """
         prepared = self.policy.check(password, email)
         now = self.clock.now()
-        self.throttle.hit("register", client.ip, now)
+        if not by_operator:
+            self.throttle.hit("register", client.ip, now)
         password_hash = self.hasher.hash(prepared)
         # Counted before the transaction: the counter may live in this same SQLite database.
         mail_allowed = self.throttle.recipient_allows("register", email_key(email), now)

@@ -26,6 +26,7 @@ def build_channels(
             security=settings.smtp_security,
             username=settings.smtp_username,
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            clock=clock,
         )
         if settings.smtp_host
         else DevOutboxChannel(engine, clock, channel="email")

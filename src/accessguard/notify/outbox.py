@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -70,10 +70,15 @@ class Dispatcher:
         self._max_attempts = max_attempts
         self._lease = lease
 
-    def run_once(self, limit: int = 50) -> DispatchReport:
-        """Send up to `limit` due messages, one claim each."""
+    def run_once(
+        self, limit: int = 50, keep_going: Callable[[], bool] = lambda: True
+    ) -> DispatchReport:
+        """Send up to `limit` due messages, one claim each, while `keep_going()` says so (a
+        process shutting down stops between messages, not after a batch of time-outs)."""
         outcomes: Counter[Outcome] = Counter()
         for _ in range(limit):
+            if not keep_going():
+                break
             claimed = self._claim()
             if claimed is None:
                 break
@@ -146,6 +151,13 @@ class Dispatcher:
         if failure is None:
             outcome = "sent"
             values = {"status": "sent", "sent_at": now, "payload": _REDACTED, "last_error": None}
+            if claimed.attempts > 1:
+                log.info(
+                    "outbox message %d (%s) sent at attempt %d",
+                    claimed.id,
+                    claimed.message.template,
+                    claimed.attempts,
+                )
         elif claimed.attempts >= self._max_attempts:
             outcome = "abandoned"
             values = {"status": "abandoned", "payload": _REDACTED, "last_error": failure[:300]}
@@ -158,10 +170,17 @@ class Dispatcher:
             )
         else:
             outcome = "retried"
-            values = {
-                "next_attempt_at": now + backoff(claimed.attempts),
-                "last_error": failure[:300],
-            }
+            wait = backoff(claimed.attempts)
+            values = {"next_attempt_at": now + wait, "last_error": failure[:300]}
+            log.warning(
+                "outbox message %d (%s) attempt %d of %d failed, next in %d s: %s",
+                claimed.id,
+                claimed.message.template,
+                claimed.attempts,
+                self._max_attempts,
+                wait.total_seconds(),
+                failure,
+            )
         with self._engine.begin() as conn:
             conn.execute(outbox.update().where(outbox.c.id == claimed.id).values(values))
         return outcome

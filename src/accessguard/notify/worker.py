@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from accessguard.notify.outbox import DispatchReport
@@ -12,7 +13,9 @@ log = logging.getLogger(__name__)
 
 
 class _Dispatcher(Protocol):
-    def run_once(self, limit: int = ...) -> DispatchReport: ...
+    def run_once(
+        self, limit: int = ..., keep_going: Callable[[], bool] = ...
+    ) -> DispatchReport: ...
 
 
 class OutboxWorker:
@@ -36,12 +39,17 @@ class OutboxWorker:
         self._wake.set()
 
     def stop(self, timeout: float | None = None) -> None:
+        """Let the current send finish (at most `timeout`), then stop. A message abandoned
+        mid-send is claimed again when its lease runs out, by this or another instance."""
         thread, self._thread = self._thread, None
         if thread is None:
             return
         self._stopping.set()
         self._wake.set()
         thread.join(timeout)
+
+    def _running(self) -> bool:
+        return not self._stopping.is_set()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -54,7 +62,7 @@ class OutboxWorker:
     def _pass(self) -> bool:
         """One dispatch; True when the batch was full and more may be waiting."""
         try:
-            report = self._dispatcher.run_once(self._batch)
+            report = self._dispatcher.run_once(self._batch, self._running)
         except Exception as error:  # noqa: BLE001 - the sender must outlive a bad moment
             # The type only: driver and channel errors can quote addresses or content.
             log.error("outbox pass failed: %s", type(error).__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -44,7 +44,9 @@ class _WithHousekeeping:
         self._next_purge: datetime | None = None
         self._next_recovery: datetime | None = None
 
-    def run_once(self, limit: int = 50) -> DispatchReport:
+    def run_once(
+        self, limit: int = 50, keep_going: Callable[[], bool] = lambda: True
+    ) -> DispatchReport:
         now = self._services.clock.now()
         if self._next_purge is None or now >= self._next_purge:
             self._next_purge = now + timedelta(hours=1)
@@ -53,7 +55,7 @@ class _WithHousekeeping:
             self._next_recovery = now + timedelta(minutes=1)
             # Before the dispatch, so the owner's email goes out in this same pass.
             self._services.recovery_completion.run_due()
-        return self._services.dispatcher.run_once(limit)
+        return self._services.dispatcher.run_once(limit, keep_going)
 
 
 def create_app(
@@ -78,7 +80,8 @@ def create_app(
             yield
         finally:
             if worker is not None:
-                worker.stop()
+                # One send's time limits at most: SIGTERM must not wait out a dead mail server.
+                worker.stop(timeout=services.settings.smtp_timeout_seconds + 5)
             await services.session_reads.aclose()
 
     app = FastAPI(

@@ -6,7 +6,10 @@ import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
 
+from accessguard.domain.clock import SystemClock
+from accessguard.domain.ports import Clock
 from accessguard.notify.channels import DeliveryFailed
 from accessguard.notify.render import Rendered
 
@@ -24,7 +27,9 @@ class SmtpChannel:
         security: str = "none",
         username: str | None = None,
         password: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()
         self._host = host
         self._port = port
         self._sender = sender
@@ -67,10 +72,17 @@ class SmtpChannel:
         email["From"] = self._sender
         email["To"] = recipient
         email["Subject"] = rendered.subject
+        # RFC 5322 requires Date; a Message-ID lets mail servers and spam filters tell
+        # messages apart (a retried send keeps neither, it is built again).
+        email["Date"] = format_datetime(self._clock.now())  # +0000, not "-0000" (unknown zone)
+        email["Message-ID"] = make_msgid(domain=self._sender_domain())
         email.set_content(rendered.text)
         if rendered.html is not None:
             email.add_alternative(rendered.html, subtype="html")
         return email
+
+    def _sender_domain(self) -> str:
+        return parseaddr(self._sender)[1].rpartition("@")[2] or "localhost"
 
     def _failed(self, detail: str) -> DeliveryFailed:
         reason = f"smtp {self._host}:{self._port}: {detail}"

@@ -6,6 +6,7 @@ Every Redis failure becomes ServiceUnavailable: a lockout check that cannot coun
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,12 +15,17 @@ import redis
 
 from accessguard.domain.errors import ServiceUnavailable
 
+log = logging.getLogger(__name__)
+
 
 @contextmanager
 def _mapped() -> Iterator[None]:
     try:
         yield
     except redis.RedisError as error:
+        # The type only, as for the database (storage/sql/engine.py): the operator learns
+        # which dependency failed; the message could quote a key.
+        log.warning("redis unavailable: %s", type(error).__name__)
         raise ServiceUnavailable() from error
 
 
