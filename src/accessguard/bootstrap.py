@@ -134,8 +134,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     else:
         throttle = SqlThrottleStore(engine)
 
+    keys = signing_keys(settings)
+    # Queued messages carry emailed tokens: sealed at rest until sent (storage/sql/outbox.py).
+    outbox_box = AesGcmBox(keys)
+
     def uow(*, read_only: bool = False, deferred_writes: bool = False) -> UnitOfWork:
-        return SqlUnitOfWork(engine, read_only=read_only, deferred_writes=deferred_writes)
+        return SqlUnitOfWork(
+            engine, read_only=read_only, deferred_writes=deferred_writes, outbox_box=outbox_box
+        )
 
     hasher = Argon2Hasher(
         time_cost=settings.argon2_time_cost,
@@ -155,7 +161,6 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         assert engine.url.database  # noqa: S101 - create_engine made the file's folder
         session_reads = SqliteSessionReads(engine.url.database, ThreadedSessionReads(uow))
     sessions = Sessions(rules, uow, clock, session_reads)
-    keys = signing_keys(settings)
     signer = Signer(keys)
     dispatcher = Dispatcher(
         engine,
@@ -163,6 +168,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         Renderer(settings.public_url),
         clock,
         max_attempts=settings.outbox_max_attempts,
+        box=outbox_box,
     )
     code_hasher = RecoveryCodeHasher(
         time_cost=settings.argon2_time_cost,

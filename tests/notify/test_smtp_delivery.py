@@ -12,7 +12,9 @@ from accessguard.domain import notifications
 from accessguard.domain.model import Account, ClientInfo
 from accessguard.notify.channels.smtp import SmtpChannel
 from accessguard.notify.outbox import Dispatcher, DispatchReport
-from accessguard.notify.render import Rendered
+from accessguard.notify.render import Rendered, Renderer
+from accessguard.storage.crypto import AesGcmBox
+from accessguard.storage.sql.outbox import SqlOutbox
 from tests.notify.conftest import SmtpServer, outbox_row, queue
 from tests.support import SettableClock
 
@@ -184,3 +186,27 @@ def test_claimed_message_is_not_sent_again_by_a_second_dispatcher(
     assert make_dispatcher({"email": SendWhileAnotherLooks()}).run_once() == DispatchReport(sent=1)
     assert seen_by_second == [DispatchReport()]
     assert len(smtp.handler.messages) == 1
+
+
+def test_a_message_sealed_with_a_key_no_longer_configured_is_retried_not_sent_garbled(
+    engine: sa.Engine,
+    clock: SettableClock,
+    account: Account,
+    smtp: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    old, new = AesGcmBox([b"k" * 32]), AesGcmBox([b"n" * 32])
+    message = notifications.password_reset(account, LINK, clock.now() + timedelta(minutes=30))
+    with engine.begin() as conn:
+        SqlOutbox(conn, old).add(message, clock.now())
+    renderer = Renderer("https://accounts.example.test")
+    channels = {"email": smtp_channel(smtp)}
+    lost_key = Dispatcher(engine, channels, renderer, clock, max_attempts=3, box=new)
+    assert lost_key.run_once() == DispatchReport(retried=1)
+    assert smtp.handler.messages == []
+    assert "payload unreadable" in caplog.text
+    clock.advance(seconds=60)
+    key_back = Dispatcher(engine, channels, renderer, clock, max_attempts=3, box=old)
+    assert key_back.run_once() == DispatchReport(sent=1)
+    [sent] = smtp.handler.messages
+    assert LINK in sent.get_body(("plain",)).get_content()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
-from accessguard.storage.sql.tables import metadata
+from accessguard.storage.sql.tables import metadata, outbox
 from tests.support import PASSWORD, SettableClock, inbox, make_account, token_from
 
 NEW = "the replacement passphrase for ada"
@@ -82,3 +82,18 @@ def test_second_factor_secrets_stay_out_of_logs_and_tables(
             dump = str(conn.execute(sa.select(table)).all())
             for value in secrets:
                 assert value not in dump, table.name
+
+
+def test_a_queued_reset_link_is_sealed_at_rest_until_sent(
+    client: TestClient, services: Services
+) -> None:
+    # Read before the sender runs, as during a mail-server outage: the table must not hold
+    # a usable token, yet the mail that goes out carries it.
+    make_account(services)
+    client.post("/api/v1/password/forgot", json={"email": "ada@example.com"})
+    with services.engine.connect() as conn:
+        [queued] = conn.execute(sa.select(outbox.c.payload)).scalars().all()
+    assert set(queued) == {"sealed"}
+    assert "reset-password" not in str(queued)
+    token = token_from(inbox(services, "ada@example.com")[-1]["body"], "/reset-password")
+    assert token not in str(queued)

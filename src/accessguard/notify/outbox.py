@@ -19,9 +19,10 @@ import sqlalchemy as sa
 
 from accessguard.domain.errors import SmsDeliveryFailed
 from accessguard.domain.model import Message
-from accessguard.domain.ports import Clock
+from accessguard.domain.ports import Clock, SecretBox
 from accessguard.notify.channels import Channel, DeliveryFailed
 from accessguard.notify.render import Renderer
+from accessguard.storage.sql.outbox import opened_data
 from accessguard.storage.sql.tables import outbox
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class _Claimed:
     id: int
     attempts: int  # this one included
     message: Message
+    unreadable: str | None = None
 
 
 class Dispatcher:
@@ -62,8 +64,10 @@ class Dispatcher:
         *,
         max_attempts: int,
         lease: timedelta = DEFAULT_LEASE,
+        box: SecretBox | None = None,
     ) -> None:
         self._engine = engine
+        self._box = box  # opens what storage/sql/outbox.py sealed
         self._channels = channels
         self._renderer = renderer
         self._clock = clock
@@ -117,17 +121,26 @@ class Dispatcher:
                 .where(outbox.c.id == row["id"])
                 .values(attempts=outbox.c.attempts + 1, next_attempt_at=now + self._lease)
             )
+        try:
+            data = opened_data(row["payload"], self._box)
+            unreadable = None
+        except (ValueError, TypeError) as error:
+            # A key taken out of SECRET_KEYS while messages it sealed were queued: tried
+            # again (the key may come back) until abandoned, and said so in the log.
+            data, unreadable = {}, f"payload unreadable: {error}"
         message = Message(
             channel=row["channel"],
             to=row["recipient"],
             template=row["template"],
-            data=row["payload"].get("data", {}),
+            data=data,
             account_id=row["account_id"],
         )
-        return _Claimed(row["id"], row["attempts"] + 1, message)
+        return _Claimed(row["id"], row["attempts"] + 1, message, unreadable)
 
     def _deliver(self, claimed: _Claimed) -> str | None:
         """None when sent, else a short reason with no address or content in it."""
+        if claimed.unreadable is not None:
+            return claimed.unreadable
         message = claimed.message
         channel = self._channels.get(message.channel)
         if channel is None:

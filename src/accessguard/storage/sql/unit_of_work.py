@@ -16,6 +16,7 @@ from accessguard.domain.ports import (
     Outbox,
     RecoveryCaseRepository,
     RecoveryCodeRepository,
+    SecretBox,
     SessionRepository,
     SmsRepository,
     TotpRepository,
@@ -47,9 +48,15 @@ class SqlUnitOfWork:
     challenges: ChallengeRepository
 
     def __init__(
-        self, engine: sa.Engine, *, read_only: bool = False, deferred_writes: bool = False
+        self,
+        engine: sa.Engine,
+        *,
+        read_only: bool = False,
+        deferred_writes: bool = False,
+        outbox_box: SecretBox | None = None,
     ) -> None:
         self._engine = engine
+        self._outbox_box = outbox_box
         self._read_only = read_only
         # Held INSERTs save round trips only where there are round trips: on PostgreSQL.
         self._hold = deferred_writes and not read_only and engine.dialect.driver == "psycopg"
@@ -79,7 +86,7 @@ class SqlUnitOfWork:
         self.tokens = SqlTokens(conn)
         self.lockouts = SqlLockouts(conn, runner)
         self.audit = SqlAudit(conn, runner)
-        self.outbox = SqlOutbox(conn)
+        self.outbox = SqlOutbox(conn, self._outbox_box)
         self.totp = SqlTotp(conn)
         self.sms = SqlSms(conn)
         self.recovery_codes = SqlRecoveryCodes(conn)
