@@ -10,6 +10,7 @@ from accessguard.domain import notifications
 from accessguard.domain.emails import email_key, normalise_email
 from accessguard.domain.errors import VerificationTokenInvalid
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, SecondFactors
+from accessguard.domain.passwords_change import RESET
 from accessguard.domain.ports import UnitOfWork
 from accessguard.domain.tokens import digest, new_token
 from accessguard.domain.usecase import PasswordUseCase
@@ -56,10 +57,7 @@ class Accounts(PasswordUseCase):
                 if existing is not None and mail_allowed and existing.email_verified:
                     uow.outbox.add(notifications.already_registered(existing), now)
                 elif existing is not None and mail_allowed:
-                    # Its owner never confirmed the address and is trying again: a fresh
-                    # link, not a notice that leaves them stuck. The new password is not
-                    # taken, or anyone could register over an unconfirmed account.
-                    self._send_verification(uow, existing)
+                    self._offer_to_finish(uow, existing)
                 uow.audit.record(
                     AuditEvent(
                         now,
@@ -112,6 +110,24 @@ class Accounts(PasswordUseCase):
                 uow.outbox.add(notifications.already_verified(account), now)
             else:
                 self._send_verification(uow, account)
+
+    def _offer_to_finish(self, uow: UnitOfWork, account: Account) -> None:
+        """An unconfirmed account registered again: a link to choose its password.
+
+        Never a confirmation link, and never the new password: whoever registered first
+        (perhaps an attacker who knew the address) would otherwise own the account once its
+        owner confirmed it. The link goes to the inbox, so its owner sets the password, which
+        also confirms the address (passwords_change.Passwords.reset); earlier confirmation
+        links, which would confirm the first registrant's password, are void.
+        """
+        now = self.clock.now()
+        plain, token_digest = new_token()
+        expires_at = now + timedelta(seconds=self.rules.reset_token_seconds)
+        uow.tokens.void_all(VERIFY, account.id, now)
+        uow.tokens.void_all(RESET, account.id, now)
+        uow.tokens.add(RESET, account.id, token_digest, expires_at, now)
+        link = self.rules.link("/reset-password", plain)
+        uow.outbox.add(notifications.finish_registration(account, link, expires_at), now)
 
     def _send_verification(self, uow: UnitOfWork, account: Account) -> None:
         now = self.clock.now()

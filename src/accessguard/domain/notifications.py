@@ -28,6 +28,16 @@ def already_registered(account: Account) -> Message:
     return _email(account, account.email, "already_registered")
 
 
+def finish_registration(account: Account, link: str, expires_at: datetime) -> Message:
+    return _email(
+        account,
+        account.email,
+        "finish_registration",
+        link=link,
+        expires_at=expires_at.isoformat(timespec="minutes"),
+    )
+
+
 def already_verified(account: Account) -> Message:
     return _email(account, account.email, "already_verified")
 

@@ -109,30 +109,37 @@ def test_invalid_email_is_a_validation_error_naming_the_field(client: TestClient
     assert error["fields"][0]["field"] == "body.email"
 
 
-def test_registering_again_before_confirming_sends_a_fresh_link_not_a_dead_end(
+def test_registering_an_unconfirmed_address_again_lets_the_inbox_owner_choose_the_password(
     client: TestClient, services: Services
 ) -> None:
-    register(client, "new@example.com")
+    # Someone who knew the address registered it first, with their own password. Its owner
+    # registers later: a confirmation link would hand the account to the first registrant,
+    # so the owner gets a link to choose the password instead, and the old link dies.
+    first = register(client, "new@example.com", "the first registrant's password")
+    assert first["status"] == 202
     [first_mail] = inbox(services, "new@example.com")
-    first = token_from(first_mail["body"], "/verify-email")
-    answer = register(client, "new@example.com", "another long password for me")
-    assert answer == {"status": 202, "body": {"status": "verification_sent"}}
-    first_again, fresh = inbox(services, "new@example.com")  # the mailbox keeps every mail
+    first_link = token_from(first_mail["body"], "/verify-email")
+    assert register(client, "new@example.com")["status"] == 202
+    first_again, finish = inbox(services, "new@example.com")  # the mailbox keeps every mail
     assert first_again == first_mail
-    second = token_from(fresh["body"], "/verify-email")
-    assert client.post("/api/v1/accounts/verify-email", json={"token": first}).status_code == 400
-    assert client.post("/api/v1/accounts/verify-email", json={"token": second}).status_code == 200
-    # The second registration's password was not taken: nobody can register over the account.
-    kept = client.post("/api/v1/login", json={"email": "new@example.com", "password": PASSWORD})
-    assert kept.status_code == 200
-    other = {"email": "new@example.com", "password": "another long password for me"}
-    assert client.post("/api/v1/login", json=other).status_code == 401
+    assert "/verify-email" not in finish["body"]
+    dead = client.post("/api/v1/accounts/verify-email", json={"token": first_link})
+    assert dead.json()["error"]["code"] == "verification_token_invalid"
+    chosen = client.post(
+        "/api/v1/password/reset",
+        json={"token": token_from(finish["body"], "/reset-password"), "new_password": PASSWORD},
+    )
+    assert chosen.status_code == 204
+    owner = client.post("/api/v1/login", json={"email": "new@example.com", "password": PASSWORD})
+    assert owner.status_code == 200
+    squatter = {"email": "new@example.com", "password": "the first registrant's password"}
+    assert client.post("/api/v1/login", json=squatter).status_code == 401
 
 
 def test_sign_up_notices_and_resends_to_one_inbox_are_capped_per_window(
     client: TestClient, services: Services
 ) -> None:
-    # The sign-up that creates the account counts too: its verification link is the first.
+    # The sign-up that creates the account counts too: its confirmation link is the first.
     for _ in range(6):
         assert register(client, "new@example.com")["status"] == 202
     assert len(inbox(services, "new@example.com")) == 3
