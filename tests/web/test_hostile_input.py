@@ -480,8 +480,9 @@ def test_control_characters_in_the_path_cannot_forge_log_lines(
     with caplog.at_level(logging.INFO, logger="accessguard.request"):
         client.get(f"{API}/{forged}")
     [line] = [r.getMessage() for r in caplog.records if r.name == "accessguard.request"]
-    assert r"\r\n2026-11-27" in line  # escaped, on the one line
+    assert "x%0D%0A2026-11-27%20INFO" in line  # encoded again, on the one line
     assert not any(ch in line for ch in "\r\n\x00")
+    assert line.count(" status=") == 1  # a space cannot start a field of its own
 
 
 def test_load_balancers_may_probe_health_with_head(client: TestClient) -> None:

@@ -27,6 +27,17 @@ def when(iso: str) -> str:
     return f"{moment:%H:%M} UTC on {moment.day} {moment:%B %Y}"
 
 
+# Control characters other than tab and line breaks, as typed into a form and shown back.
+_INVISIBLE = dict.fromkeys(c for c in (*range(32), *range(127, 160)) if chr(c) not in "\t\n\r")
+
+
+def _shown(value: object) -> object:
+    """What a page prints of a value: a NUL or an escape code typed into a form and shown
+    back would break the HTML for some readers, so it is dropped."""
+    return value.translate(_INVISIBLE) if isinstance(value, str) else value
+
+
 templates = Jinja2Templates(directory=WEB / "templates")
+templates.env.finalize = _shown
 templates.env.globals["static_url"] = static_url
 templates.env.filters["when"] = when

@@ -153,6 +153,7 @@ def test_control_characters_in_the_email_are_a_validation_error_not_a_crash(
     assert response.status_code == 422
     assert "validation_error" in response.text
     assert "ag_session" not in response.headers.get("set-cookie", "")
+    assert not any(ch in response.text for ch in "\x00\x07")  # shown back without them
 
 
 @pytest.mark.parametrize("origin", ["https://accounts.example.test", "https://testserver"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from urllib.parse import quote
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,10 +14,12 @@ log = logging.getLogger("accessguard.request")
 
 
 def _printable(path: str) -> str:
-    """The path as one safe line: a decoded %0d%0a would forge log lines, a NUL break tools."""
-    if path.isprintable():
-        return path
-    return path.encode("unicode_escape").decode("ascii")
+    """The path as one safe field: a decoded %0d%0a would forge log lines, a space a field,
+    a NUL break tools. Percent-encoded again where needed; a plain path is left as it is."""
+    return quote(path, safe=_PATH_SAFE)
+
+
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 
 
 class RequestIdMiddleware:
