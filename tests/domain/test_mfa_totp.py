@@ -90,6 +90,14 @@ def test_codes_within_one_step_are_accepted(
     verify(services, account, code_at(secret, clock.now() + timedelta(seconds=offset)))
 
 
+def test_a_code_typed_in_arabic_indic_digits_is_the_same_code(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    # It used to be a 500: str.isdigit() let the digits through to compare_digest.
+    code = code_at(secret, clock.now()).translate({48 + d: 0x0660 + d for d in range(10)})
+    verify(services, account, code)
+
+
 @pytest.mark.parametrize("offset", [120, -300, 840, -900])
 def test_a_code_minutes_away_is_clock_drift_and_never_counts(
     services: Services, account: Account, secret: str, clock: SettableClock, offset: int

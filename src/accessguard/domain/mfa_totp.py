@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 
+from accessguard.domain.codes import is_six_digits, typed_code
 from accessguard.domain.errors import (
     AccessError,
     Forbidden,
@@ -77,8 +78,8 @@ def _offsets() -> Iterator[int]:
 
 def matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step within ±DRIFT_STEPS whose code is `code`, nearest to now; None if none."""
-    code = "".join(code.split())
-    if len(code) != 6 or not code.isdigit():
+    code = typed_code(code)
+    if not is_six_digits(code):
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)

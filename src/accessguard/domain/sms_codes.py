@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import ceil
 
+from accessguard.domain.codes import typed_code
 from accessguard.domain.errors import (
     InvalidMfaCode,
     MfaCodeReused,
@@ -153,7 +154,7 @@ class SmsCodes:
         more (never sent, expired, used or out of tries), `MfaCodeReused` when a parallel
         request accepted it first."""
         now = self.clock.now()
-        code = "".join(code.split())  # "123 456", as people copy it
+        code = typed_code(code)  # "123 456", or in another script's digits
         with self.uow() as uow:
             # The try is counted first, in its own transaction (UPDATE … WHERE tries < 5
             # RETURNING), so parallel guesses cannot share one try.

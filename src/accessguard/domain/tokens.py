@@ -32,7 +32,7 @@ class Signer:
         self._keys = keys
 
     def _mac(self, key: bytes, value: str) -> str:
-        mac = hmac.new(key, value.encode(), hashlib.sha256).digest()
+        mac = hmac.new(key, value.encode("utf-8", "replace"), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     def sign(self, value: str) -> str:
@@ -44,5 +44,9 @@ class Signer:
             return None
         # compare_digest against every key: constant time per key, and rotation keeps old
         # device cookies valid until they age out.
-        valid = [hmac.compare_digest(self._mac(key, value), mac) for key in self._keys]
+        # Bytes: str comparison raises on non-ASCII text, and a cookie can hold any.
+        presented = mac.encode("utf-8", "replace")
+        valid = [
+            hmac.compare_digest(self._mac(key, value).encode(), presented) for key in self._keys
+        ]
         return value if any(valid) else None

@@ -174,3 +174,20 @@ def test_sign_in_redirect_that_sets_the_session_is_never_cached(
     response = submit(client, PASSWORD)
     assert response.status_code == 303
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_a_csrf_cookie_in_non_ascii_text_is_refused_not_a_crash(
+    client: TestClient, services: Services
+) -> None:
+    token = csrf(client.get("/login", headers=HTML).text)
+    client.cookies.clear()
+    response = client.post(
+        "/login",
+        data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": token},
+        headers=[
+            (b"accept", b"text/html"),
+            (b"cookie", "__Host-ag_csrf=\u00e9\u00e9".encode("latin-1")),
+        ],
+        follow_redirects=False,
+    )
+    assert response.status_code == 403

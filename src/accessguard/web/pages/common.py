@@ -40,7 +40,14 @@ def check_csrf(request: Request, form_token: str) -> None:
         raise CsrfFailed()
     cookie = request.cookies.get(csrf_cookie_name(request), "")
     signed_value = _services(request).device_signer.unsign(form_token) if form_token else None
-    if not cookie or signed_value is None or not hmac.compare_digest(signed_value, cookie):
+    # Bytes: a str comparison raises on non-ASCII text, and a cookie can hold any.
+    if (
+        not cookie
+        or signed_value is None
+        or not hmac.compare_digest(
+            signed_value.encode("utf-8", "replace"), cookie.encode("utf-8", "replace")
+        )
+    ):
         raise CsrfFailed()
 
 
