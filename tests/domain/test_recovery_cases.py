@@ -132,5 +132,7 @@ def test_parallel_requests_open_one_case(services: Services) -> None:
         thread.join()
     assert failures == []
     [stored] = cases(services)
-    assert set(references) == {stored["reference"]}
+    # One of them opened it; the others got fresh references that tell nothing.
+    assert references.count(stored["reference"]) == 1
+    assert len(set(references)) == len(references)
     assert len(inbox(services, OWNER)) == 1

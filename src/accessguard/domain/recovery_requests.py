@@ -15,7 +15,7 @@ from datetime import datetime
 
 from accessguard.domain.devices import KnownDevices
 from accessguard.domain.emails import email_key
-from accessguard.domain.errors import RecoveryTokenInvalid
+from accessguard.domain.errors import RecoveryTokenInvalid, ValidationFailed
 from accessguard.domain.lockout import Lockout
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device
 from accessguard.domain.password_attempts import PasswordAttempts
@@ -73,6 +73,11 @@ class RecoveryRequests:
     ) -> str:
         """The reference to quote to support: the case's, or a random one nobody stores."""
         details = clean_text("details", details, limit=DETAILS_MAX, required=True)
+        if _quotes(details, password):
+            # Support reads the details; a password written there would be on their screen.
+            raise ValidationFailed(
+                fields=[{"field": "details", "message": "must not contain your password"}]
+            )
         now = self._clock.now()
         self._address.hit("recovery", client.ip, now)
         self._lockout.check_address(client.ip, now)
@@ -126,8 +131,11 @@ class RecoveryRequests:
             return new_reference()
         active = uow.recovery_cases.active_for(account.id)
         if active is not None:
+            # A fresh reference, as for a wrong password: the case's own would tell whoever
+            # asks twice that this password is right and a case is open. Its owner has the
+            # real one in the email the case sent.
             uow.audit.record(_event(active, KIND, client, now, outcome="already_open"))
-            return active.reference
+            return new_reference()
         case = RecoveryCase(
             id=str(uuid.uuid4()),
             reference=new_reference(),
@@ -146,6 +154,12 @@ class RecoveryRequests:
         uow.outbox.add(notice(account, "recovery_requested", **case_facts(case), link=link), now)
         uow.audit.record(_event(case, KIND, client, now))
         return case.reference
+
+
+def _quotes(details: str, password: str) -> bool:
+    """Whether the details contain the password typed with them (case and width aside)."""
+    typed = prepare(password).strip().casefold()
+    return len(typed) >= 4 and typed in prepare(details).casefold()
 
 
 def _plain_event(
