@@ -86,6 +86,10 @@ class Passwords(PasswordUseCase):
                     uow.accounts.mark_verified(account.id, now)
                 hold = now + timedelta(seconds=self.rules.security_hold_seconds)
                 uow.accounts.set_security_hold(account.id, hold)
+                # A lost-device case rested on knowing the old password; whoever reset it
+                # has shown the inbox instead, so the case waits on nothing now (its owner
+                # can open a new one). Left running, it would strip 2FA from the new password.
+                uow.recovery_cases.cancel_active(account.id, now)
                 subjects = [email_subject(account.email_key)]
                 subjects += [device_subject(d) for d in uow.devices.ids_for(account.id)]
                 uow.lockouts.unlock(subjects)

@@ -324,6 +324,10 @@ class RecoveryCaseRepository(Protocol):
         """Atomically cancel the open, or approved and not yet effective, case of the token;
         None when there is none (unknown token, already cancelled, decided or completed)."""
 
+    def cancel_active(self, account_id: str, now: datetime) -> RecoveryCase | None:
+        """Cancel the account's open, or approved and not yet effective, case; None when it
+        has none."""
+
     def decide(
         self,
         case_id: str,

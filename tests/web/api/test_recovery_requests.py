@@ -218,3 +218,18 @@ def test_reference_is_what_the_admin_list_knows(client: TestClient, services: Se
     owner_with_factors(services)
     reference = request_recovery(client)
     assert case_id(services, reference)
+
+
+def test_a_password_reset_cancels_the_open_case(client: TestClient, services: Services) -> None:
+    # The case rested on the old password; left running it would strip the second factor
+    # from an account whose owner has just shown the inbox and chosen a new password.
+    owner_with_factors(services)
+    request_recovery(client)
+    client.post(f"{API}/password/forgot", json={"email": OWNER})
+    token = token_from(inbox(services, OWNER)[-1]["body"], "/reset-password")
+    reset = client.post(
+        f"{API}/password/reset", json={"token": token, "new_password": "a brand new passphrase"}
+    )
+    assert reset.status_code == 204
+    [case] = cases(services)
+    assert case["status"] == "cancelled"

@@ -110,6 +110,17 @@ class SqlRecoveryCases:
             *self._cancellable(token_digest, now), status=CaseStatus.CANCELLED, closed_at=now
         )
 
+    def cancel_active(self, account_id: str, now: datetime) -> RecoveryCase | None:
+        return self._update(
+            _R.account_id == account_id,
+            sa.or_(
+                _R.status == CaseStatus.OPEN,
+                sa.and_(_R.status == CaseStatus.APPROVED, _R.effective_at > now),
+            ),
+            status=CaseStatus.CANCELLED,
+            closed_at=now,
+        )
+
     def decide(
         self,
         case_id: str,
