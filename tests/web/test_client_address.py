@@ -38,19 +38,28 @@ def test_ipv6_hops_are_understood() -> None:
     assert client_address("10.0.0.1", "2001:db8::1", PROXIES) == "2001:db8::1"
 
 
+SPRAY = {"email": "x@example.com", "password": "spray spray spray"}
+
+
+def behind_proxy(services_factory: Callable[..., Services], limit: int) -> TestClient:
+    """A client at 10.0.0.1, a trusted proxy, against a failure limit of `limit` per address."""
+    services = services_factory(address_failure_limit=limit, trusted_proxies="10.0.0.0/8")
+    app = create_app(services=services, run_outbox_worker=False)
+    return TestClient(app, client=("10.0.0.1", 50000))
+
+
 def test_throttle_follows_the_forwarded_address_behind_a_trusted_proxy(
     services_factory: Callable[..., Services],
 ) -> None:
-    services = services_factory(address_failure_limit=2, trusted_proxies="10.0.0.0/8")
-    app = create_app(services=services, run_outbox_worker=False)
-    body = {"email": "x@example.com", "password": "spray spray spray"}
-    with TestClient(app, client=("10.0.0.1", 50000)) as proxy:
+    with behind_proxy(services_factory, limit=2) as proxy:
         for _ in range(2):
-            proxy.post("/api/v1/login", json=body, headers={"X-Forwarded-For": "203.0.113.1"})
-        blocked = proxy.post("/api/v1/login", json=body, headers={"X-Forwarded-For": "203.0.113.1"})
+            proxy.post("/api/v1/login", json=SPRAY, headers={"X-Forwarded-For": "203.0.113.1"})
+        blocked = proxy.post(
+            "/api/v1/login", json=SPRAY, headers={"X-Forwarded-For": "203.0.113.1"}
+        )
         other = proxy.post(
             "/api/v1/login",
-            json={**body, "email": "y@example.com"},
+            json={**SPRAY, "email": "y@example.com"},
             headers={"X-Forwarded-For": "203.0.113.2"},
         )
     assert blocked.status_code == 429
@@ -62,14 +71,11 @@ def test_every_line_of_x_forwarded_for_counts_not_only_the_first(
 ) -> None:
     # A proxy that adds its own header line: the client's line comes first and is not
     # believed; the proxy's address for the client is.
-    services = services_factory(address_failure_limit=1, trusted_proxies="10.0.0.0/8")
-    app = create_app(services=services, run_outbox_worker=False)
-    body = {"email": "x@example.com", "password": "spray spray spray"}
-    with TestClient(app, client=("10.0.0.1", 50000)) as proxy:
+    with behind_proxy(services_factory, limit=1) as proxy:
         for chosen in ("198.51.100.1", "198.51.100.2"):
             answer = proxy.post(
                 "/api/v1/login",
-                json=body,
+                json=SPRAY,
                 headers=[("X-Forwarded-For", chosen), ("X-Forwarded-For", "203.0.113.9")],
             )
     assert answer.status_code == 429
@@ -79,16 +85,13 @@ def test_one_ipv6_64_is_throttled_as_one_address(
     services_factory: Callable[..., Services],
 ) -> None:
     # Its owner can pick any of 2**64 addresses; a fresh one must not mean a fresh counter.
-    services = services_factory(address_failure_limit=2, trusted_proxies="10.0.0.0/8")
-    app = create_app(services=services, run_outbox_worker=False)
-    body = {"email": "x@example.com", "password": "spray spray spray"}
-    with TestClient(app, client=("10.0.0.1", 50000)) as proxy:
+    with behind_proxy(services_factory, limit=2) as proxy:
         answers = [
-            proxy.post("/api/v1/login", json=body, headers={"X-Forwarded-For": address})
+            proxy.post("/api/v1/login", json=SPRAY, headers={"X-Forwarded-For": address})
             for address in ("2001:db8:1:1::1", "2001:db8:1:1::2", "2001:db8:1:1::3")
         ]
         elsewhere = proxy.post(
-            "/api/v1/login", json=body, headers={"X-Forwarded-For": "2001:db8:1:2::1"}
+            "/api/v1/login", json=SPRAY, headers={"X-Forwarded-For": "2001:db8:1:2::1"}
         )
     assert [a.status_code for a in answers] == [401, 401, 429]
     assert elsewhere.status_code == 401

@@ -14,14 +14,14 @@ def _email(account: Account | None, to: str, template: str, **data: Any) -> Mess
     return Message("email", to, template, data, account.id if account else None)
 
 
+def _link_email(account: Account, template: str, link: str, expires_at: datetime) -> Message:
+    """A mail whose point is one single-use link, with when it expires."""
+    expires = expires_at.isoformat(timespec="minutes")
+    return _email(account, account.email, template, link=link, expires_at=expires)
+
+
 def verify_email(account: Account, link: str, expires_at: datetime) -> Message:
-    return _email(
-        account,
-        account.email,
-        "verify_email",
-        link=link,
-        expires_at=expires_at.isoformat(timespec="minutes"),
-    )
+    return _link_email(account, "verify_email", link, expires_at)
 
 
 def already_registered(account: Account) -> Message:
@@ -29,13 +29,7 @@ def already_registered(account: Account) -> Message:
 
 
 def finish_registration(account: Account, link: str, expires_at: datetime) -> Message:
-    return _email(
-        account,
-        account.email,
-        "finish_registration",
-        link=link,
-        expires_at=expires_at.isoformat(timespec="minutes"),
-    )
+    return _link_email(account, "finish_registration", link, expires_at)
 
 
 def already_verified(account: Account) -> Message:
@@ -49,13 +43,7 @@ def unknown_account(email: str, action: str) -> Message:
 
 
 def password_reset(account: Account, link: str, expires_at: datetime) -> Message:
-    return _email(
-        account,
-        account.email,
-        "password_reset",
-        link=link,
-        expires_at=expires_at.isoformat(timespec="minutes"),
-    )
+    return _link_email(account, "password_reset", link, expires_at)
 
 
 def password_changed(account: Account, client: ClientInfo, at: datetime, how: str) -> Message:
