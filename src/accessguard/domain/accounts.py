@@ -10,7 +10,7 @@ from accessguard.domain import notifications
 from accessguard.domain.emails import email_key, normalise_email
 from accessguard.domain.errors import VerificationTokenInvalid
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, SecondFactors
-from accessguard.domain.passwords_change import RESET
+from accessguard.domain.passwords_change import reset_link
 from accessguard.domain.ports import UnitOfWork
 from accessguard.domain.tokens import digest, new_token
 from accessguard.domain.usecase import PasswordUseCase
@@ -121,12 +121,8 @@ class Accounts(PasswordUseCase):
         links, which would confirm the first registrant's password, are void.
         """
         now = self.clock.now()
-        plain, token_digest = new_token()
-        expires_at = now + timedelta(seconds=self.rules.reset_token_seconds)
         uow.tokens.void_all(VERIFY, account.id, now)
-        uow.tokens.void_all(RESET, account.id, now)
-        uow.tokens.add(RESET, account.id, token_digest, expires_at, now)
-        link = self.rules.link("/reset-password", plain)
+        link, expires_at = reset_link(uow, self.rules, account.id, now)
         uow.outbox.add(notifications.finish_registration(account, link, expires_at), now)
 
     def _send_verification(self, uow: UnitOfWork, account: Account) -> None:

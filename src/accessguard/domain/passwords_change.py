@@ -12,11 +12,24 @@ from accessguard.domain.lockout import Lockout, device_subject, email_subject
 from accessguard.domain.model import Account, AuditEvent, ClientInfo
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import UnitOfWork
+from accessguard.domain.rules import Rules
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.tokens import digest, new_token
 from accessguard.domain.usecase import PasswordUseCase
 
 RESET = "password_reset"
+
+
+def reset_link(
+    uow: UnitOfWork, rules: Rules, account_id: str, now: datetime
+) -> tuple[str, datetime]:
+    """A new single-use link to choose the account's password, and when it expires; the
+    older links are void."""
+    plain, token_digest = new_token()
+    expires_at = now + timedelta(seconds=rules.reset_token_seconds)
+    uow.tokens.void_all(RESET, account_id, now)
+    uow.tokens.add(RESET, account_id, token_digest, expires_at, now)
+    return rules.link("/reset-password", plain), expires_at
 
 
 @dataclass(frozen=True)
@@ -43,11 +56,7 @@ class Passwords(PasswordUseCase):
                     )
                 )
                 return
-            plain, token_digest = new_token()
-            expires_at = now + timedelta(seconds=self.rules.reset_token_seconds)
-            uow.tokens.void_all(RESET, account.id, now)  # a new link voids the older ones
-            uow.tokens.add(RESET, account.id, token_digest, expires_at, now)
-            link = self.rules.link("/reset-password", plain)
+            link, expires_at = reset_link(uow, self.rules, account.id, now)
             uow.outbox.add(notifications.password_reset(account, link, expires_at), now)
             uow.audit.record(
                 AuditEvent(

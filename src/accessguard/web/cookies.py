@@ -26,18 +26,22 @@ def _options(settings: Settings, samesite: Literal["lax", "strict"] = "lax") -> 
     return {"path": "/", "secure": settings.cookie_secure, "httponly": True, "samesite": samesite}
 
 
-def set_session(response: Response, settings: Settings, token: str, expires_at: datetime) -> None:
+def _hand_out(response: Response, name: str, token: str, **options: Any) -> None:
     # An answer that hands out a token is never stored by a browser or a shared cache, page
     # redirects included (the API's answers say so already).
     response.headers["Cache-Control"] = "no-store"
-    response.set_cookie(
-        session_cookie_name(settings), token, expires=expires_at, **_options(settings)
+    response.set_cookie(name, token, **options)
+
+
+def set_session(response: Response, settings: Settings, token: str, expires_at: datetime) -> None:
+    _hand_out(
+        response, session_cookie_name(settings), token, expires=expires_at, **_options(settings)
     )
 
 
 def set_device(response: Response, settings: Settings, token: str) -> None:
-    response.headers["Cache-Control"] = "no-store"
-    response.set_cookie(
+    _hand_out(
+        response,
         device_cookie_name(settings),
         token,
         max_age=settings.device_max_seconds,
@@ -69,9 +73,8 @@ def mfa_cookie_name(settings: Settings) -> str:
 def set_mfa(response: Response, settings: Settings, token: str, max_age: int) -> None:
     """The half-finished sign-in of a browser: never in the page, so the HTML holds no
     secret, and Strict, since only our own /login/mfa form sends it back."""
-    response.headers["Cache-Control"] = "no-store"
-    response.set_cookie(
-        mfa_cookie_name(settings), token, max_age=max_age, **_options(settings, "strict")
+    _hand_out(
+        response, mfa_cookie_name(settings), token, max_age=max_age, **_options(settings, "strict")
     )
 
 
