@@ -27,8 +27,9 @@ def test_every_api_answer_is_no_store_personal_lists_included(
 ) -> None:
     make_account(services)
     login = client.post(f"{API}/login", json={"email": "ada@example.com", "password": PASSWORD})
+    assert login.headers["cache-control"] == "no-store"  # it carries the session token
     bearer = {"Authorization": f"Bearer {login.json()['session']['token']}"}
-    for path in ("/me/sessions", "/me/login-history", "/errors"):
+    for path in ("/me", "/me/sessions", "/me/login-history", "/errors"):
         answer = client.get(API + path, headers=bearer)
         assert answer.status_code == 200
         assert answer.headers["cache-control"] == "no-store", path

@@ -117,12 +117,10 @@ def case_out(review: CaseReview) -> CaseOut:
 
 @router.get("/recovery/requests", response_model=list[CaseOut])
 def list_cases(
-    response: Response,
     status: CaseStatus | None = Query(None),
     auth: Authenticated = Depends(current),
     svc: Services = Depends(services),
 ) -> list[CaseOut]:
-    response.headers["Cache-Control"] = "no-store"
     return [case_out(review) for review in svc.recovery_review.cases(auth, status)]
 
 

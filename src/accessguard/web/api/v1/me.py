@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
-from accessguard.web.api.v1.answers import not_stored
+from accessguard.web.api.v1.answers import json_answer
 from accessguard.web.api.v1.schemas import (
     ChangePasswordBody,
     HistoryEntry,
@@ -42,7 +42,7 @@ async def me(request: Request) -> Response:
         ),
         security_hold_until=account.security_hold_until,
     )
-    return not_stored(body)
+    return json_answer(body)
 
 
 @router.get("/sessions", response_model=list[SessionInfo])

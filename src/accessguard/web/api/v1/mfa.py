@@ -63,13 +63,11 @@ class StartTotpBody(Body):
 
 @router.post("/totp", response_model=TotpEnrolmentOut)
 def start_totp(
-    response: Response,
     body: StartTotpBody | None = None,
     auth: Authenticated = Depends(current),
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> TotpEnrolmentOut:
-    response.headers["Cache-Control"] = "no-store"
     password = body.password if body is not None else None
     enrolment = svc.totp.start_enrolment(auth, client, password=password)
     return TotpEnrolmentOut(
@@ -82,12 +80,10 @@ def start_totp(
 @router.post("/totp/confirm", response_model=RecoveryCodesOut)
 def confirm_totp(
     body: CodeBody,
-    response: Response,
     auth: Authenticated = Depends(current),
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> RecoveryCodesOut:
-    response.headers["Cache-Control"] = "no-store"
     codes = svc.totp.confirm(auth, body.code, client)
     svc.dispatcher_wake()
     return RecoveryCodesOut(recovery_codes=codes)

@@ -60,31 +60,28 @@ class CodeSentOut(BaseModel):
     resend_after: int  # seconds until another code may be asked for
 
 
-def _sent(sent: SentCode, response: Response) -> CodeSentOut:
-    response.headers["Cache-Control"] = "no-store"
+def code_sent(sent: SentCode) -> CodeSentOut:
     return CodeSentOut(to=sent.to, expires_at=sent.expires_at, resend_after=sent.resend_after)
 
 
 @router.post("", status_code=202, response_model=CodeSentOut)
 def start(
     body: StartBody,
-    response: Response,
     auth: Authenticated = Depends(current),
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> CodeSentOut:
     sent = svc.sms.start(auth, body.phone, client, password=body.password, code=body.code)
-    return _sent(sent, response)
+    return code_sent(sent)
 
 
 @router.post("/code", status_code=202, response_model=CodeSentOut)
 def send_current_code(
-    response: Response,
     auth: Authenticated = Depends(current),
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> CodeSentOut:
-    return _sent(svc.sms.send_current_code(auth, client), response)
+    return code_sent(svc.sms.send_current_code(auth, client))
 
 
 @router.post("/confirm", status_code=204)

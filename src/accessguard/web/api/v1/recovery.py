@@ -71,14 +71,12 @@ class ReferenceOut(BaseModel):
 def open_request(
     body: RecoveryRequestBody,
     request: Request,
-    response: Response,
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> ReferenceOut:
     device_token = cookies.device_token(request, svc.settings, body.device_token)
     reference = svc.recovery.open(body.email, body.password, body.details, device_token, client)
     svc.dispatcher_wake()
-    response.headers["Cache-Control"] = "no-store"
     return ReferenceOut(reference=reference)
 
 

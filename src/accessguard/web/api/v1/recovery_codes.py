@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
 
 from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
@@ -22,12 +22,10 @@ class RegenerateBody(Body):
 @router.post("", response_model=RecoveryCodesOut, responses={409: {"model": ErrorOut}})
 def regenerate(
     body: RegenerateBody,
-    response: Response,
     auth: Authenticated = Depends(current),
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> RecoveryCodesOut:
-    response.headers["Cache-Control"] = "no-store"
     codes = svc.recovery_codes.regenerate(auth, body.password, client)
     svc.dispatcher_wake()
     return RecoveryCodesOut(recovery_codes=codes)

@@ -10,8 +10,8 @@ from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.signin import SecondFactorDue, SignedIn
 from accessguard.web import cookies
-from accessguard.web.api.v1.answers import not_stored
-from accessguard.web.api.v1.mfa_sms import CodeSentOut
+from accessguard.web.api.v1.answers import json_answer
+from accessguard.web.api.v1.mfa_sms import CodeSentOut, code_sent
 from accessguard.web.api.v1.schemas import (
     MfaRequiredOut,
     MfaTokenBody,
@@ -27,7 +27,7 @@ router = APIRouter(tags=["sign-in"])
 
 
 def _signed_in(svc: Services, result: SignedIn) -> Response:
-    response = not_stored(
+    response = json_answer(
         SignInOut(
             session=SessionOut(token=result.session_token, expires_at=result.session_expires_at),
             device_token=result.device_token,
@@ -47,7 +47,7 @@ def login(body: SignInBody, request: Request) -> Response:
     device_token = cookies.device_token(request, svc.settings, body.device_token)
     result = svc.signin(body.email, body.password, device_token, client)
     if isinstance(result, SecondFactorDue):
-        return not_stored(
+        return json_answer(
             MfaRequiredOut(
                 mfa_token=result.mfa_token,
                 methods=list(result.methods),
@@ -69,13 +69,10 @@ def login_second_step(body: SecondStepBody, request: Request) -> Response:
 @router.post("/login/mfa/sms", status_code=202, response_model=CodeSentOut)
 def send_sign_in_sms(
     body: MfaTokenBody,
-    response: Response,
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> CodeSentOut:
-    response.headers["Cache-Control"] = "no-store"
-    sent = svc.second_step.send_sms(body.mfa_token, client)
-    return CodeSentOut(to=sent.to, expires_at=sent.expires_at, resend_after=sent.resend_after)
+    return code_sent(svc.second_step.send_sms(body.mfa_token, client))
 
 
 @router.post("/logout", status_code=204)
