@@ -107,14 +107,17 @@ _ENTRIES = [
     _entry(
         ErrorCode.TOO_MANY_REQUESTS,
         429,
-        "Too many requests from your connection.",
+        "Too many attempts in a short time.",
         "Wait a moment and try again; the message says how long.",
         title="Too many requests",
         what_you_see="A message asking you to wait before trying again.",
-        why="Many requests came from your network address in a short time. Shared networks "
-        "(offices, mobile carriers, VPNs) can reach this limit together.",
-        what_to_do="Wait for the time shown, then try again. Switching to another network, for "
-        "example from Wi-Fi to mobile data, may also help.",
+        why="Many requests came from your network address in a short time, or many wrong "
+        "codes were entered while setting up an authenticator app. Shared networks (offices, "
+        "mobile carriers, VPNs) can reach the limit of an address together.",
+        what_to_do="Wait for the time shown, then try again. When the limit is your network's, "
+        "switching to another one, for example from Wi-Fi to mobile data, may also help; "
+        "when you were setting up an app, check that it shows this account before you type "
+        "its code.",
         keywords="too many requests rate limit slow down wait throttled",
     ),
     _entry(

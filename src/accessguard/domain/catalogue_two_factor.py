@@ -38,12 +38,12 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
     _entry(
         ErrorCode.MFA_CODE_REUSED,
         401,
-        "This code was already used.",
+        "This code, or a newer one, was already used.",
         "Wait for your authenticator app to show a new code and enter that one.",
         title="Code already used",
         what_you_see="A message that the code was used before.",
-        why="Each authenticator code is accepted once, so a code seen by someone else cannot be "
-        "used again.",
+        why="Each authenticator code is accepted once, and once a code is used the older ones "
+        "stop working too, so a code seen by someone else cannot be used again.",
         what_to_do="Wait for the next code (at most 30 seconds) and enter it.",
         keywords="code already used reused 2fa authenticator",
     ),
@@ -205,6 +205,20 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         "verification was already removed and you did not ask for it, reset your password at "
         "once with “Forgot password”, set up two-step verification again and contact support.",
         keywords="cancel recovery link lost phone request not me cancel link expired",
+    ),
+    _entry(
+        ErrorCode.DETAILS_CONTAIN_PASSWORD,
+        422,
+        "What you wrote for support contains your password.",
+        "Write it again without your password and send the request.",
+        title="Password written in a recovery request",
+        what_you_see="The recovery request form refuses what you wrote about your lost device.",
+        why="Support staff read that text. Your password must stay known to you alone, so a "
+        "request whose text contains it is refused and nothing of it is kept.",
+        what_to_do="Describe what happened without your password, for example “phone stolen "
+        "on 3 May, no recovery codes”, and type the password only in its own field. Support "
+        "never asks for it.",
+        keywords="recovery request details description password written refused lost phone",
     ),
     _entry(
         ErrorCode.RECOVERY_CASE_CLOSED,

@@ -206,7 +206,12 @@ TOPICS: tuple[HelpTopic, ...] = (
         ),
         contact_support="Contact support with your reference if the request needs more "
         "information, or if you cancelled by mistake. " + _NEVER_SECRETS,
-        codes=(E.RECOVERY_TOKEN_INVALID, E.TOO_MANY_REQUESTS, E.VALIDATION_ERROR),
+        codes=(
+            E.RECOVERY_TOKEN_INVALID,
+            E.DETAILS_CONTAIN_PASSWORD,
+            E.TOO_MANY_REQUESTS,
+            E.VALIDATION_ERROR,
+        ),
         action_url="/recover",
         action_label="Start a recovery request",
     ),

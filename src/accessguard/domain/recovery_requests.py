@@ -15,7 +15,7 @@ from datetime import datetime
 
 from accessguard.domain.devices import KnownDevices
 from accessguard.domain.emails import email_key
-from accessguard.domain.errors import RecoveryTokenInvalid, ValidationFailed
+from accessguard.domain.errors import DetailsContainPassword, RecoveryTokenInvalid
 from accessguard.domain.lockout import Lockout
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device
 from accessguard.domain.password_attempts import PasswordAttempts
@@ -75,9 +75,7 @@ class RecoveryRequests:
         details = clean_text("details", details, limit=DETAILS_MAX, required=True)
         if _quotes(details, password):
             # Support reads the details; a password written there would be on their screen.
-            raise ValidationFailed(
-                fields=[{"field": "details", "message": "must not contain your password"}]
-            )
+            raise DetailsContainPassword()
         now = self._clock.now()
         self._address.hit("recovery", client.ip, now)
         self._lockout.check_address(client.ip, now)

@@ -114,8 +114,9 @@ def test_details_that_quote_the_password_are_refused_before_anything_is_stored(
     assert status == 422
     error = body["error"]
     assert isinstance(error, dict)
-    assert error["code"] == "validation_error"
+    assert error["code"] == "details_contain_password"
     assert cases(services) == []
+    assert inbox(services, OWNER) == []
 
 
 def test_account_without_a_second_factor_gets_no_case_but_a_notice(

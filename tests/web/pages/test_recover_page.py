@@ -76,6 +76,19 @@ def test_control_characters_are_refused_next_to_the_field(
     assert cases(services) == []
 
 
+def test_details_holding_the_password_are_refused_next_to_the_field_and_not_shown_back(
+    client: TestClient, services: Services
+) -> None:
+    owner_with_factors(services)
+    answer = request_form(client, details=f"Phone lost. My password: {PASSWORD}")
+    assert answer.status_code == 422
+    assert_catalogue_error(answer.text, "details_contain_password")
+    assert 'aria-invalid="true">' in answer.text  # the textarea, emptied
+    assert PASSWORD not in answer.text
+    assert cases(services) == []
+    assert inbox(services, OWNER) == []
+
+
 def test_a_form_from_another_site_is_refused(client: TestClient, services: Services) -> None:
     owner_with_factors(services)
     values = {"email": OWNER, "password": PASSWORD, "details": "x", "csrf_token": "forged"}
