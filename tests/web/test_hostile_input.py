@@ -485,9 +485,22 @@ def test_control_characters_in_the_path_cannot_forge_log_lines(
     assert line.count(" status=") == 1  # a space cannot start a field of its own
 
 
-def test_load_balancers_may_probe_health_with_head(client: TestClient) -> None:
-    assert client.head("/healthz").status_code == 200
-    assert client.head("/readyz").status_code == 200
+def test_head_answers_as_get_without_the_body_on_probes_pages_and_the_api(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    for path in ("/healthz", "/readyz", "/status", "/login", "/help", f"{API}/errors"):
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"", path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+        assert head.headers["content-length"] == str(len(got.content)), path
+    with caplog.at_level(logging.INFO, logger="accessguard.request"):
+        refused = client.head(f"{API}/login")  # a POST-only route: 405, as for GET
+    assert refused.status_code == 405
+    assert refused.content == b""
+    assert refused.headers["x-request-id"]
+    [line] = [r.getMessage() for r in caplog.records if r.name == "accessguard.request"]
+    assert "method=HEAD " in line
 
 
 def test_email_longer_than_64_characters_before_the_at_is_refused(client: TestClient) -> None:

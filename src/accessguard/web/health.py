@@ -50,9 +50,3 @@ def readyz(svc: Services = Depends(services)) -> JSONResponse:
         status_code=200 if ready else 503,
         headers={"Cache-Control": "no-store"},
     )
-
-
-# HEAD too, answered as GET without the body: many load balancers probe with it. Left out of
-# the OpenAPI document, which would otherwise list each probe twice under one operation id.
-for _path, _probe in (("/healthz", healthz), ("/readyz", readyz)):
-    router.add_api_route(_path, _probe, methods=["HEAD"], include_in_schema=False)
