@@ -104,18 +104,24 @@ def rules_from(settings: Settings) -> Rules:
     return Rules(**{name: getattr(settings, name) for name in names})
 
 
-def signing_keys(settings: Settings) -> list[bytes]:
+def signing_keys(settings: Settings, *, warn: bool = True) -> list[bytes]:
     if settings.secret_keys:
         return [key.get_secret_value().encode() for key in settings.secret_keys]
-    log.warning(
-        "ACCESSGUARD_SECRET_KEYS is unset: using a random key, so known-device cookies "
-        "and authenticator-app secrets are unreadable after a restart and instances "
-        "disagree. Set it (the same on every instance) before anyone enables 2FA."
-    )
+    if warn:
+        log.warning(
+            "ACCESSGUARD_SECRET_KEYS is unset: using a random key, so known-device cookies "
+            "and authenticator-app secrets are unreadable after a restart and instances "
+            "disagree, and queued mail is stored unsealed. Set it (the same on every "
+            "instance) before anyone enables 2FA."
+        )
     return [secrets.token_bytes(32)]
 
 
-def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: Settings, *, clock: Clock | None = None, one_command: bool = False
+) -> Services:
+    """`one_command`: for an operator command, which keeps nothing signed or sealed past its
+    run and need not be warned about a random key."""
     clock = clock or SystemClock()
     engine = create_engine(
         settings.database_url,
@@ -134,9 +140,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     else:
         throttle = SqlThrottleStore(engine)
 
-    keys = signing_keys(settings)
-    # Queued messages carry emailed tokens: sealed at rest until sent (storage/sql/outbox.py).
-    outbox_box = AesGcmBox(keys)
+    keys = signing_keys(settings, warn=not one_command)
+    # Queued messages carry emailed tokens: sealed at rest until sent (storage/sql/outbox.py),
+    # under configured keys only. A random key dies with its process, and no other could open
+    # what it sealed: an operator command's mail, or the server's after a restart, was lost.
+    outbox_box = AesGcmBox(keys) if settings.secret_keys else None
 
     def uow(*, read_only: bool = False, deferred_writes: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from accessguard.cli.main import app
 from accessguard.domain.errors import AccountLocked
 from accessguard.domain.model import ClientInfo
 from accessguard.settings import Settings
+from tests.support import inbox
 
 runner = CliRunner()
 PASSWORD = "an operator chosen long password"
@@ -154,6 +156,24 @@ def test_serve_with_several_workers_needs_shared_secret_keys(
     result = runner.invoke(app, ["serve", "--workers", "2"])
     assert result.exit_code == 1
     assert "ACCESSGUARD_SECRET_KEYS" in result.output
+
+
+def test_mail_queued_by_a_command_without_secret_keys_reaches_the_server(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("ACCESSGUARD_SECRET_KEYS")
+    with caplog.at_level(logging.WARNING):
+        result = runner.invoke(
+            app, ["create-user", "new@example.com", "--password-stdin"], input=PASSWORD
+        )
+    assert result.exit_code == 0, result.output
+    assert "SECRET_KEYS" not in caplog.text  # nothing of this run outlives it
+    server = build_services(Settings())  # another random key, as a server started apart
+    try:
+        [mail] = inbox(server, "new@example.com")
+        assert "/verify-email?token=" in mail["body"]
+    finally:
+        server.close()
 
 
 def test_create_user_refuses_what_is_not_an_email() -> None:

@@ -49,7 +49,7 @@ def _settings() -> Settings:
 def _services(settings: Settings | None = None) -> Services:
     """Services on a migrated database; an unreachable database is one line and exit 1."""
     settings = settings or _settings()
-    services = build_services(settings)
+    services = build_services(settings, one_command=True)
     try:
         upgrade(services.engine)
     except AccessError:
