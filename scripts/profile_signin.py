@@ -49,6 +49,8 @@ def main() -> None:
         client = ClientInfo("10.0.0.1", "profile")
         for i in range(ACCOUNTS):
             services.accounts.register(f"u{i}@example.com", PASSWORD, client, verified=True)
+        while services.dispatcher.run_once(limit=500).sent:  # the registrations' follow-ups
+            pass
 
         def sign_ins(count: int) -> None:
             for i in range(count):

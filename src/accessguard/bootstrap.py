@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from accessguard.domain.accounts import Accounts
+from accessguard.domain.accounts import REGISTERED, RESEND, Accounts
 from accessguard.domain.clock import SystemClock
 from accessguard.domain.history import History
 from accessguard.domain.lockout import Lockout
@@ -17,7 +17,7 @@ from accessguard.domain.mfa_signin import SecondStep
 from accessguard.domain.mfa_sms import Sms, SmsFactor
 from accessguard.domain.mfa_totp import Totp, TotpFactor
 from accessguard.domain.passwords import Argon2Hasher, PasswordPolicy
-from accessguard.domain.passwords_change import Passwords
+from accessguard.domain.passwords_change import FORGOT, Passwords
 from accessguard.domain.ports import (
     Clock,
     SecondFactor,
@@ -200,6 +200,13 @@ def build_services(
     # The order is the order offered to the customer.
     totp_factor, recovery_code_factor = TotpFactor(totp), RecoveryCodeFactor(recovery_codes)
     factors: list[SecondFactor] = [totp_factor, sms_factor, recovery_code_factor]
+    accounts = Accounts(rules, uow, clock, hasher, policy, address_throttle)
+    passwords = Passwords(
+        rules, uow, clock, hasher, policy, address_throttle, Lockout(rules, throttle)
+    )
+    dispatcher.carry_out(FORGOT, passwords.send_reset_link)
+    dispatcher.carry_out(RESEND, accounts.send_verification_again)
+    dispatcher.carry_out(REGISTERED, accounts.answer_registration)
     return Services(
         settings=settings,
         engine=engine,
@@ -207,15 +214,13 @@ def build_services(
         rules=rules,
         throttle=throttle,
         hasher=hasher,
-        accounts=Accounts(rules, uow, clock, hasher, policy, address_throttle),
+        accounts=accounts,
         signin=SignIn(rules, uow, clock, hasher, throttle, sessions, signer, factors),
         second_step=SecondStep(
             rules, uow, clock, throttle, sessions, signer, factors, texts=sms_factor
         ),
         sessions=sessions,
-        passwords=Passwords(
-            rules, uow, clock, hasher, policy, address_throttle, Lockout(rules, throttle)
-        ),
+        passwords=passwords,
         history=History(uow),
         support=Support(uow, clock),
         recovery=RecoveryRequests(rules, uow, clock, hasher, throttle, signer, country_of),

@@ -1,5 +1,6 @@
 """Registration and email verification. Both answer alike whether or not an address is known:
-each path hashes, writes and queues one message, so neither the answer nor its timing tells."""
+registration hashes, tries the insert and queues one request on every path, a resend queues
+one request; what depends on the address is carried out later (deferred.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 from accessguard.domain import notifications
+from accessguard.domain.deferred import Asked, deferred
 from accessguard.domain.emails import email_key, normalise_email
 from accessguard.domain.errors import VerificationTokenInvalid
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, SecondFactors
@@ -16,6 +18,9 @@ from accessguard.domain.tokens import digest, new_token
 from accessguard.domain.usecase import PasswordUseCase
 
 VERIFY = "verify_email"
+# The kinds of deferred request.
+REGISTERED = "registered"
+RESEND = "resend_verification"
 
 
 class Accounts(PasswordUseCase):
@@ -51,32 +56,38 @@ class Accounts(PasswordUseCase):
         )
         with self.uow() as uow:
             created = uow.accounts.add(account)
-            if not created:
-                existing = uow.accounts.by_email_key(account.email_key)
-                # Past the recipient limit its inbox has had enough of these for now.
-                if existing is not None and mail_allowed and existing.email_verified:
-                    uow.outbox.add(notifications.already_registered(existing), now)
-                elif existing is not None and mail_allowed:
-                    self._offer_to_finish(uow, existing)
-                uow.audit.record(
-                    AuditEvent(
-                        now,
-                        "register",
-                        "email_taken",
-                        existing.id if existing else None,
-                        client.ip,
-                        client.user_agent[:300],
-                    )
-                )
-                return None
-            if not verified:
-                self._send_verification(uow, account)
+            # The same two writes whether or not the address was taken; `answer_registration`
+            # sends the confirmation link or tells the owner, later (deferred.py).
+            facts = {"created": account.id if created else None, "mail": mail_allowed}
+            uow.outbox.add(deferred(REGISTERED, email, client, now, **facts), now)
+        return account if created else None
+
+    def answer_registration(self, request: Asked) -> None:
+        """A registration carried out: a confirmation link for the account it created;
+        for an address that was taken, a note to its owner, or to an unconfirmed one a link
+        to choose the password (`_offer_to_finish`), unless its inbox is over its limit."""
+        created: str | None = request.facts.get("created")
+        now = self.clock.now()
+        with self.uow() as uow:
+            account = uow.accounts.by_email_key(email_key(request.email))
+            if created is not None:
+                if account is not None and account.id == created and not account.email_verified:
+                    self._send_verification(uow, account)
+            elif account is not None and request.facts.get("mail"):
+                if account.email_verified:
+                    uow.outbox.add(notifications.already_registered(account), now)
+                else:
+                    self._offer_to_finish(uow, account)
             uow.audit.record(
                 AuditEvent(
-                    now, "register", "success", account.id, client.ip, client.user_agent[:300]
+                    request.at,
+                    "register",
+                    "success" if created else "email_taken",
+                    created or (account.id if account else None),
+                    request.client.ip,
+                    request.client.user_agent,
                 )
             )
-        return account
 
     def verify_email(self, token: str, client: ClientInfo) -> None:
         now = self.clock.now()
@@ -98,14 +109,22 @@ class Accounts(PasswordUseCase):
             raise VerificationTokenInvalid()
 
     def resend_verification(self, email: str, client: ClientInfo) -> None:
+        """Queued, the same on every path: `send_verification_again` looks the address up."""
         now = self.clock.now()
         self.throttle.hit("resend", client.ip, now)
         if not self.throttle.recipient_allows("resend", email_key(email), now):
             return
         with self.uow() as uow:
-            account = uow.accounts.by_email_key(email_key(email))
+            uow.outbox.add(deferred(RESEND, email, client, now), now)
+
+    def send_verification_again(self, request: Asked) -> None:
+        """A resend request carried out: a new link to an unconfirmed account's address (the
+        older ones void), a note to a confirmed one's, and to any other that there is none."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            account = uow.accounts.by_email_key(email_key(request.email))
             if account is None:
-                uow.outbox.add(notifications.unknown_account(normalise_email(email), "verify"), now)
+                uow.outbox.add(notifications.unknown_account(request.email, "verify"), now)
             elif account.email_verified:
                 uow.outbox.add(notifications.already_verified(account), now)
             else:

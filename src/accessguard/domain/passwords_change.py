@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from accessguard.domain import notifications
-from accessguard.domain.emails import email_key, normalise_email
+from accessguard.domain.deferred import Asked, deferred
+from accessguard.domain.emails import email_key
 from accessguard.domain.errors import AccessError, InvalidCredentials, ResetTokenInvalid
 from accessguard.domain.lockout import Lockout, device_subject, email_subject
 from accessguard.domain.model import Account, AuditEvent, ClientInfo
@@ -18,6 +19,7 @@ from accessguard.domain.tokens import digest, new_token
 from accessguard.domain.usecase import PasswordUseCase
 
 RESET = "password_reset"
+FORGOT = "forgot_password"  # the deferred request's kind
 
 
 def reset_link(
@@ -37,35 +39,33 @@ class Passwords(PasswordUseCase):
     lockout: Lockout
 
     def forgot(self, email: str, client: ClientInfo) -> None:
+        """Queued, the same on every path: `send_reset_link` looks the address up (deferred.py)."""
         now = self.clock.now()
         self.throttle.hit("forgot", client.ip, now)
         if not self.throttle.recipient_allows("forgot", email_key(email), now):
             return  # the links already sent stay valid; nothing more goes to that inbox
         with self.uow() as uow:
-            account = uow.accounts.by_email_key(email_key(email))
+            uow.outbox.add(deferred(FORGOT, email, client, now), now)
+
+    def send_reset_link(self, request: Asked) -> None:
+        """A forgot-password request carried out: a reset link to an account's address, a
+        note that there is no account to any other."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            account = uow.accounts.by_email_key(email_key(request.email))
             if account is None:
-                uow.outbox.add(notifications.unknown_account(normalise_email(email), "reset"), now)
-                uow.audit.record(
-                    AuditEvent(
-                        now,
-                        "password_reset_requested",
-                        "unknown_account",
-                        None,
-                        client.ip,
-                        client.user_agent[:300],
-                    )
-                )
-                return
-            link, expires_at = reset_link(uow, self.rules, account.id, now)
-            uow.outbox.add(notifications.password_reset(account, link, expires_at), now)
+                uow.outbox.add(notifications.unknown_account(request.email, "reset"), now)
+            else:
+                link, expires_at = reset_link(uow, self.rules, account.id, now)
+                uow.outbox.add(notifications.password_reset(account, link, expires_at), now)
             uow.audit.record(
                 AuditEvent(
-                    now,
+                    request.at,
                     "password_reset_requested",
-                    "success",
-                    account.id,
-                    client.ip,
-                    client.user_agent[:300],
+                    "unknown_account" if account is None else "success",
+                    account.id if account else None,
+                    request.client.ip,
+                    request.client.user_agent,
                 )
             )
 

@@ -1,4 +1,5 @@
 """The sender: claims due outbox rows, delivers them, and records sent, retry or abandoned.
+Rows of the `request` channel are not sent but carried out by their handler (domain/deferred.py).
 
 A claim takes one row, counts the attempt and pushes `next_attempt_at` a lease ahead, then
 commits; the send happens outside any transaction. Should the process die mid-send, the row
@@ -17,7 +18,8 @@ from typing import Any, Literal
 import jinja2
 import sqlalchemy as sa
 
-from accessguard.domain.errors import SmsDeliveryFailed
+from accessguard.domain import deferred
+from accessguard.domain.errors import AccessError, SmsDeliveryFailed
 from accessguard.domain.model import Message
 from accessguard.domain.ports import Clock, SecretBox
 from accessguard.notify.channels import Channel, DeliveryFailed
@@ -73,6 +75,11 @@ class Dispatcher:
         self._clock = clock
         self._max_attempts = max_attempts
         self._lease = lease
+        self._handlers: dict[str, deferred.Handler] = {}
+
+    def carry_out(self, kind: str, handler: deferred.Handler) -> None:
+        """Queued requests of `kind` are carried out by `handler` (domain/deferred.py)."""
+        self._handlers[kind] = handler
 
     def run_once(
         self, limit: int = 50, keep_going: Callable[[], bool] = lambda: True
@@ -142,6 +149,8 @@ class Dispatcher:
         if claimed.unreadable is not None:
             return claimed.unreadable
         message = claimed.message
+        if message.channel == deferred.CHANNEL:
+            return self._carry_out(claimed)
         channel = self._channels.get(message.channel)
         if channel is None:
             return f"no channel {message.channel!r}"
@@ -154,6 +163,19 @@ class Dispatcher:
         except Exception as error:  # noqa: BLE001 - counted as a failed attempt, not a stuck row
             # The type only: an exception's text may quote the address or the message.
             log.error("outbox message %d: unexpected %s", claimed.id, type(error).__name__)
+            return f"unexpected {type(error).__name__}"
+        return None
+
+    def _carry_out(self, claimed: _Claimed) -> str | None:
+        handler = self._handlers.get(claimed.message.template)
+        if handler is None:
+            return f"no handler for {claimed.message.template!r}"
+        try:
+            handler(deferred.asked(claimed.message))
+        except AccessError as error:  # the database or Redis away: tried again later
+            return error.code.value
+        except Exception as error:  # noqa: BLE001 - counted as a failed attempt, not a stuck row
+            log.error("outbox request %d: unexpected %s", claimed.id, type(error).__name__)
             return f"unexpected {type(error).__name__}"
         return None
 
