@@ -105,7 +105,9 @@ class SecondStep:
         available = self.methods(challenge)
         if self._texts is None or "sms" not in available:
             raise MfaMethodUnavailable(methods=available)
-        return self._texts.send_sign_in_code(challenge.account_id, challenge.token_digest, client)
+        return self._texts.send_sign_in_code(
+            challenge.account_id, challenge.token_digest, client, known_device=challenge.device_id
+        )
 
     def __call__(
         self,

@@ -255,16 +255,29 @@ class SmsFactor:
     def enabled_in(self, factors: SecondFactors) -> bool:
         return factors.sms
 
-    def send_sign_in_code(self, account_id: str, challenge: str, client: ClientInfo) -> SentCode:
+    def send_sign_in_code(
+        self,
+        account_id: str,
+        challenge: str,
+        client: ClientInfo,
+        *,
+        known_device: str | None = None,
+    ) -> SentCode:
         """Text a code for the sign-in whose challenge digest is `challenge` to the account's
-        number. Raises `SmsResendTooSoon`, `SmsLimitReached`, `SmsDeliveryFailed`, and
-        `NotFound` when the account has no active number."""
+        number; from a `known_device`, under that device's own daily caps. Raises
+        `SmsResendTooSoon`, `SmsLimitReached`, `SmsDeliveryFailed`, and `NotFound` when the
+        account has no active number."""
         with self.uow(read_only=True) as uow:
             current = _active(uow, account_id)
         if current is None:
             raise NotFound()
         return self.codes.send(
-            sign_in_owner(challenge), account_id, current.phone, "sms_code", client
+            sign_in_owner(challenge),
+            account_id,
+            current.phone,
+            "sms_code",
+            client,
+            known_device=known_device,
         )
 
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:

@@ -413,9 +413,17 @@ class TextMessages(Protocol):
 class SignInTexts(Protocol):
     """Sends the SMS code of a half-finished sign-in (the SMS factor)."""
 
-    def send_sign_in_code(self, account_id: str, challenge: str, client: ClientInfo) -> SentCode:
+    def send_sign_in_code(
+        self,
+        account_id: str,
+        challenge: str,
+        client: ClientInfo,
+        *,
+        known_device: str | None = None,
+    ) -> SentCode:
         """Text a code for the sign-in whose challenge digest is `challenge`, under the resend
-        cooldown and the daily caps; the refusal otherwise (`sms_delivery_failed` included)."""
+        cooldown and the daily caps (a known device's own); the refusal otherwise
+        (`sms_delivery_failed` included)."""
 
 
 class SecondFactor(Protocol):

@@ -104,17 +104,28 @@ class SmsCodes:
     hasher: CodeHasher
 
     def send(
-        self, owner: str, account_id: str, phone: str, template: str, client: ClientInfo
+        self,
+        owner: str,
+        account_id: str,
+        phone: str,
+        template: str,
+        client: ClientInfo,
+        *,
+        known_device: str | None = None,
     ) -> SentCode:
         """Replace the owner's code with a new one and text it to `phone` now. Refused while
         the last successful send is younger than the cooldown, or over a daily cap; a failed
-        send voids the new code and leaves no cooldown behind."""
+        send voids the new code and leaves no cooldown behind.
+
+        `known_device`: a sign-in from a device that finished one before counts against caps
+        of its own, as its password failures do (OWASP's device cookies): whoever else knows
+        the password cannot use up the owner's texts for the day."""
         now = self.clock.now()
         cooldown = timedelta(seconds=self.rules.sms_resend_cooldown_seconds)
         with self.uow(read_only=True) as uow:
             current = uow.sms.code(owner)
         self._refuse_if_too_soon(current, now)  # before the caps: a refusal costs nothing
-        self._count_against_caps(account_id, phone, now)
+        self._count_against_caps(account_id, phone, now, known_device)
         code = new_code()
         fresh = SmsCode(
             owner=owner,
@@ -191,21 +202,26 @@ class SmsCodes:
         if free_at > now:
             raise SmsResendTooSoon(retry_after=_seconds(free_at - now))
 
-    def _count_against_caps(self, account_id: str, phone: str, now: datetime) -> None:
+    def _count_against_caps(
+        self, account_id: str, phone: str, now: datetime, known_device: str | None
+    ) -> None:
         # Attempts count, sent or not: the caps bound what the gateway is asked to do (floods
         # of one phone, SMS pumping through one account).
-        for key, limit in self._caps(account_id, phone):
+        for key, limit in self._caps(account_id, phone, known_device):
             if self.throttle.hit(key, DAY_SECONDS, now) > limit:
                 _, retry_after = self.throttle.count(key, now)
                 raise SmsLimitReached(retry_after=retry_after or DAY_SECONDS)
 
-    def _caps(self, account_id: str, phone: str) -> tuple[tuple[str, int], ...]:
+    def _caps(
+        self, account_id: str, phone: str, known_device: str | None = None
+    ) -> tuple[tuple[str, int], ...]:
         # The number is hashed, with a key (numbers are few enough to enumerate), so that
         # counter keys in Redis or the database do not spell it out.
+        device = f":device:{known_device}" if known_device else ""
         return (
-            ("sms-day:account:" + account_id, self.rules.sms_daily_limit_per_account),
+            (f"sms-day:account:{account_id}{device}", self.rules.sms_daily_limit_per_account),
             (
-                "sms-day:phone:" + self.hasher.digest("phone", phone)[:40],
+                f"sms-day:phone:{self.hasher.digest('phone', phone)[:40]}{device}",
                 self.rules.sms_daily_limit_per_number,
             ),
         )

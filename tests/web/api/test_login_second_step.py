@@ -3,6 +3,7 @@ by pyotp on the test's clock, and the recovery codes issued at enrolment."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -265,6 +266,32 @@ def test_sign_in_with_a_texted_code(
     assert 0 < int(again.headers["retry-after"]) <= services.rules.sms_resend_cooldown_seconds
     done = second_step(client, first["mfa_token"], "sms", code)
     assert done.status_code == 200, done.text
+
+
+def test_others_with_the_password_cannot_use_up_a_known_devices_texts(
+    client_factory: Callable[..., TestClient], services_factory: Callable[..., Services]
+) -> None:
+    from tests.web.api.test_mfa_sms import PHONE, last_code
+
+    services = services_factory(sms_daily_limit_per_account=3)
+    client = client_factory(services)
+    with_phone(client, services)  # one text
+    owner = login(client).json()["mfa_token"]
+    client.post(f"{API}/login/mfa/sms", json={"mfa_token": owner}, headers=APP)  # two
+    device = second_step(client, owner, "sms", last_code(services, PHONE)).json()["device_token"]
+    client.cookies.clear()
+
+    stranger = login(client).json()["mfa_token"]  # the password, from a new device
+    assert client.post(f"{API}/login/mfa/sms", json={"mfa_token": stranger}, headers=APP).is_success
+    stranger = login(client).json()["mfa_token"]
+    refused = client.post(f"{API}/login/mfa/sms", json={"mfa_token": stranger}, headers=APP)
+    assert error_of(refused)["code"] == "sms_limit_reached"
+
+    body = {"email": "ada@example.com", "password": PASSWORD, "device_token": device}
+    again = client.post(f"{API}/login", json=body, headers=APP).json()["mfa_token"]
+    sent = client.post(f"{API}/login/mfa/sms", json={"mfa_token": again}, headers=APP)
+    assert sent.status_code == 202, sent.text
+    assert second_step(client, again, "sms", last_code(services, PHONE)).status_code == 200
 
 
 def test_a_texted_code_belongs_to_its_own_sign_in(
