@@ -13,7 +13,7 @@ from accessguard.cli.main import app
 from accessguard.domain.errors import AccountLocked
 from accessguard.domain.model import ClientInfo
 from accessguard.settings import Settings
-from tests.support import inbox
+from tests.support import inbox, token_from
 
 runner = CliRunner()
 PASSWORD = "an operator chosen long password"
@@ -60,13 +60,22 @@ def test_create_user_refuses_a_common_password_with_the_reason() -> None:
     assert "too common" in result.output
 
 
-def test_create_user_twice_says_it_exists() -> None:
+def test_create_user_twice_says_it_exists_and_mails_the_owner_nothing() -> None:
     runner.invoke(app, ["create-user", "ops@example.com", "--password-stdin"], input=PASSWORD)
     result = runner.invoke(
         app, ["create-user", "ops@example.com", "--password-stdin"], input=PASSWORD
     )
     assert result.exit_code == 1
     assert "exists already" in result.output
+    server = build_services(Settings())
+    try:
+        [confirmation] = inbox(server, "ops@example.com")  # no "finish" link voiding it
+        token = token_from(confirmation["body"], "/verify-email")
+        server.accounts.verify_email(token, ClientInfo("1.1.1.1", ""))
+        outcome = server.signin("ops@example.com", PASSWORD, None, ClientInfo("1.1.1.1", ""))
+        assert outcome.session_token
+    finally:
+        server.close()
 
 
 def test_unlock_lifts_a_lock() -> None:

@@ -57,9 +57,11 @@ class Accounts(PasswordUseCase):
         with self.uow() as uow:
             created = uow.accounts.add(account)
             # The same two writes whether or not the address was taken; `answer_registration`
-            # sends the confirmation link or tells the owner, later (deferred.py).
-            facts = {"created": account.id if created else None, "mail": mail_allowed}
-            uow.outbox.add(deferred(REGISTERED, email, client, now, **facts), now)
+            # sends the confirmation link or tells the owner, later (deferred.py). An operator
+            # told "exists already" has nothing to tell the owner, and no timing to hide.
+            if created or not by_operator:
+                facts = {"created": account.id if created else None, "mail": mail_allowed}
+                uow.outbox.add(deferred(REGISTERED, email, client, now, **facts), now)
         return account if created else None
 
     def answer_registration(self, request: Asked) -> None:
@@ -67,6 +69,8 @@ class Accounts(PasswordUseCase):
         for an address that was taken, a note to its owner, or to an unconfirmed one a link
         to choose the password (`_offer_to_finish`), unless its inbox is over its limit."""
         created: str | None = request.facts.get("created")
+        # Hashed outside the transaction (Argon2 holds no locks), for `_offer_to_finish`.
+        unusable = None if created else self.hasher.hash(new_token()[0])
         now = self.clock.now()
         with self.uow() as uow:
             account = uow.accounts.by_email_key(email_key(request.email))
@@ -76,8 +80,8 @@ class Accounts(PasswordUseCase):
             elif account is not None and request.facts.get("mail"):
                 if account.email_verified:
                     uow.outbox.add(notifications.already_registered(account), now)
-                else:
-                    self._offer_to_finish(uow, account)
+                elif unusable is not None:
+                    self._offer_to_finish(uow, account, unusable)
             uow.audit.record(
                 AuditEvent(
                     request.at,
@@ -130,16 +134,19 @@ class Accounts(PasswordUseCase):
             else:
                 self._send_verification(uow, account)
 
-    def _offer_to_finish(self, uow: UnitOfWork, account: Account) -> None:
+    def _offer_to_finish(self, uow: UnitOfWork, account: Account, unusable_hash: str) -> None:
         """An unconfirmed account registered again: a link to choose its password.
 
         Never a confirmation link, and never the new password: whoever registered first
         (perhaps an attacker who knew the address) would otherwise own the account once its
         owner confirmed it. The link goes to the inbox, so its owner sets the password, which
-        also confirms the address (passwords_change.Passwords.reset); earlier confirmation
-        links, which would confirm the first registrant's password, are void.
+        also confirms the address (passwords_change.Passwords.reset). The first registrant's
+        password stops working here (the hash of a secret nobody keeps), so no confirmation
+        link can hand them the account: not an earlier one (void too), not a resend's, not
+        one from a parallel sign-up carried out after this.
         """
         now = self.clock.now()
+        uow.accounts.set_password(account.id, unusable_hash)
         uow.tokens.void_all(VERIFY, account.id, now)
         link, expires_at = reset_link(uow, self.rules, account.id, now)
         uow.outbox.add(notifications.finish_registration(account, link, expires_at), now)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
+from accessguard.storage.sql.tables import outbox
 from tests.support import PASSWORD, SettableClock, inbox, make_account, token_from
 
 
@@ -132,6 +136,43 @@ def test_registering_an_unconfirmed_address_again_lets_the_inbox_owner_choose_th
     assert chosen.status_code == 204
     owner = client.post("/api/v1/login", json={"email": "new@example.com", "password": PASSWORD})
     assert owner.status_code == 200
+    squatter = {"email": "new@example.com", "password": "the first registrant's password"}
+    assert client.post("/api/v1/login", json=squatter).status_code == 401
+
+
+def test_a_resend_after_the_owner_signed_up_again_cannot_hand_over_the_account(
+    client: TestClient, services: Services
+) -> None:
+    register(client, "new@example.com", "the first registrant's password")
+    register(client, "new@example.com")  # the owner: a link to choose the password
+    client.post("/api/v1/accounts/verify-email/resend", json={"email": "new@example.com"})
+    newest = inbox(services, "new@example.com")[-1]
+    confirm = {"token": token_from(newest["body"], "/verify-email")}
+    assert client.post("/api/v1/accounts/verify-email", json=confirm).status_code == 200
+    squatter = {"email": "new@example.com", "password": "the first registrant's password"}
+    assert client.post("/api/v1/login", json=squatter).status_code == 401
+
+
+def test_a_parallel_sign_up_carried_out_last_cannot_hand_over_the_account(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    # Two workers may carry out two sign-ups of one address in either order: here the one
+    # that created the account comes last, after the other offered the owner the finish link.
+    register(client, "new@example.com", "the first registrant's password")
+    register(client, "new@example.com")
+    creating = sa.select(sa.func.min(outbox.c.id))
+    with services.engine.begin() as conn:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id == creating.scalar_subquery())
+            .values(next_attempt_at=clock.now() + timedelta(minutes=1))
+        )
+    [finish] = inbox(services, "new@example.com")
+    assert token_from(finish["body"], "/reset-password")
+    clock.advance(minutes=2)
+    confirmation = inbox(services, "new@example.com")[-1]
+    confirm = {"token": token_from(confirmation["body"], "/verify-email")}
+    assert client.post("/api/v1/accounts/verify-email", json=confirm).status_code == 200
     squatter = {"email": "new@example.com", "password": "the first registrant's password"}
     assert client.post("/api/v1/login", json=squatter).status_code == 401
 
