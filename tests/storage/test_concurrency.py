@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from accessguard.bootstrap import Services
+from accessguard.domain.deferred import Asked
 from accessguard.domain.errors import (
     AccessError,
     AccountLocked,
@@ -195,6 +196,45 @@ def test_reset_token_is_consumed_once_under_parallel_use(services: Services) -> 
     loser = (winner + 1) % 16
     with pytest.raises(InvalidCredentials):
         sign_in(services, "ada@example.com", f"{NEW} {loser}")
+
+
+def test_parallel_reset_requests_leave_one_usable_link(services: Services) -> None:
+    # Two instances' workers may carry out two requests for one account at the same moment.
+    make_account(services)
+    asked = Asked("ada@example.com", client(), services.clock.now(), {})
+
+    outcomes = race(8, lambda i: services.passwords.send_reset_link(asked))
+
+    assert outcomes == [None] * 8
+    tokens = [
+        token_from(mail["body"], "/reset-password") for mail in inbox(services, "ada@example.com")
+    ]
+    assert len(tokens) == 8
+    assert [services.passwords.reset_token_usable(t) for t in tokens].count(True) == 1
+
+
+def test_links_issued_while_a_reset_spends_one_all_go_out(
+    services: Services,
+) -> None:
+    # A reset holds its token's row and then updates the account; an issuer locks the account
+    # and then voids the tokens: skipping the spent one is what keeps the two from deadlocking.
+    make_account(services)
+    services.passwords.forgot("ada@example.com", client())
+    token = token_from(inbox(services, "ada@example.com")[-1]["body"], "/reset-password")
+    asked = Asked("ada@example.com", client(), services.clock.now(), {})
+
+    def either(i: int) -> None:
+        if i % 2:
+            services.passwords.send_reset_link(asked)
+        else:
+            services.passwords.reset(token, f"{NEW} {i}", client(i))
+
+    outcomes = race(8, either)
+
+    assert outcomes[1::2] == [None] * 4  # every link issued
+    resets = kinds(outcomes[0::2])  # the old link spent once, or voided first by a newer one
+    assert set(resets) <= {"NoneType", "ResetTokenInvalid"}, outcomes
+    assert resets["NoneType"] <= 1, outcomes
 
 
 def test_verification_token_is_consumed_once_under_parallel_use(services: Services) -> None:

@@ -10,7 +10,7 @@ from accessguard.domain.model import AuditEvent, LockState
 from accessguard.storage.sql.accounts import LOCK_COLUMNS, lock_state, upsert
 from accessguard.storage.sql.direct import DirectStatement
 from accessguard.storage.sql.held_writes import DirectRunner
-from accessguard.storage.sql.tables import audit_events, lockouts, one_time_tokens
+from accessguard.storage.sql.tables import accounts, audit_events, lockouts, one_time_tokens
 
 
 class SqlTokens:
@@ -31,13 +31,23 @@ class SqlTokens:
         )
 
     def void_all(self, purpose: str, account_id: str, at: datetime) -> None:
+        t = one_time_tokens.c
+        unused = sa.select(t.token_digest).where(
+            t.account_id == account_id, t.purpose == purpose, t.used_at.is_(None)
+        )
+        if self._conn.dialect.name == "postgresql":
+            # Whoever voids an account's links next adds one (reset_link): the account's row is
+            # locked first so that two issuers take turns, or each would miss the other's new
+            # link and both would stay usable. SQLite writers take turns anyway. A token that
+            # a reset is using right now is skipped, not waited for: that reset holds it and
+            # then waits for this row, which would be a deadlock; it is being spent anyway.
+            self._conn.execute(
+                sa.select(accounts.c.id).where(accounts.c.id == account_id).with_for_update()
+            )
+            unused = unused.with_for_update(skip_locked=True)
         self._conn.execute(
             one_time_tokens.update()
-            .where(
-                one_time_tokens.c.account_id == account_id,
-                one_time_tokens.c.purpose == purpose,
-                one_time_tokens.c.used_at.is_(None),
-            )
+            .where(t.token_digest.in_(unused.scalar_subquery()), t.used_at.is_(None))
             .values(used_at=at)
         )
 
