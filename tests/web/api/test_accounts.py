@@ -177,6 +177,18 @@ def test_a_parallel_sign_up_carried_out_last_cannot_hand_over_the_account(
     assert client.post("/api/v1/login", json=squatter).status_code == 401
 
 
+def test_a_full_width_spelling_cannot_divert_the_owners_mail(
+    client: TestClient, services: Services
+) -> None:
+    register(client, "\uff53\uff51\uff55\uff41\uff54\uff17@example.com", "a squatter's password")
+    register(client, "squat7@example.com")  # the owner of the real mailbox
+    client.post("/api/v1/password/forgot", json={"email": "squat7@example.com"})
+    confirm, finish, reset = inbox(services, "squat7@example.com")  # every mail reaches it
+    assert token_from(confirm["body"], "/verify-email")
+    assert token_from(finish["body"], "/reset-password")
+    assert token_from(reset["body"], "/reset-password")
+
+
 def test_sign_up_notices_and_resends_to_one_inbox_are_capped_per_window(
     client: TestClient, services: Services
 ) -> None:
