@@ -9,6 +9,7 @@ sign-in, so this form is no side door for guessing passwords.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -155,9 +156,15 @@ class RecoveryRequests:
 
 
 def _quotes(details: str, password: str) -> bool:
-    """Whether the details contain the password typed with them (case and width aside)."""
-    typed = prepare(password).strip().casefold()
-    return len(typed) >= 4 and typed in prepare(details).casefold()
+    """Whether the details contain the password typed with them: case, width, spaces, line
+    breaks and invisible characters aside, all of which still leave it readable."""
+    typed = _bare(password)
+    return len(typed) >= 4 and typed in _bare(details)
+
+
+def _bare(text: str) -> str:
+    folded = prepare(text).casefold()
+    return "".join(c for c in folded if not c.isspace() and unicodedata.category(c) != "Cf")
 
 
 def _plain_event(

@@ -187,10 +187,12 @@ class Dispatcher:
             outcome = "sent"
             values = {"status": "sent", "sent_at": now, "payload": _REDACTED, "last_error": None}
             if claimed.attempts > 1:
+                done = "carried out" if claimed.message.channel == deferred.CHANNEL else "sent"
                 log.info(
-                    "outbox message %d (%s) sent at attempt %d",
+                    "outbox message %d (%s) %s at attempt %d",
                     claimed.id,
                     claimed.message.template,
+                    done,
                     claimed.attempts,
                 )
         elif claimed.attempts >= self._max_attempts:

@@ -4,6 +4,7 @@ differs (a new link, or a note to the owner) is carried out by the outbox worker
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -70,7 +71,7 @@ def test_the_worker_then_sends_the_link_or_the_note(client: TestClient, services
 
 
 def test_a_request_whose_handler_fails_is_carried_out_at_a_later_attempt(
-    services: Services, clock: SettableClock
+    services: Services, clock: SettableClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     make_account(services, KNOWN)
     services.dispatcher.run_once()  # the registration's own request
@@ -87,8 +88,10 @@ def test_a_request_whose_handler_fails_is_carried_out_at_a_later_attempt(
     assert (report.sent, report.retried) == (0, 1)
     assert inbox(services, KNOWN) == []  # waiting out its back-off
     clock.advance(seconds=11)
-    [link] = inbox(services, KNOWN)
+    with caplog.at_level(logging.INFO, logger="accessguard.notify.outbox"):
+        [link] = inbox(services, KNOWN)
     assert token_from(link["body"], "/reset-password")
+    assert "(forgot_password) carried out at attempt 2" in caplog.text
 
 
 def test_the_audit_row_keeps_who_asked_and_when(services: Services, clock: SettableClock) -> None:

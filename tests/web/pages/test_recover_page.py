@@ -83,6 +83,7 @@ def test_details_holding_the_password_are_refused_next_to_the_field_and_not_show
     answer = request_form(client, details=f"Phone lost. My password: {PASSWORD}")
     assert answer.status_code == 422
     assert_catalogue_error(answer.text, "details_contain_password")
+    assert 'aria-describedby="details-hint form-error"' in answer.text  # the alert names it
     assert 'aria-invalid="true">' in answer.text  # the textarea, emptied
     assert PASSWORD not in answer.text
     assert cases(services) == []
