@@ -76,6 +76,7 @@ class MailCollector:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.recipients: list[str] = []  # RCPT TO, as the envelope named them
         self.refuse_recipients = False
 
     async def handle_RCPT(
@@ -89,6 +90,7 @@ class MailCollector:
         if self.refuse_recipients:
             return f"550 5.1.1 <{address}>: no such mailbox"
         envelope.rcpt_tos.append(address)
+        self.recipients.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -138,6 +139,25 @@ def test_email_carries_anti_phishing_phrase(
         html.get_content()
     )
     assert "https://accounts.example.test/forgot-password" in text.get_content()
+
+
+def test_a_mailbox_at_an_international_domain_is_reached_without_smtputf8(
+    engine: sa.Engine,
+    clock: SettableClock,
+    account: Account,
+    smtp: SmtpServer,
+    make_dispatcher: Callable[..., Dispatcher],
+) -> None:
+    # The test server, as most, does not offer SMTPUTF8: the domain goes as DNS knows it.
+    abroad = dataclasses.replace(account, email="ada@b\u00fccher.example")
+    queue(engine, notifications.already_registered(abroad), clock.now())
+
+    report = make_dispatcher({"email": smtp_channel(smtp)}).run_once()
+
+    assert report == DispatchReport(sent=1)
+    assert smtp.handler.recipients == ["ada@xn--bcher-kva.example"]
+    [sent] = smtp.handler.messages
+    assert sent["To"] == "ada@xn--bcher-kva.example"
 
 
 @pytest.mark.parametrize("outage", ["closed port", "recipient refused"])

@@ -8,12 +8,27 @@ import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
+from email_validator import EmailNotValidError, validate_email
+
 from accessguard.domain.clock import SystemClock
 from accessguard.domain.ports import Clock
 from accessguard.notify.channels import DeliveryFailed
 from accessguard.notify.render import Rendered
 
 log = logging.getLogger(__name__)
+
+
+def with_ascii_domain(address: str) -> str:
+    """The same mailbox with its domain as DNS knows it (`user@xn--bcher-kva.example` for
+    `user@bücher.example`): most mail servers lack SMTPUTF8 and refuse a Unicode domain. A
+    non-ASCII local part still needs SMTPUTF8, which smtplib asks for on its own."""
+    if address.isascii():
+        return address
+    try:
+        checked = validate_email(address, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        return address
+    return f"{checked.local_part}@{checked.ascii_domain}"
 
 
 class SmtpChannel:
@@ -54,6 +69,7 @@ class SmtpChannel:
         return smtp
 
     def send(self, recipient: str, rendered: Rendered) -> None:
+        recipient = with_ascii_domain(recipient)
         try:
             email = self._build(recipient, rendered)
         except ValueError as error:
