@@ -148,7 +148,7 @@ class Accounts(PasswordUseCase):
         now = self.clock.now()
         uow.accounts.set_password(account.id, unusable_hash)
         uow.tokens.void_all(VERIFY, account.id, now)
-        link, expires_at = reset_link(uow, self.rules, account.id, now)
+        link, expires_at = reset_link(uow, self.rules, account.id, now, finish=True)
         uow.outbox.add(notifications.finish_registration(account, link, expires_at), now)
 
     def _send_verification(self, uow: UnitOfWork, account: Account) -> None:

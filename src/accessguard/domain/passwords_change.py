@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from accessguard.domain import notifications
 from accessguard.domain.deferred import Asked, deferred
@@ -19,18 +20,24 @@ from accessguard.domain.tokens import digest, new_token
 from accessguard.domain.usecase import PasswordUseCase
 
 RESET = "password_reset"
+FINISH = "finish_registration"  # a reset link's purpose when a second sign-up sent it
+LinkState = Literal["reset", "finish"]
 FORGOT = "forgot_password"  # the deferred request's kind
 
 
 def reset_link(
-    uow: UnitOfWork, rules: Rules, account_id: str, now: datetime
+    uow: UnitOfWork, rules: Rules, account_id: str, now: datetime, *, finish: bool = False
 ) -> tuple[str, datetime]:
     """A new single-use link to choose the account's password, and when it expires; the
-    older links are void."""
+    older links are void. `finish`: the link of a second sign-up (accounts._offer_to_finish),
+    which sets the first password of an account that never signed in, and lasts as long as
+    the confirmation link it replaces (the sign-up's answer names that lifetime)."""
     plain, token_digest = new_token()
-    expires_at = now + timedelta(seconds=rules.reset_token_seconds)
-    uow.tokens.void_all(RESET, account_id, now)
-    uow.tokens.add(RESET, account_id, token_digest, expires_at, now)
+    purpose, lifetime = (FINISH, rules.verify_token_seconds) if finish else (RESET, None)
+    expires_at = now + timedelta(seconds=lifetime or rules.reset_token_seconds)
+    for older in (RESET, FINISH):
+        uow.tokens.void_all(older, account_id, now)
+    uow.tokens.add(purpose, account_id, token_digest, expires_at, now)
     return rules.link("/reset-password", plain), expires_at
 
 
@@ -69,32 +76,47 @@ class Passwords(PasswordUseCase):
                 )
             )
 
-    def reset_token_usable(self, token: str) -> bool:
+    def reset_link_state(self, token: str) -> LinkState | None:
+        """What the link does, claiming nothing: None when it cannot be used; "finish" when a
+        second sign-up sent it, to set the first password of an account that never signed
+        in; "reset" otherwise."""
+        now = self.clock.now()
         with self.uow(read_only=True) as uow:
-            return uow.tokens.is_usable(RESET, digest(token), self.clock.now())
+            if uow.tokens.usable_owner(RESET, digest(token), now):
+                return "reset"
+            if uow.tokens.usable_owner(FINISH, digest(token), now):
+                return "finish"
+        return None
 
-    def reset(self, token: str, new_password: str, client: ClientInfo) -> None:
+    def reset(self, token: str, new_password: str, client: ClientInfo) -> LinkState:
         """Checked before the token is claimed, so a refused password leaves the link usable.
 
         A token that cannot be used is refused before the hash: otherwise anyone could make
         the server spend an Argon2 hash per request with made-up tokens. The claim below
         still decides, atomically, which of several parallel uses wins.
         """
-        if not self.reset_token_usable(token):
+        state = self.reset_link_state(token)
+        if state is None:
             raise ResetTokenInvalid()
         new_hash = self.hasher.hash(self.policy.check(new_password))
         now = self.clock.now()
         with self.uow() as uow:
-            account_id = uow.tokens.consume(RESET, digest(token), now)
+            purpose = FINISH if state == "finish" else RESET
+            account_id = uow.tokens.consume(purpose, digest(token), now)
             account = uow.accounts.get(account_id) if account_id else None
             if account is not None:
-                self._replace(uow, account, new_hash, client, now, how="reset")
-                uow.sessions.revoke_all(account.id, now)
                 if not account.email_verified:
                     # The link came to this inbox: that proves the address as well.
                     uow.accounts.mark_verified(account.id, now)
-                hold = now + timedelta(seconds=self.rules.security_hold_seconds)
-                uow.accounts.set_security_hold(account.id, hold)
+                if state == "finish":
+                    # The account never signed in: nothing to hold, no one to warn. Its owner
+                    # just chose its first password.
+                    self._replace(uow, account, new_hash, client, now, how="set")
+                else:
+                    self._replace(uow, account, new_hash, client, now, how="reset")
+                    hold = now + timedelta(seconds=self.rules.security_hold_seconds)
+                    uow.accounts.set_security_hold(account.id, hold)
+                uow.sessions.revoke_all(account.id, now)
                 # A lost-device case rested on knowing the old password; whoever reset it
                 # has shown the inbox instead, so the case waits on nothing now (its owner
                 # can open a new one). Left running, it would strip 2FA from the new password.
@@ -104,6 +126,7 @@ class Passwords(PasswordUseCase):
                 uow.lockouts.unlock(subjects)
         if account is None:
             raise ResetTokenInvalid()
+        return state
 
     def change(
         self, auth: Authenticated, current: str, new_password: str, client: ClientInfo
@@ -134,10 +157,12 @@ class Passwords(PasswordUseCase):
         how: str,
     ) -> None:
         uow.accounts.set_password(account.id, new_hash)
-        uow.tokens.void_all(RESET, account.id, now)
+        for link in (RESET, FINISH):
+            uow.tokens.void_all(link, account.id, now)
         # A sign-in half-finished with the old password must not finish after the change.
         uow.challenges.void_all(account.id, now)
-        uow.outbox.add(notifications.password_changed(account, client, now, how), now)
+        if how != "set":
+            uow.outbox.add(notifications.password_changed(account, client, now, how), now)
         uow.audit.record(
             AuditEvent(
                 now, f"password_{how}", "success", account.id, client.ip, client.user_agent[:300]

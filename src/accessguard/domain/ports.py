@@ -132,8 +132,8 @@ class OneTimeTokenRepository(Protocol):
         """Atomically claim an unused, unexpired token: its account id, or None. Of any number
         of parallel claims exactly one wins."""
 
-    def is_usable(self, purpose: str, token_digest: str, now: datetime) -> bool:
-        """Whether a claim would succeed now (claims nothing)."""
+    def usable_owner(self, purpose: str, token_digest: str, now: datetime) -> str | None:
+        """The account a claim would return now, or None (claims nothing)."""
 
 
 class LockoutRepository(Protocol):

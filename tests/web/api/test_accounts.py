@@ -138,6 +138,21 @@ def test_registering_an_unconfirmed_address_again_lets_the_inbox_owner_choose_th
     assert owner.status_code == 200
     squatter = {"email": "new@example.com", "password": "the first registrant's password"}
     assert client.post("/api/v1/login", json=squatter).status_code == 401
+    # A new account's first password: nothing to hold, no "your password was changed" alarm.
+    bearer = {"Authorization": f"Bearer {owner.json()['session']['token']}"}
+    assert client.get("/api/v1/me", headers=bearer).json()["security_hold_until"] is None
+    assert len(inbox(services, "new@example.com")) == 2
+
+
+def test_the_finish_link_lasts_as_long_as_the_confirmation_link_the_answer_names(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    register(client, "new@example.com", "the first registrant's password")
+    register(client, "new@example.com")
+    finish = token_from(inbox(services, "new@example.com")[-1]["body"], "/reset-password")
+    clock.advance(seconds=services.rules.verify_token_seconds - 60)
+    chosen = client.post("/api/v1/password/reset", json={"token": finish, "new_password": PASSWORD})
+    assert chosen.status_code == 204
 
 
 def confirming_gives_the_first_registrant_nothing(client: TestClient, mail: dict) -> None:

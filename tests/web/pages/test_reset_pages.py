@@ -168,3 +168,21 @@ def test_forms_without_csrf_token_are_refused(
     assert 'href="/help/csrf_failed"' in response.text
     assert len(inbox(services, EMAIL)) == sent
     assert reset_form(client, token).status_code == 200  # the link is still good
+
+
+def test_a_second_sign_ups_link_reads_as_choosing_the_first_password(
+    client: TestClient, services: Services
+) -> None:
+    for password in ("the first registrant's password", PASSWORD):
+        client.post("/api/v1/accounts", json={"email": "new@example.com", "password": password})
+    link = token_from(inbox(services, "new@example.com")[-1]["body"], "/reset-password")
+    page = client.get(f"/reset-password?token={link}", headers=HTML)
+    assert "<h1>Choose your password</h1>" in page.text
+    assert "withdrawals" not in page.text
+    done = client.post(
+        "/reset-password",
+        data={"token": link, "new_password": NEW, "csrf_token": csrf(page.text)},
+        headers=HTML,
+    )
+    assert "<h1>Your account is ready</h1>" in done.text
+    assert "withdrawals" not in done.text.lower()

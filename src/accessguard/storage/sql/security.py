@@ -73,9 +73,11 @@ class SqlTokens:
         )
         return self._conn.execute(stmt).scalar_one_or_none()
 
-    def is_usable(self, purpose: str, token_digest: str, now: datetime) -> bool:
-        stmt = sa.select(sa.literal(1)).where(*self._usable(purpose, token_digest, now))
-        return self._conn.execute(stmt).first() is not None
+    def usable_owner(self, purpose: str, token_digest: str, now: datetime) -> str | None:
+        stmt = sa.select(one_time_tokens.c.account_id).where(
+            *self._usable(purpose, token_digest, now)
+        )
+        return self._conn.execute(stmt).scalar_one_or_none()
 
 
 # Every sign-in reads its lock twice: run on the driver (storage/sql/direct.py).

@@ -234,10 +234,12 @@ def _reset_page(
     *,
     error: AccessError | None = None,
     token: str = "",
+    finishing: bool = False,
 ) -> Response:
     context = {
         "state": state,
         "token": token,
+        "finishing": finishing,  # a second sign-up's link: the account's first password
         "hold": duration(svc.rules.security_hold_seconds),
         **password_rule(svc),
         **form_state(error, "new_password"),
@@ -252,9 +254,10 @@ def reset_page(
     svc: Services = Depends(services),
 ) -> Response:
     # A read-only look: opening (or prefetching) the link never spends it.
-    if not token or not svc.passwords.reset_token_usable(token):
+    link = svc.passwords.reset_link_state(token) if token else None
+    if link is None:
         return _reset_page(request, svc, "invalid", error=ResetTokenInvalid())
-    return _reset_page(request, svc, "form", token=token)
+    return _reset_page(request, svc, "form", token=token, finishing=link == "finish")
 
 
 @router.post("/reset-password")
@@ -269,13 +272,14 @@ def reset_submit(
     try:
         check_csrf(request, csrf_token)
         body = validated(NewPasswordForm, new_password=new_password)
-        svc.passwords.reset(token, body.new_password, client)
+        link = svc.passwords.reset(token, body.new_password, client)
     except ResetTokenInvalid as error:
         return _reset_page(request, svc, "invalid", error=error)
     except AccessError as error:
         # The policy is checked before the link is claimed, so the form can be tried again.
-        return _reset_page(request, svc, "form", error=error, token=token)
+        finishing = svc.passwords.reset_link_state(token) == "finish"
+        return _reset_page(request, svc, "form", error=error, token=token, finishing=finishing)
     svc.dispatcher_wake()
-    response = _reset_page(request, svc, "done")
+    response = _reset_page(request, svc, "done", finishing=link == "finish")
     cookies.clear_session(response, svc.settings)  # every session just ended, this one too
     return response
