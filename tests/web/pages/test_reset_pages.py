@@ -98,6 +98,7 @@ def test_forgot_answers_alike_for_known_and_unknown(client: TestClient, services
     unknown = post(client, "/forgot-password", "/forgot-password", email="eve@example.com")
     assert known.status_code == unknown.status_code == 200
     assert "If an account exists for" in known.text
+    assert "at most 3 links to one address in 15 minutes" in " ".join(known.text.split())
     strip = re.compile(r'value="[^"]*"|ada@example\.com|eve@example\.com')
     assert strip.sub("", known.text) == strip.sub("", unknown.text)
 

@@ -223,7 +223,13 @@ def forgot_submit(
     return render(
         request,
         "pages/forgot_password.html",
-        {"sent": True, "email": body.email, "lifetime": duration(svc.rules.reset_token_seconds)},
+        {
+            "sent": True,
+            "email": body.email,
+            "lifetime": duration(svc.rules.reset_token_seconds),
+            "per_window": svc.rules.recipient_email_limit,
+            "window": duration(svc.rules.address_window_seconds),
+        },
     )
 
 
