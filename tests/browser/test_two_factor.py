@@ -117,7 +117,7 @@ def test_authenticator_recovery_code_and_lost_phone_recovery_through_support(
     page.get_by_label("What happened?").fill("My phone was stolen on the train yesterday.")
     page.get_by_role("button", name="Send recovery request").click()
     expect(page.get_by_role("heading", name="Request received")).to_be_visible()
-    reference = page.locator(".notice strong").first.inner_text()
+    reference = page.locator("p", has_text="Your reference is").locator("strong").inner_text()
     assert reference.startswith("R-")
     opened = read_email(email, containing="/recover/cancel?token=")
     emails_before_approval = len(live_server.emails_to(email))

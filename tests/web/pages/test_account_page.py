@@ -76,7 +76,7 @@ def post(client: TestClient, action: str, **fields: str) -> Response:
 
 def signed_out(client: TestClient) -> bool:
     location: str | None = account_page(client).headers.get("location")
-    return location == "/login?next=/account"
+    return location is not None and location.startswith("/login?next=/account")
 
 
 @pytest.fixture
@@ -130,6 +130,21 @@ def test_signing_out_another_session(two_browsers: tuple[TestClient, TestClient]
     assert "Firefox on Windows" not in page.split("Sign-in history")[0]
     assert signed_out(desktop)
     assert not signed_out(phone)
+
+
+def test_a_browser_whose_session_was_ended_elsewhere_is_told_so(
+    two_browsers: tuple[TestClient, TestClient],
+) -> None:
+    phone, desktop = two_browsers
+    (session_id,) = REVOKE.findall(account_page(phone).text)
+    post(phone, f"/account/sessions/{session_id}/revoke")
+    redirect = account_page(desktop)
+    assert redirect.headers["location"] == "/login?next=/account&ended=true"
+    assert "session" in redirect.headers["set-cookie"]  # the dead cookie goes
+    page = desktop.get(redirect.headers["location"], headers=HTML)
+    assert page.status_code == 200
+    assert "Your session has ended. Sign in again to continue." in page.text
+    assert 'href="/help/session_expired"' in page.text
 
 
 def test_signing_out_an_unknown_session_is_not_found(

@@ -83,7 +83,7 @@ def test_forgot_then_reset_ends_every_session(
     assert 'href="/login"' in done.text
 
     gone = other_browser.get("/account", headers=HTML, follow_redirects=False)
-    assert gone.headers["location"] == "/login?next=/account"
+    assert gone.headers["location"] == "/login?next=/account&ended=true"  # and told so
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {app_token}"})
     assert me.status_code == 401
     assert sign_in(client).status_code == 401

@@ -103,8 +103,16 @@ def stamp(moment: datetime) -> dict[str, str]:
     }
 
 
-def to_login() -> Response:
-    return RedirectResponse("/login?next=/account", status_code=303)
+def to_login(request: Request) -> Response:
+    """To sign in, and back here after. A browser that still brought a session cookie had its
+    session ended (idle, too old, signed out elsewhere, a password change): the sign-in page
+    says so, and the dead cookie goes."""
+    settings = request.app.state.services.settings
+    if cookies.session_token(request, settings) is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    response = RedirectResponse("/login?next=/account&ended=true", status_code=303)
+    cookies.clear_session(response, settings)
+    return response
 
 
 def account_change(
@@ -118,7 +126,7 @@ def account_change(
     in, the CSRF token is checked, and a refusal re-renders the page beside `error_form`."""
     auth = signed_in(request)
     if auth is None:
-        return to_login()
+        return to_login(request)
     try:
         check_csrf(request, csrf_token)
         return change(auth)
@@ -230,7 +238,7 @@ def account_page(
 ) -> Response:
     auth = signed_in(request)
     if auth is None:
-        return to_login()
+        return to_login(request)
     return overview(request, svc, auth, notice=done)
 
 

@@ -93,7 +93,7 @@ def totp_confirm(
 ) -> Response:
     auth = signed_in(request)
     if auth is None:
-        return to_login()
+        return to_login(request)
     try:
         check_csrf(request, csrf_token)
         body = validated(CodeBody, code=code)
@@ -172,7 +172,7 @@ def sms_start(
     place of the active number (the change form, with the password and a current code)."""
     auth = signed_in(request)
     if auth is None:
-        return to_login()
+        return to_login(request)
     changing = svc.sms.enabled(auth.account.id)
     try:
         check_csrf(request, csrf_token)
@@ -201,7 +201,7 @@ def sms_confirm(
 ) -> Response:
     auth = signed_in(request)
     if auth is None:
-        return to_login()
+        return to_login(request)
     changing = svc.sms.enabled(auth.account.id)
     try:
         check_csrf(request, csrf_token)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from accessguard.bootstrap import Services
-from accessguard.domain.errors import AccessError
+from accessguard.domain.catalogue import CATALOGUE
+from accessguard.domain.errors import AccessError, ErrorCode
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.signin import SecondFactorDue
 from accessguard.web import cookies
@@ -27,15 +28,16 @@ def home(request: Request) -> Response:
 
 
 @router.get("/login")
-def login_page(request: Request, next: str = "/account", signed_out: bool = False) -> Response:
+def login_page(
+    request: Request, next: str = "/account", signed_out: bool = False, ended: bool = False
+) -> Response:
     auth = signed_in(request)
     if auth is not None:
         return RedirectResponse(local_path(next), status_code=303)
-    return render(
-        request,
-        "pages/login.html",
-        {"next": local_path(next), "email": "", "signed_out": signed_out},
-    )
+    context = {"next": local_path(next), "email": "", "signed_out": signed_out}
+    if ended:  # sent here by a page whose session had ended (account.to_login)
+        context["ended"] = CATALOGUE[ErrorCode.SESSION_EXPIRED]
+    return render(request, "pages/login.html", context)
 
 
 @router.post("/login")
