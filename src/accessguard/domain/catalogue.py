@@ -95,7 +95,8 @@ _ENTRIES = [
         "Wait until the lock ends, or reset your password to lift it now.",
         title="Account temporarily locked",
         what_you_see="A message that your account is locked, with the time the lock ends.",
-        why="Several sign-in attempts with a wrong password were made for this email address. "
+        why="Several sign-in attempts with a wrong password, or with wrong verification codes "
+        "after the right password, were made for this email address. "
         "To stop people guessing passwords we pause sign-ins from unfamiliar devices. Devices "
         "you have signed in with before keep working. Repeated locks last longer, up to "
         "24 hours; each lifts by itself.",

@@ -26,7 +26,7 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         ErrorCode.INVALID_MFA_CODE,
         401,
         "The verification code is not correct.",
-        "Check the code and try again; the message says how many attempts are left.",
+        "Check the code and try again.",
         title="Verification code rejected",
         what_you_see="“The verification code is not correct”, with the attempts left.",
         why="The code does not match. Authenticator codes change every 30 seconds; SMS codes "

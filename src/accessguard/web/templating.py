@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -21,9 +21,12 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={version}"
 
 
-def when(iso: str) -> str:
-    """'17:18 UTC on 25 November 2026': a time a customer reads at a glance."""
+def when(iso: str, *, ends: bool = False) -> str:
+    """'17:18 UTC on 25 November 2026': a time a customer reads at a glance. `ends`: the end
+    of a wait, rounded up to the minute, so that trying again at the time shown works."""
     moment = datetime.fromisoformat(iso).astimezone(UTC)
+    if ends and (moment.second or moment.microsecond):
+        moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
     return f"{moment:%H:%M} UTC on {moment.day} {moment:%B %Y}"
 
 

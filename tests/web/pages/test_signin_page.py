@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
+from accessguard.web.templating import when
 from tests.support import PASSWORD, make_account
 
 HTML = {"Accept": "text/html"}
@@ -59,6 +60,12 @@ def test_lock_shows_when_it_ends(client: TestClient, services: Services) -> None
     assert response.status_code == 423
     assert "Locked until" in response.text
     assert "/help/account_locked" in response.text
+
+
+def test_the_end_of_a_lock_is_shown_rounded_up_so_trying_then_works() -> None:
+    assert when("2036-03-02T09:44:57+00:00", ends=True) == "09:45 UTC on 2 March 2036"
+    assert when("2036-03-02T09:45:00+00:00", ends=True) == "09:45 UTC on 2 March 2036"
+    assert when("2036-03-02T09:44:57+00:00") == "09:44 UTC on 2 March 2036"  # link expiries
 
 
 def test_form_without_csrf_token_is_refused(client: TestClient, services: Services) -> None:
