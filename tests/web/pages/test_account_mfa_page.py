@@ -134,10 +134,10 @@ def test_setting_up_the_app_shows_the_key_then_the_recovery_codes_once(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     page = account_page(browser).text
-    assert "Two-factor authentication: not set up yet" in page
+    assert "Two-step verification: not set up yet" in page
     status = section(page, 'id="two-step-title"', 'id="totp"')
     assert "Off" in status
-    assert "0 recovery codes left" in status
+    assert "None yet: you get them when you turn on" in status  # not "0 left"
     assert "recovery codes." not in status  # no warning before there is a second factor
 
     started = post(browser, "/account/totp")
@@ -163,7 +163,7 @@ def test_setting_up_the_app_shows_the_key_then_the_recovery_codes_once(
     assert 'href="/account#two-step"' in confirmed.text
 
     page = account_page(browser).text
-    assert "Two-factor authentication: on, with" in page
+    assert "Two-step verification: on, with" in page
     status = section(page, 'id="two-step-title"', 'id="totp"')
     assert '<span class="account-badge account-ok">On</span>' in status
     assert "10 recovery codes left" in status
@@ -259,7 +259,7 @@ def test_removing_the_app_needs_the_password_and_a_current_code(
     page = browser.get(removed.headers["location"], headers=HTML).text
     assert "The authenticator app is removed." in page
     assert "Withdrawals are on hold" in page
-    assert "Two-factor authentication: not set up yet" in page
+    assert "Two-step verification: not set up yet" in page
     assert not services.totp.enabled(account.id)
 
 
@@ -295,7 +295,7 @@ def test_adding_changing_and_removing_a_phone_number(
     assert masked(PHONE) in page
     assert PHONE not in page
     assert "6789" not in page
-    assert "Two-factor authentication: on, with" in page
+    assert "Two-step verification: on, with" in page
     assert "text messages" in page
 
     # Without an app, the current number proves itself with a code of its own.

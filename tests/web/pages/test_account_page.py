@@ -108,7 +108,7 @@ def test_overview_shows_email_sessions_history_and_2fa(
     page = response.text
     assert EMAIL in page
     assert "Confirmed" in page
-    assert "Two-factor authentication: not set up yet" in page
+    assert "Two-step verification: not set up yet" in page
     assert page.count("This device") == 1
     assert page.index("Chrome on Android") < page.index("Firefox on Windows")
     assert len(REVOKE.findall(page)) == 1  # a button for the other session, not this one

@@ -30,7 +30,7 @@ def _email(value: str) -> str:
         # strict: also RFC 5321's 64-character limit before the @, which mail servers enforce.
         return validate_email(value.strip(), check_deliverability=False, strict=True).normalized
     except EmailNotValidError as error:
-        raise ValueError("is not a valid email address") from error
+        raise ValueError("must be a whole address, such as name@example.com") from error
 
 
 Text = Annotated[str, AfterValidator(_sound_text)]
