@@ -284,18 +284,19 @@ TOPICS: tuple[HelpTopic, ...] = (
         summary="A CAPTCHA challenge appears and is not accepted.",
         keywords="captcha challenge human robot check puzzle keeps failing not accepted",
         what_you_see="A challenge to prove you are a person, refused again and again.",
-        why="The check appears only when many attempts come from your connection. It runs on "
-        "our own servers, never through an outside service. Each failure brings a fresh "
-        "challenge, so an old one cannot be reused.",
+        why="Our sign-in pages never ask you to solve a puzzle or pick pictures. When many "
+        "attempts come from your connection, they ask you to wait a few minutes instead. A "
+        "challenge like that comes from somewhere else: your network or VPN, a browser "
+        "extension, or a page that only looks like ours.",
         what_to_do=(
-            "Solve the newest challenge shown; an earlier one no longer counts.",
-            "If the challenge is hard to use, for example with a screen reader, choose the "
-            "accessible alternative offered with it.",
-            "Reload the page if it was open for a long time.",
-            "On a shared network, VPN or proxy, try mobile data instead, or wait a few minutes.",
+            "Check the address in your browser: type our address yourself rather than "
+            "following a link you doubt, and never enter your password on a page you doubt.",
+            "On a shared network, VPN or proxy, try mobile data instead.",
+            "If we asked you to wait, try again after the time shown.",
         ),
-        contact_support="Contact support if the check never succeeds. Give the email address "
-        "of your account, the time, your browser or app and the error reference. " + _NEVER_SECRETS,
+        contact_support="Contact support if you keep seeing a challenge on our own address. "
+        "Give the address of the page, the time, your browser or app and any error reference. "
+        + _NEVER_SECRETS,
         codes=(E.TOO_MANY_REQUESTS, E.CSRF_FAILED),
     ),
     HelpTopic(
@@ -355,20 +356,23 @@ TOPICS: tuple[HelpTopic, ...] = (
     HelpTopic(
         slug="unusual-activity",
         title="“Unusual activity” alerts",
-        summary="An email says someone signed in from a new device or place.",
+        summary="An email about a change you did not make, or a sign-in you do not recognise.",
         keywords="unusual activity suspicious alert new device new location email wasn't me "
         "hacked compromised security alert sessions",
-        what_you_see="An extra confirmation step when signing in, or an alert email about a "
-        "sign-in from a new device or place.",
-        why="Sign-ins from a new device or an unusual place need an extra confirmation, and we "
-        "tell you about them so you can act if it was not you.",
+        what_you_see="An email from us about a security change (password changed, a second "
+        "factor added or removed, a recovery request), or a sign-in in your history that you "
+        "do not recognise.",
+        why="We email you after every security change on your account, and your account page "
+        "lists recent sign-ins and the sessions still open, so that you can act if it was not "
+        "you.",
         what_to_do=(
             "If it was you, nothing more is needed.",
-            "If it was not you, press “This wasn't me” in the email: it freezes the account "
-            "and ends every session at once.",
-            "Then reset your password and review sessions and devices on your account page.",
-            "Check the anti-phishing phrase in our emails, and never enter your password "
-            "through a link in an email you doubt: type the address yourself.",
+            "If it was not you, reset your password with “Forgot password”: that ends every "
+            "session at once and holds withdrawals for a while.",
+            "Then review the sign-in history and sessions on your account page, and turn on "
+            "two-step verification.",
+            "Never enter your password through a link in an email you doubt: type the address "
+            "yourself.",
         ),
         contact_support="Contact support at once if you think someone else got in. Give the "
         "email address of your account and the time of the alert. " + _NEVER_SECRETS,
