@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
 
+from accessguard.domain import notifications
 from accessguard.domain.devices import KnownDevices
 from accessguard.domain.errors import (
     AccessError,
@@ -153,6 +154,10 @@ class SecondStep:
             left = self._rules.lockout_threshold - max(failures, tries)
             refusal = locked or InvalidMfaCode(attempts_left=max(0, left))
             uow.audit.record(self._event(challenge, method, refusal.code.value, client, now))
+            account = uow.accounts.get(challenge.account_id)
+            if failures == self._rules.lockout_threshold and account is not None:
+                # This attempt locked it (exactly one does): the owner hears once per lock.
+                uow.outbox.add(notifications.second_step_failed(account, client, now), now)
         if locked is not None:
             # On its own: a transaction that still held this challenge's row while waiting for
             # every other row of the account would deadlock with racers doing the same.

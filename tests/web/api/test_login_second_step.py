@@ -12,7 +12,7 @@ import pyotp
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
-from tests.support import PASSWORD, SettableClock, make_account
+from tests.support import PASSWORD, SettableClock, inbox, make_account
 
 API = "/api/v1"
 APP = {"User-Agent": "TradingApp/5.1 (iOS 18)"}
@@ -113,6 +113,12 @@ def test_wrong_codes_report_attempts_left_then_lock(
     assert int(locked.headers["retry-after"]) > 0
     after = second_step(client, token, "totp", totp.at(clock.now()))
     assert error_of(after)["code"] == "mfa_token_invalid"
+    # The password was right: whoever typed the codes may know it. The owner hears, once.
+    login(client)
+    alerts = [m for m in inbox(services, "ada@example.com") if "used your password" in m["subject"]]
+    assert len(alerts) == 1
+    assert "wrong verification codes" in alerts[0]["body"]
+    assert "/forgot-password" in alerts[0]["body"]
 
 
 def test_the_token_is_bound_to_the_client_and_used_once(
