@@ -69,8 +69,13 @@ class Accounts(PasswordUseCase):
         for an address that was taken, a note to its owner, or to an unconfirmed one a link
         to choose the password (`_offer_to_finish`), unless its inbox is over its limit."""
         created: str | None = request.facts.get("created")
-        # Hashed outside the transaction (Argon2 holds no locks), for `_offer_to_finish`.
-        unusable = None if created else self.hasher.hash(new_token()[0])
+        unusable = None
+        if created is None and request.facts.get("mail"):
+            with self.uow(read_only=True) as uow:
+                taken = uow.accounts.by_email_key(email_key(request.email))
+            if taken is not None and not taken.email_verified:
+                # For `_offer_to_finish`, hashed outside the transaction (Argon2 holds no locks).
+                unusable = self.hasher.hash(new_token()[0])
         now = self.clock.now()
         with self.uow() as uow:
             account = uow.accounts.by_email_key(email_key(request.email))
