@@ -9,15 +9,16 @@ from datetime import timedelta
 
 from accessguard.domain import notifications
 from accessguard.domain.deferred import Asked, deferred
-from accessguard.domain.emails import email_key, normalise_email
-from accessguard.domain.errors import VerificationTokenInvalid
+from accessguard.domain.emails import email_key, is_plain, normalise_email
+from accessguard.domain.errors import ValidationFailed, VerificationTokenInvalid
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, SecondFactors
-from accessguard.domain.passwords_change import reset_link
+from accessguard.domain.passwords_change import FINISH, reset_link
 from accessguard.domain.ports import UnitOfWork
 from accessguard.domain.tokens import digest, new_token
 from accessguard.domain.usecase import PasswordUseCase
 
 VERIFY = "verify_email"
+PLAIN_ONLY = "must be typed in ordinary characters, not full-width or other special forms"
 # The kinds of deferred request.
 REGISTERED = "registered"
 RESEND = "resend_verification"
@@ -38,6 +39,8 @@ class Accounts(PasswordUseCase):
 
         `by_operator`: an operator's command, not a client; no per-address limit applies.
         """
+        if not is_plain(email):
+            raise ValidationFailed(fields=[{"field": "email", "message": PLAIN_ONLY}])
         prepared = self.policy.check(password, email)
         now = self.clock.now()
         if not by_operator:
@@ -136,6 +139,11 @@ class Accounts(PasswordUseCase):
                 uow.outbox.add(notifications.unknown_account(request.email, "verify"), now)
             elif account.email_verified:
                 uow.outbox.add(notifications.already_verified(account), now)
+            elif uow.tokens.any_usable(FINISH, account.id, now):
+                # A second sign-up voided the first password: a confirmation would confirm an
+                # account nobody can sign in to. The link to choose the password again.
+                link, expires_at = reset_link(uow, self.rules, account.id, now, finish=True)
+                uow.outbox.add(notifications.finish_registration(account, link, expires_at), now)
             else:
                 self._send_verification(uow, account)
 

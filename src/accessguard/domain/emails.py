@@ -6,12 +6,21 @@ import unicodedata
 
 
 def normalise_email(address: str) -> str:
-    """The stored spelling, where mail goes: trimmed, NFKC, domain lower-cased (the local
-    part's case is kept). NFKC, not NFC: the key folds width and compatibility variants, so the
-    address mailed must be the folded one too. Stored as typed, a full-width spelling of ada@…
-    would claim its key while every mail for that account went to a mailbox nobody reads."""
-    local, _, domain = unicodedata.normalize("NFKC", address.strip()).rpartition("@")
+    """The stored spelling, where mail goes: trimmed, NFC, domain lower-cased (the local part
+    is kept). Not NFKC: folding can turn a valid address into another one, or into several
+    (a small full-width comma or at sign becomes a real one). Accounts are created only for
+    addresses that folding leaves alone (`is_plain`), so the mailbox mailed is the one the key
+    denotes."""
+    local, _, domain = unicodedata.normalize("NFC", address.strip()).rpartition("@")
     return f"{local}@{domain.lower()}"
+
+
+def is_plain(address: str) -> bool:
+    """Whether the address has no width or compatibility variants (full-width letters, small
+    punctuation, ligatures) that its key folds away. An account registered under such a
+    spelling would claim the plain address's key while its mail went somewhere else."""
+    nfc = unicodedata.normalize("NFC", address.strip())
+    return unicodedata.normalize("NFKC", nfc) == nfc
 
 
 def email_key(address: str) -> str:

@@ -135,6 +135,9 @@ class OneTimeTokenRepository(Protocol):
     def usable_owner(self, purpose: str, token_digest: str, now: datetime) -> str | None:
         """The account a claim would return now, or None (claims nothing)."""
 
+    def any_usable(self, purpose: str, account_id: str, now: datetime) -> bool:
+        """Whether the account has an unused, unexpired token of this purpose."""
+
 
 class LockoutRepository(Protocol):
     def get(self, subject: str) -> LockState:

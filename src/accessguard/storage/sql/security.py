@@ -73,6 +73,16 @@ class SqlTokens:
         )
         return self._conn.execute(stmt).scalar_one_or_none()
 
+    def any_usable(self, purpose: str, account_id: str, now: datetime) -> bool:
+        t = one_time_tokens.c
+        stmt = sa.select(sa.literal(1)).where(
+            t.account_id == account_id,
+            t.purpose == purpose,
+            t.used_at.is_(None),
+            t.expires_at > now,
+        )
+        return self._conn.execute(stmt).first() is not None
+
     def usable_owner(self, purpose: str, token_digest: str, now: datetime) -> str | None:
         stmt = sa.select(one_time_tokens.c.account_id).where(
             *self._usable(purpose, token_digest, now)
