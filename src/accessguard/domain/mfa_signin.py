@@ -155,9 +155,11 @@ class SecondStep:
             refusal = locked or InvalidMfaCode(attempts_left=max(0, left))
             uow.audit.record(self._event(challenge, method, refusal.code.value, client, now))
             account = uow.accounts.get(challenge.account_id)
-            if failures == self._rules.lockout_threshold and account is not None:
+            if locked is not None and failures == self._rules.lockout_threshold and account:
                 # This attempt locked it (exactly one does): the owner hears once per lock.
-                uow.outbox.add(notifications.second_step_failed(account, client, now), now)
+                until = str(locked.facts["locked_until"])
+                alert = notifications.second_step_failed(account, client, now, until)
+                uow.outbox.add(alert, now)
         if locked is not None:
             # On its own: a transaction that still held this challenge's row while waiting for
             # every other row of the account would deadlock with racers doing the same.

@@ -46,13 +46,14 @@ def password_reset(account: Account, link: str, expires_at: datetime) -> Message
     return _link_email(account, "password_reset", link, expires_at)
 
 
-def second_step_failed(account: Account, client: ClientInfo, at: datetime) -> Message:
+def second_step_failed(account: Account, client: ClientInfo, at: datetime, until: str) -> Message:
     """The password was typed right, then wrong codes until the sign-in locked: whoever did
     it may know the password, which only its owner can change."""
     return _email(
         account,
         account.email,
         "second_step_failed",
+        until=until,
         ip=client.ip,
         user_agent=client.user_agent[:200],
         at=at.isoformat(timespec="minutes"),

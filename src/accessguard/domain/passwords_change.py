@@ -88,6 +88,18 @@ class Passwords(PasswordUseCase):
                 return "finish"
         return None
 
+    def _email_of(self, token: str) -> str | None:
+        """The address of the account a usable link is for: the password policy refuses a
+        new password made of it, as at registration."""
+        now = self.clock.now()
+        with self.uow(read_only=True) as uow:
+            for purpose in (RESET, FINISH):
+                account_id = uow.tokens.usable_owner(purpose, digest(token), now)
+                account = uow.accounts.get(account_id) if account_id else None
+                if account is not None:
+                    return account.email
+        return None
+
     def reset(self, token: str, new_password: str, client: ClientInfo) -> LinkState:
         """Checked before the token is claimed, so a refused password leaves the link usable.
 
@@ -98,7 +110,7 @@ class Passwords(PasswordUseCase):
         state = self.reset_link_state(token)
         if state is None:
             raise ResetTokenInvalid()
-        new_hash = self.hasher.hash(self.policy.check(new_password))
+        new_hash = self.hasher.hash(self.policy.check(new_password, self._email_of(token)))
         now = self.clock.now()
         with self.uow() as uow:
             purpose = FINISH if state == "finish" else RESET

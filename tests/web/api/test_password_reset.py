@@ -240,3 +240,16 @@ def test_one_inbox_gets_at_most_three_reset_mails_per_window_whoever_asks(
         for i in range(5):
             assert forgot(client, email, **{"X-Forwarded-For": f"203.0.113.{i}"}) == 202
         assert len(inbox(services, email)) == 3
+
+
+def test_a_new_password_made_of_the_address_is_refused_as_at_registration(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services)
+    forgot(client, "ada@example.com")
+    token = reset_link_token(services)
+    made_of_it = {"token": token, "new_password": "ada@example.com ada@example.com"}
+    refused = client.post("/api/v1/password/reset", json=made_of_it)
+    assert refused.json()["error"]["code"] == "password_too_common"
+    chosen = client.post("/api/v1/password/reset", json={"token": token, "new_password": NEW})
+    assert chosen.status_code == 204  # the link was not spent by the refusal

@@ -138,6 +138,8 @@ def test_a_browser_whose_session_was_ended_elsewhere_is_told_so(
     phone, desktop = two_browsers
     (session_id,) = REVOKE.findall(account_page(phone).text)
     post(phone, f"/account/sessions/{session_id}/revoke")
+    home = desktop.get("/", headers=HTML, follow_redirects=False)
+    assert home.headers["location"] == "/account"  # which tells, as it does below
     redirect = account_page(desktop)
     assert redirect.headers["location"] == "/login?next=/account&ended=true"
     assert "session" in redirect.headers["set-cookie"]  # the dead cookie goes
@@ -145,6 +147,13 @@ def test_a_browser_whose_session_was_ended_elsewhere_is_told_so(
     assert page.status_code == 200
     assert "Your session has ended. Sign in again to continue." in page.text
     assert 'href="/help/session_expired"' in page.text
+
+
+def test_the_ended_notice_shows_only_for_its_own_value(client: TestClient) -> None:
+    for value in ("abc", "1", ""):
+        page = client.get(f"/login?ended={value}", headers=HTML)
+        assert page.status_code == 200
+        assert "Your session has ended" not in page.text
 
 
 def test_signing_out_an_unknown_session_is_not_found(

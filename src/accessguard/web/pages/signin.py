@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from accessguard.bootstrap import Services
@@ -24,18 +24,23 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 def home(request: Request) -> Response:
-    return RedirectResponse("/account" if signed_in(request) else "/login", status_code=303)
+    # A session cookie, live or dead, goes by /account, which says when a session has ended.
+    has_cookie = cookies.session_token(request, request.app.state.services.settings)
+    return RedirectResponse("/account" if has_cookie else "/login", status_code=303)
 
 
 @router.get("/login")
 def login_page(
-    request: Request, next: str = "/account", signed_out: bool = False, ended: bool = False
+    request: Request,
+    next: str = "/account",
+    signed_out: bool = False,
+    ended: str = Query("", max_length=10),
 ) -> Response:
     auth = signed_in(request)
     if auth is not None:
         return RedirectResponse(local_path(next), status_code=303)
     context = {"next": local_path(next), "email": "", "signed_out": signed_out}
-    if ended:  # sent here by a page whose session had ended (account.to_login)
+    if ended == "true":  # sent here by a page whose session had ended (account.to_login)
         context["ended"] = CATALOGUE[ErrorCode.SESSION_EXPIRED]
     return render(request, "pages/login.html", context)
 
