@@ -46,27 +46,21 @@ def password_reset(account: Account, link: str, expires_at: datetime) -> Message
     return _link_email(account, "password_reset", link, expires_at)
 
 
+def _seen_from(
+    account: Account, template: str, client: ClientInfo, at: datetime, **data: Any
+) -> Message:
+    """A mail to the owner about something done from a client: its address, device and time."""
+    seen = {"ip": client.ip, "user_agent": client.user_agent[:200]}
+    return _email(
+        account, account.email, template, **seen, at=at.isoformat(timespec="minutes"), **data
+    )
+
+
 def second_step_failed(account: Account, client: ClientInfo, at: datetime, until: str) -> Message:
     """The password was typed right, then wrong codes until the sign-in locked: whoever did
     it may know the password, which only its owner can change."""
-    return _email(
-        account,
-        account.email,
-        "second_step_failed",
-        until=until,
-        ip=client.ip,
-        user_agent=client.user_agent[:200],
-        at=at.isoformat(timespec="minutes"),
-    )
+    return _seen_from(account, "second_step_failed", client, at, until=until)
 
 
 def password_changed(account: Account, client: ClientInfo, at: datetime, how: str) -> Message:
-    return _email(
-        account,
-        account.email,
-        "password_changed",
-        how=how,
-        ip=client.ip,
-        user_agent=client.user_agent[:200],
-        at=at.isoformat(timespec="minutes"),
-    )
+    return _seen_from(account, "password_changed", client, at, how=how)
