@@ -154,18 +154,23 @@ class SecondStep:
             left = self._rules.lockout_threshold - max(failures, tries)
             refusal = locked or InvalidMfaCode(attempts_left=max(0, left))
             uow.audit.record(self._event(challenge, method, refusal.code.value, client, now))
-            account = uow.accounts.get(challenge.account_id)
-            if locked is not None and failures == self._rules.lockout_threshold and account:
+            if locked is not None and failures == self._rules.lockout_threshold:
                 # This attempt locked it (exactly one does): the owner hears once per lock.
-                until = str(locked.facts["locked_until"])
-                alert = notifications.second_step_failed(account, client, now, until)
-                uow.outbox.add(alert, now)
+                self._alert_owner(uow, challenge.account_id, client, now, locked)
         if locked is not None:
             # On its own: a transaction that still held this challenge's row while waiting for
             # every other row of the account would deadlock with racers doing the same.
             with self._uow() as uow:
                 uow.challenges.void_all(challenge.account_id, now)
         raise refusal
+
+    def _alert_owner(
+        self, uow: UnitOfWork, account_id: str, client: ClientInfo, now: datetime, lock: AccessError
+    ) -> None:
+        account = uow.accounts.get(account_id)
+        if account is not None:
+            until = str(lock.facts["locked_until"])
+            uow.outbox.add(notifications.second_step_failed(account, client, now, until), now)
 
     def _finish(
         self, opened: OpenChallenge, method: str, device_token: str | None, client: ClientInfo

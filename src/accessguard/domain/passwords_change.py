@@ -80,24 +80,19 @@ class Passwords(PasswordUseCase):
         """What the link does, claiming nothing: None when it cannot be used; "finish" when a
         second sign-up sent it, to set the first password of an account that never signed
         in; "reset" otherwise."""
-        now = self.clock.now()
-        with self.uow(read_only=True) as uow:
-            if uow.tokens.usable_owner(RESET, digest(token), now):
-                return "reset"
-            if uow.tokens.usable_owner(FINISH, digest(token), now):
-                return "finish"
-        return None
+        link = self._link(token)
+        return link[0] if link else None
 
-    def _email_of(self, token: str) -> str | None:
-        """The address of the account a usable link is for: the password policy refuses a
-        new password made of it, as at registration."""
+    def _link(self, token: str) -> tuple[LinkState, Account] | None:
+        """What a usable link does, and the account it is for."""
         now = self.clock.now()
+        states: tuple[tuple[str, LinkState], ...] = ((RESET, "reset"), (FINISH, "finish"))
         with self.uow(read_only=True) as uow:
-            for purpose in (RESET, FINISH):
+            for purpose, state in states:
                 account_id = uow.tokens.usable_owner(purpose, digest(token), now)
                 account = uow.accounts.get(account_id) if account_id else None
                 if account is not None:
-                    return account.email
+                    return state, account
         return None
 
     def reset(self, token: str, new_password: str, client: ClientInfo) -> LinkState:
@@ -107,10 +102,12 @@ class Passwords(PasswordUseCase):
         the server spend an Argon2 hash per request with made-up tokens. The claim below
         still decides, atomically, which of several parallel uses wins.
         """
-        state = self.reset_link_state(token)
-        if state is None:
+        link = self._link(token)
+        if link is None:
             raise ResetTokenInvalid()
-        new_hash = self.hasher.hash(self.policy.check(new_password, self._email_of(token)))
+        # The policy as at registration: a new password made of the address is refused.
+        state, owner = link
+        new_hash = self.hasher.hash(self.policy.check(new_password, owner.email))
         now = self.clock.now()
         with self.uow() as uow:
             purpose = FINISH if state == "finish" else RESET
