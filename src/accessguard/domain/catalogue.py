@@ -228,10 +228,12 @@ _ENTRIES = [
         "Ask for a new reset link.",
         title="Password reset link not working",
         what_you_see="The reset page says the link is invalid or expired.",
-        why="Reset links work once and for 30 minutes. A newer link, or a password change, "
-        "makes older links stop working.",
-        what_to_do="Request a new link with “Forgot password” and use the newest email. Copy "
-        "the link in full if your email program splits it.",
+        why="Links to choose a password work once and for a limited time: 30 minutes when "
+        "they come from “Forgot password”, a day when they come from signing up again. A "
+        "newer link, or a password change, makes older links stop working.",
+        what_to_do="Request a new link with “Forgot password” and use the newest email: it "
+        "also sets the first password of a new account. Copy the link in full if your "
+        "email program splits it.",
         keywords="reset link expired invalid forgot password email link",
     ),
     _entry(

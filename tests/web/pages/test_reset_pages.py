@@ -187,3 +187,7 @@ def test_a_second_sign_ups_link_reads_as_choosing_the_first_password(
     )
     assert "<h1>Your account is ready</h1>" in done.text
     assert "withdrawals" not in done.text.lower()
+    used = client.get(f"/reset-password?token={link}", headers=HTML)
+    assert used.status_code == 400
+    assert "<h1>This link no longer works</h1>" in used.text  # not "a new password"
+    assert ">Get a new link</a>" in used.text
