@@ -242,6 +242,27 @@ def test_a_form_from_another_site_is_refused(two_browsers: tuple[TestClient, Tes
     assert not signed_out(desktop)
 
 
+def test_a_form_token_made_for_another_session_is_refused(
+    two_browsers: tuple[TestClient, TestClient], services: Services
+) -> None:
+    """Someone who plants their own CSRF cookie in the customer's browser (a cookie-setting
+    flaw elsewhere, a plain-http hop) cannot pair it with a token from their own visit."""
+    phone, desktop = two_browsers
+    (session_id,) = REVOKE.findall(account_page(phone).text)
+    planted = csrf(account_page(desktop).text)
+    name = "ag_csrf" if not services.settings.cookie_secure else "__Host-ag_csrf"
+    phone.cookies.set(name, desktop.cookies[name])
+    response = phone.post(
+        f"/account/sessions/{session_id}/revoke", data={"csrf_token": planted}, headers=HTML
+    )
+    assert response.status_code == 403
+    assert "<code>csrf_failed</code>" in response.text
+    assert not signed_out(phone)
+    # The phone's own form, shown again with the planted cookie, works.
+    response = post(phone, f"/account/sessions/{session_id}/revoke")
+    assert response.status_code == 303
+
+
 def test_the_security_hold_is_shown_while_it_lasts(
     client: TestClient, account: Account, services: Services, clock: SettableClock
 ) -> None:

@@ -1,8 +1,10 @@
 """What every page shares: rendering with a CSRF token, the signed-in check, safe redirects.
 
 CSRF uses OWASP's signed double-submit cookie: a random value in a SameSite cookie, and in
-each form the value signed with the server's key. A form posted from another site has
-neither; what the browser says of where a request comes from must be one of our origins
+each form the value signed with the server's key together with the session the page was
+shown to. A form posted from another site has neither; one made for another session (say a
+token an attacker got on their own visit, planted with a cookie of theirs) does not match;
+and what the browser says of where a request comes from must be one of our origins
 (web/origin.py).
 """
 
@@ -18,7 +20,8 @@ from fastapi import Request, Response
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import AccessError, CsrfFailed
 from accessguard.domain.sessions import Authenticated
-from accessguard.web.cookies import session_token
+from accessguard.domain.tokens import digest
+from accessguard.web.cookies import session_cookie_name, session_token
 from accessguard.web.errors import request_id_of
 from accessguard.web.origin import from_another_site, origin_of
 from accessguard.web.templating import templates
@@ -33,6 +36,18 @@ def csrf_cookie_name(request: Request) -> str:
     return "__Host-ag_csrf" if _services(request).settings.cookie_secure else "ag_csrf"
 
 
+def _csrf_value(request: Request, cookie_value: str) -> str:
+    """What a form's token signs: the CSRF cookie's value and the session cookie as sent.
+
+    The session enters as a digest under its own label: the page's HTML may be saved or
+    cached, and must not carry the session token, nor the digest stored in the database.
+    A purpose prefix keeps these signatures apart from the device cookies' (same key).
+    """
+    session = request.cookies.get(session_cookie_name(_services(request).settings))
+    bound = digest("csrf-session:" + session)[:32] if session else "none"
+    return f"csrf|{bound}|{cookie_value}"
+
+
 def check_csrf(request: Request, form_token: str) -> None:
     settings = _services(request).settings
     host = request.headers.get("host", request.url.netloc)
@@ -45,7 +60,8 @@ def check_csrf(request: Request, form_token: str) -> None:
         not cookie
         or signed_value is None
         or not hmac.compare_digest(
-            signed_value.encode("utf-8", "replace"), cookie.encode("utf-8", "replace")
+            signed_value.encode("utf-8", "replace"),
+            _csrf_value(request, cookie).encode("utf-8", "replace"),
         )
     ):
         raise CsrfFailed()
@@ -83,7 +99,7 @@ def render(
     settings = _services(request).settings
     cookie_value = request.cookies.get(csrf_cookie_name(request)) or secrets.token_urlsafe(32)
     values: dict[str, Any] = {
-        "csrf_token": _services(request).device_signer.sign(cookie_value),
+        "csrf_token": _services(request).device_signer.sign(_csrf_value(request, cookie_value)),
         "signed_in": auth is not None,
         "auth": auth,
         "error": error,
