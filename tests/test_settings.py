@@ -36,3 +36,28 @@ def test_short_secret_keys_are_refused() -> None:
 def test_plain_http_cookies_on_a_public_address_are_refused_in_production() -> None:
     with pytest.raises(ValidationError, match="ACCESSGUARD_COOKIE_SECURE=false"):
         settings(public_url=PUBLIC, secret_keys=KEY, cookie_secure=False)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["https://example.com/support", "http://127.0.0.1:9000/help", "mailto:help@example.com"],
+)
+def test_a_support_address_is_a_web_page_or_a_mailbox(address: str) -> None:
+    assert settings(support_url=address).support_url == address
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "javascript:alert(1)",
+        "support@example.com",
+        "https://",
+        "mailto:nobody",
+        "https://example.com/a b",
+        "https://example.com/\r\nBcc: x@evil.example",
+        "data:text/html,hi",
+    ],
+)
+def test_a_support_address_that_would_not_work_as_a_link_is_refused(address: str) -> None:
+    with pytest.raises(ValidationError, match="support_url"):
+        settings(support_url=address)

@@ -173,7 +173,7 @@ def build_services(
     dispatcher = Dispatcher(
         engine,
         build_channels(settings, engine, clock),
-        Renderer(settings.public_url),
+        Renderer(settings.public_url, settings.support_url),
         clock,
         max_attempts=settings.outbox_max_attempts,
         box=outbox_box,

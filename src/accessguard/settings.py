@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000",
         description="Base of every emailed link. Never taken from the request's Host header.",
     )
+    support_url: str | None = Field(
+        None,
+        max_length=500,
+        description="Where customers reach support: an https:// page or a mailto: address. "
+        "Pages and emails link to it wherever they tell a customer to contact support; unset, "
+        "they say so without a link.",
+    )
     secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Signing keys, oldest first; the newest signs, all verify (rotation). "
@@ -154,6 +161,22 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be an absolute http(s) address such as https://login.example.com: "
                 "emailed links are built from it"
+            )
+        return value
+
+    @field_validator("support_url")
+    @classmethod
+    def _support_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        web = parts.scheme in ("http", "https") and bool(parts.hostname)
+        mail = parts.scheme == "mailto" and "@" in parts.path
+        # Printed into emails and pages as it is: one token, nothing a mail reader could split.
+        if not (web or mail) or any(ch.isspace() or ord(ch) < 32 for ch in value):
+            raise ValueError(
+                "must be an https:// address such as https://example.com/support, or "
+                "mailto:support@example.com"
             )
         return value
 

@@ -68,3 +68,21 @@ def test_sms_code_renders_as_plain_text() -> None:
 def test_unknown_template_is_a_template_error(template: str) -> None:
     with pytest.raises(jinja2.TemplateNotFound):
         Renderer("https://a.test").render(Message("email", "a@b.test", template, {}))
+
+
+def test_every_email_links_to_support_when_the_operator_names_it(
+    account: Account, clock: SettableClock
+) -> None:
+    support = "https://example.com/support?from=mail&lang=en"
+    with_support = Renderer("https://accounts.example.test", support)
+    without = Renderer("https://accounts.example.test")
+
+    for message in every_email(account, clock):
+        rendered = with_support.render(message)
+        assert f"Contact support: {support}" in rendered.text
+        assert rendered.html is not None
+        assert 'href="https://example.com/support?from=mail&amp;lang=en"' in rendered.html
+        plain = without.render(message)
+        assert "Contact support:" not in plain.text
+        assert plain.html is not None
+        assert "example.com/support" not in plain.html

@@ -33,8 +33,9 @@ def _when(value: str) -> str:
 
 
 class Renderer:
-    def __init__(self, public_url: str) -> None:
+    def __init__(self, public_url: str, support_url: str | None = None) -> None:
         self._public_url = public_url.rstrip("/")
+        self._support_url = support_url
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(_TEMPLATES),
             autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
@@ -54,6 +55,7 @@ class Renderer:
             **message.data,
             "public_url": self._public_url,
             "reset_url": f"{self._public_url}/forgot-password",
+            "support_url": self._support_url,
         }
         base = f"{message.channel}/{message.template}"
         if message.channel == "sms":

@@ -6,7 +6,9 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 WEB = Path(__file__).parent
@@ -40,7 +42,13 @@ def _shown(value: object) -> object:
     return value.translate(_INVISIBLE) if isinstance(value, str) else value
 
 
-templates = Jinja2Templates(directory=WEB / "templates")
+def _site(request: Request) -> dict[str, Any]:
+    """What every page may show of the operator's set-up."""
+    services = getattr(request.app.state, "services", None)
+    return {"support_url": services.settings.support_url if services else None}
+
+
+templates = Jinja2Templates(directory=WEB / "templates", context_processors=[_site])
 templates.env.finalize = _shown
 templates.env.globals["static_url"] = static_url
 templates.env.filters["when"] = when

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +231,14 @@ def test_help_pages_have_one_h1_and_the_security_headers(client: TestClient) -> 
         assert len(headings(response.text, 1)) == 1, path
         assert "unsafe-inline" not in response.headers["content-security-policy"]
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_pages_link_to_support_when_the_operator_names_it(
+    client_factory: Callable[..., TestClient], client: TestClient
+) -> None:
+    support = "mailto:help@example.com"
+    with_support = client_factory(support_url=support)
+    for path in ("/help/account_locked", "/help/topics/contact-support", "/login", "/nowhere"):
+        page = with_support.get(path, headers=HTML)
+        assert f'<a href="{support}">Contact support</a>' in page.text, path
+        assert ">Contact support</a>" not in client.get(path, headers=HTML).text, path
