@@ -99,6 +99,18 @@ class SecondStep:
             present = uow.accounts.second_factors(challenge.account_id)
         return [method for method, factor in self._factors.items() if factor.enabled_in(present)]
 
+    def email_of(self, mfa_token: str, client: ClientInfo) -> str | None:
+        """The address a half-finished sign-in of this client was begun with, else None: so
+        that a customer who gives up on the second step need not type it again. Only the
+        client that typed it gets it back (the token is bound to it)."""
+        try:
+            opened = self.open(mfa_token, client)
+        except AccessError:
+            return None
+        with self._uow(read_only=True) as uow:
+            account = uow.accounts.get(opened.challenge.account_id)
+        return account.email if account else None
+
     def send_sms(self, mfa_token: str, client: ClientInfo) -> SentCode:
         """Text this sign-in's code: only within an open challenge of an account with a phone,
         so the SMS gateway cannot be driven by anyone without the password."""

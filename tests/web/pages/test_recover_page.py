@@ -4,6 +4,7 @@ reference, and a cancel link that opening (or a mail scanner) does not spend."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -138,3 +139,20 @@ def test_the_help_topic_explains_the_process_and_links_the_form(client: TestClie
 def test_the_cancel_link_is_never_sent_on_as_a_referrer(client: TestClient) -> None:
     page = client.get("/recover/cancel?token=abc", headers=HTML)
     assert page.headers["referrer-policy"] == "no-referrer"
+
+
+def test_coming_from_the_second_step_the_address_is_filled_in(
+    client: TestClient, client_factory: Callable[..., TestClient], services: Services
+) -> None:
+    owner_with_factors(services)
+    token = csrf(client.get("/login", headers=HTML).text)
+    form = {"email": OWNER, "password": PASSWORD, "csrf_token": token}
+    started = client.post("/login", data=form, headers=HTML, follow_redirects=False)
+    assert started.headers["location"].startswith("/login/mfa")
+    assert f'value="{OWNER}"' in client.get("/recover", headers=HTML).text
+    # The half-finished sign-in's cookie is bound to the client that began it.
+    other = client_factory(services)
+    other.cookies.update(client.cookies)
+    page = other.get("/recover", headers={**HTML, "User-Agent": "another browser"})
+    assert OWNER not in page.text
+    assert 'name="email"' in page.text

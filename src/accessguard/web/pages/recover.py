@@ -55,8 +55,17 @@ def _form(
 
 
 @router.get("/recover")
-def recover_page(request: Request, svc: Services = Depends(services)) -> Response:
-    return _form(request, svc)
+def recover_page(
+    request: Request,
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    # Coming from /login/mfa ("Lost your phone?"), the address typed there is filled in. It
+    # comes from the half-finished sign-in's cookie, never from the URL: an address in a
+    # link would end up in logs and browser history.
+    mfa_token = request.cookies.get(cookies.mfa_cookie_name(svc.settings))
+    email = svc.second_step.email_of(mfa_token, client) if mfa_token else None
+    return _form(request, svc, email=email or "")
 
 
 @router.post("/recover")
