@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
 from accessguard.web.templating import when
-from tests.support import PASSWORD, make_account
+from tests.support import PASSWORD, inbox, make_account
 
 HTML = {"Accept": "text/html"}
 
@@ -51,6 +51,27 @@ def test_wrong_password_shows_the_generic_error_with_help_and_keeps_the_email(
     assert 'value="ada@example.com"' in response.text
     assert "not the password at all" not in response.text
     assert response.headers["x-request-id"] in response.text
+
+
+def test_an_unconfirmed_address_gets_a_new_link_in_one_click(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services, verified=False)
+    refused = submit(client, PASSWORD)
+    assert refused.status_code == 403
+    assert "<code>email_not_verified</code>" in refused.text
+    form = re.search(
+        r'<form method="post" action="/verify-email/resend">(.*?)</form>', refused.text, re.S
+    )
+    assert form, "no resend form beside the refusal"
+    assert 'name="email" value="ada@example.com"' in form.group(1)
+    sent = client.post(
+        "/verify-email/resend",
+        data={"email": "ada@example.com", "csrf_token": csrf(form.group(1))},
+        headers=HTML,
+    )
+    assert sent.status_code == 200
+    assert "/verify-email?token=" in inbox(services, "ada@example.com")[-1]["body"]
 
 
 def test_lock_shows_when_it_ends(client: TestClient, services: Services) -> None:
