@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
 from accessguard.web.templating import when
-from tests.support import PASSWORD, inbox, make_account
+from tests.support import PASSWORD, inbox, make_account, token_from
 
 HTML = {"Accept": "text/html"}
 
@@ -74,13 +74,32 @@ def test_an_unconfirmed_address_gets_a_new_link_in_one_click(
     assert "/verify-email?token=" in inbox(services, "ada@example.com")[-1]["body"]
 
 
-def test_lock_shows_when_it_ends(client: TestClient, services: Services) -> None:
+def test_lock_shows_when_it_ends_and_lifts_with_a_reset_in_one_click(
+    client: TestClient, services: Services
+) -> None:
     make_account(services)
     for i in range(5):
         response = submit(client, f"wrong password number {i}")
     assert response.status_code == 423
     assert "Locked until" in response.text
     assert "/help/account_locked" in response.text
+    form = re.search(
+        r'<form method="post" action="/forgot-password">(.*?)</form>', response.text, re.S
+    )
+    assert form, "no reset form beside the lock"
+    assert 'name="email" value="ada@example.com"' in form.group(1)
+    sent = client.post(
+        "/forgot-password",
+        data={"email": "ada@example.com", "csrf_token": csrf(form.group(1))},
+        headers=HTML,
+    )
+    assert sent.status_code == 200
+    link = token_from(inbox(services, "ada@example.com")[-1]["body"], "/reset-password")
+    reset = client.post(
+        "/api/v1/password/reset", json={"token": link, "new_password": "a new and long password 7"}
+    )
+    assert reset.status_code == 204
+    assert submit(client, "a new and long password 7").status_code == 303
 
 
 def test_the_end_of_a_lock_is_shown_rounded_up_so_trying_then_works() -> None:
