@@ -75,6 +75,34 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         keywords="recovery codes backup codes not available two-step 2fa not enabled",
     ),
     _entry(
+        ErrorCode.TOTP_ALREADY_ENABLED,
+        409,
+        "An authenticator app is already set up for this account.",
+        "To move it to a new phone, first remove it with a code from the app or a recovery "
+        "code, then set up the new phone.",
+        title="Authenticator app already set up",
+        what_you_see="Setting up an authenticator app says one is set up already.",
+        why="An account has one authenticator app at a time, so that an old phone cannot keep "
+        "making codes after you moved to a new one.",
+        what_to_do="On your account page, under two-step verification, remove the current app: "
+        "enter your password and a code from the app, or one of your recovery codes if the "
+        "phone is lost. Then set up the app on the new phone and save the new recovery codes.",
+        keywords="authenticator already set up new phone move authenticator replace change app",
+    ),
+    _entry(
+        ErrorCode.TOTP_NOT_SET_UP,
+        409,
+        "There is no authenticator app set-up to finish or remove.",
+        "Start the set-up again from your account page, then enter the code the app shows.",
+        title="No authenticator app set-up",
+        what_you_see="Confirming or removing an authenticator app says there is none.",
+        why="The set-up was not started, was replaced by a newer one, or the app was already "
+        "removed, perhaps from another device or browser tab.",
+        what_to_do="Open your account page to see what is set up now. To add an app, choose to "
+        "set it up, scan the new QR code and enter the code the app shows.",
+        keywords="authenticator not set up confirm code nothing to confirm remove app",
+    ),
+    _entry(
         ErrorCode.TOTP_CLOCK_DRIFT,
         401,
         "Your device's clock seems to be wrong, so its codes do not match.",

@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     MFA_CODE_REUSED = "mfa_code_reused"
     RECOVERY_CODE_USED = "recovery_code_used"
     SECOND_FACTOR_REQUIRED = "second_factor_required"
+    TOTP_ALREADY_ENABLED = "totp_already_enabled"
+    TOTP_NOT_SET_UP = "totp_not_set_up"
     TOTP_CLOCK_DRIFT = "totp_clock_drift"
     MFA_TOKEN_EXPIRED = "mfa_token_expired"
     MFA_TOKEN_INVALID = "mfa_token_invalid"
@@ -208,6 +210,14 @@ class RecoveryCodeUsed(AccessError):
 
 class SecondFactorRequired(AccessError):
     code = ErrorCode.SECOND_FACTOR_REQUIRED
+
+
+class TotpAlreadyEnabled(AccessError):
+    code = ErrorCode.TOTP_ALREADY_ENABLED
+
+
+class TotpNotSetUp(AccessError):
+    code = ErrorCode.TOTP_NOT_SET_UP
 
 
 class TotpClockDrift(AccessError):

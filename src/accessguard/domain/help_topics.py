@@ -160,7 +160,8 @@ TOPICS: tuple[HelpTopic, ...] = (
         "cannot be skipped. A careful recovery keeps a thief with your password out.",
         what_to_do=(
             "Use one of the recovery codes you saved when you turned on two-step verification; "
-            "each works once.",
+            "each works once. Once signed in, remove the lost app or phone on your account "
+            "page with another recovery code, then set up the new device.",
             "Without recovery codes, open an account-recovery request on the “Lost your "
             "phone?” page (/recover) with your email, password and what happened. Support "
             "reviews it.",
@@ -176,6 +177,8 @@ TOPICS: tuple[HelpTopic, ...] = (
             E.INVALID_MFA_CODE,
             E.RECOVERY_CODE_USED,
             E.SECOND_FACTOR_REQUIRED,
+            E.TOTP_ALREADY_ENABLED,
+            E.TOTP_NOT_SET_UP,
             E.SMS_DELIVERY_FAILED,
         ),
     ),

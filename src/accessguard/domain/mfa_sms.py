@@ -230,7 +230,8 @@ class Sms:
             try:
                 self._check_current_code(account.id, checked_code)
             except InvalidMfaCode as wrong:
-                return wrong  # attempts_left is filled in from the lockout count
+                # attempts_left is filled in from the lockout count
+                return self.totp.recovery.in_place_of(account.id, checked_code, wrong)
             return None
 
         now = self.clock.now()

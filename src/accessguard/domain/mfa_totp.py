@@ -13,13 +13,13 @@ import pyotp
 from accessguard.domain.codes import is_six_digits, typed_code
 from accessguard.domain.errors import (
     AccessError,
-    Forbidden,
     InvalidCredentials,
     InvalidMfaCode,
     MfaCodeReused,
-    NotFound,
     TooManyRequests,
+    TotpAlreadyEnabled,
     TotpClockDrift,
+    TotpNotSetUp,
 )
 from accessguard.domain.lockout import Lockout, require_recent_sign_in
 from accessguard.domain.model import ClientInfo, SecondFactors
@@ -160,7 +160,7 @@ class Totp:
         with self.uow() as uow:
             stored = uow.totp.put_pending(auth.account.id, self.box.seal(secret), now)
         if not stored:
-            raise Forbidden()
+            raise TotpAlreadyEnabled()
         uri = pyotp.TOTP(secret).provisioning_uri(name=auth.account.email, issuer_name=ISSUER)
         return Enrolment(secret=secret, otpauth_uri=uri)
 
@@ -215,7 +215,8 @@ class Totp:
             try:
                 self.verify(account.id, code, attempts_left=0)
             except InvalidMfaCode as wrong:
-                return wrong  # attempts_left is filled in from the lockout count
+                # attempts_left is filled in from the lockout count
+                return self.recovery.in_place_of(account.id, code, wrong)
             return None
 
         self.lockout.guard_owner_secret(self.uow, account, client, now, "totp_removed", refusal)
@@ -231,8 +232,10 @@ class Totp:
     def _credential(self, account_id: str, *, active: bool) -> TotpCredential:
         with self.uow(read_only=True) as uow:
             credential = uow.totp.get(account_id)
+        if credential is not None and credential.active and not active:
+            raise TotpAlreadyEnabled()  # confirmed already: here or in a parallel request
         if credential is None or credential.active != active:
-            raise NotFound()
+            raise TotpNotSetUp()
         return credential
 
 

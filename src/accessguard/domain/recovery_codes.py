@@ -19,6 +19,7 @@ from typing import Any
 from argon2.low_level import Type, hash_secret_raw
 
 from accessguard.domain.errors import (
+    AccessError,
     InvalidCredentials,
     InvalidMfaCode,
     RecoveryCodeUsed,
@@ -199,6 +200,21 @@ class RecoveryCodes:
                 notice = owner_notice(account, "recovery_code_used", None, now, codes_left=left)
                 uow.outbox.add(notice, now)
             uow.audit.record(owner_event(account_id, "recovery_code_used", None, now))
+
+    def in_place_of(self, account_id: str, typed: str, refused: AccessError) -> AccessError | None:
+        """A code the app or the phone refused may be a recovery code: they stand in for a
+        lost device when removing or replacing it too, not only when signing in (NIST SP
+        800-63B-4 names saved codes as a way to bind a replacement). None when `typed` was an
+        unused code, now spent; else the refusal to give."""
+        if normalise(typed) is None:
+            return refused
+        try:
+            self.use(account_id, typed)
+        except InvalidMfaCode:
+            return refused
+        except RecoveryCodeUsed as used:
+            return used
+        return None
 
     def _require_second_factor(self, account_id: str) -> None:
         with self._uow(read_only=True) as uow:

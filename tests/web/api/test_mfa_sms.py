@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 
 import httpx
+import pyotp
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
-from tests.support import PASSWORD, inbox, mailbox, make_account
+from tests.support import PASSWORD, SettableClock, inbox, mailbox, make_account
 
 API = "/api/v1"
 PHONE = "+4915123456789"
@@ -171,3 +172,27 @@ def test_a_wrong_method_lists_both_methods_of_the_path(client: TestClient) -> No
     assert answer.status_code == 405
     assert set(answer.headers["Allow"].split(", ")) == {"POST", "DELETE"}
     assert error(answer)["code"] == "method_not_allowed"
+
+
+def test_a_lost_phone_holding_both_factors_is_removed_with_a_recovery_code(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    headers = signed_in(client, services)
+    enrol(client, services, headers)
+    seed = client.post(f"{API}/me/mfa/totp", json={"password": PASSWORD}, headers=headers)
+    app = pyotp.TOTP(seed.json()["secret"])
+    codes = client.post(
+        f"{API}/me/mfa/totp/confirm", json={"code": app.at(clock.now())}, headers=headers
+    ).json()["recovery_codes"]
+    removal = client.request(
+        "DELETE",
+        f"{API}/me/mfa/sms",
+        json={"password": PASSWORD, "code": codes[0]},
+        headers=headers,
+    )
+    assert removal.status_code == 204, removal.text
+    assert client.get(f"{API}/me", headers=headers).json()["mfa"] == {
+        "totp": True,
+        "sms": False,
+        "recovery_codes_left": 9,
+    }

@@ -102,8 +102,11 @@ def test_a_second_enrolment_while_active_is_refused(
     headers = signed_in(client, services)
     enrol(client, headers, clock)
     again = client.post(f"{API}/me/mfa/totp", headers=headers)
-    assert again.status_code == 403
-    assert error(again)["code"] == "forbidden"
+    assert again.status_code == 409
+    assert error(again)["code"] == "totp_already_enabled"
+    confirm = client.post(f"{API}/me/mfa/totp/confirm", json={"code": "123456"}, headers=headers)
+    assert confirm.status_code == 409
+    assert error(confirm)["code"] == "totp_already_enabled"
 
 
 def test_confirm_without_enrolment_and_anonymous_calls(
@@ -111,8 +114,16 @@ def test_confirm_without_enrolment_and_anonymous_calls(
 ) -> None:
     headers = signed_in(client, services)
     missing = client.post(f"{API}/me/mfa/totp/confirm", json={"code": "123456"}, headers=headers)
-    assert missing.status_code == 404
-    assert error(missing)["code"] == "not_found"
+    assert missing.status_code == 409
+    assert error(missing)["code"] == "totp_not_set_up"
+    removal = client.request(
+        "DELETE",
+        f"{API}/me/mfa/totp",
+        json={"password": PASSWORD, "code": "123456"},
+        headers=headers,
+    )
+    assert removal.status_code == 409
+    assert error(removal)["code"] == "totp_not_set_up"
     client.cookies.clear()
     anonymous = client.post(f"{API}/me/mfa/totp")
     assert anonymous.status_code == 401
@@ -205,3 +216,40 @@ def test_adding_the_app_a_while_after_signing_in_needs_the_password(
     assert error(wrong)["code"] == "invalid_credentials"
     started = client.post(f"{API}/me/mfa/totp", json={"password": PASSWORD}, headers=headers)
     assert started.status_code == 200, started.text
+
+
+def test_a_lost_app_is_removed_with_a_recovery_code_and_a_new_one_set_up(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    """The customer whose phone is gone signs in with one recovery code, removes the old app
+    with another, and sets up the new phone: no support case, no wait."""
+    headers = signed_in(client, services)
+    started = client.post(f"{API}/me/mfa/totp", headers=headers)
+    secret = pyotp.TOTP(started.json()["secret"])
+    codes = client.post(
+        f"{API}/me/mfa/totp/confirm", json={"code": secret.at(clock.now())}, headers=headers
+    ).json()["recovery_codes"]
+
+    begun = client.post(f"{API}/login", json={"email": "ada@example.com", "password": PASSWORD})
+    finished = client.post(
+        f"{API}/login/mfa",
+        json={"mfa_token": begun.json()["mfa_token"], "method": "recovery_code", "code": codes[0]},
+    )
+    assert finished.status_code == 200, finished.text
+    phone_lost = {"Authorization": f"Bearer {finished.json()['session']['token']}"}
+
+    def remove(code: str) -> httpx.Response:
+        body = {"password": PASSWORD, "code": code}
+        return client.request("DELETE", f"{API}/me/mfa/totp", json=body, headers=phone_lost)
+
+    spent = remove(codes[0])
+    assert spent.status_code == 401
+    assert error(spent)["code"] == "recovery_code_used"
+    assert client.get(f"{API}/me", headers=phone_lost).json()["mfa"]["totp"] is True
+    assert remove(codes[1].upper().replace("-", " ")).status_code == 204
+    me = client.get(f"{API}/me", headers=phone_lost).json()
+    assert me["mfa"] == {"totp": False, "sms": False, "recovery_codes_left": 0}
+    assert me["security_hold_until"] is not None
+    assert "authenticator app was removed" in inbox(services, "ada@example.com")[-1]["body"]
+    new_phone = client.post(f"{API}/me/mfa/totp", json={"password": PASSWORD}, headers=phone_lost)
+    assert new_phone.status_code == 200, new_phone.text

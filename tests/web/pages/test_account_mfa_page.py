@@ -263,6 +263,21 @@ def test_removing_the_app_needs_the_password_and_a_current_code(
     assert not services.totp.enabled(account.id)
 
 
+def test_a_lost_app_is_removed_with_a_recovery_code_typed_as_printed(
+    browser: TestClient, clock: SettableClock, services: Services, account: Account
+) -> None:
+    _, codes = set_up_app(browser, clock)
+    page = browser.get("/account", headers=HTML).text
+    field = re.search(r'<input id="totp-remove-code"[^>]*>', page)
+    assert field
+    assert 'maxlength="20"' in field.group(0)  # "xxxxx-xxxxx" fits; a 6-digit box would cut it
+    assert 'inputmode="numeric"' not in field.group(0)
+    assert "or a recovery code" in page
+    removed = post(browser, "/account/totp/remove", password=PASSWORD, code=codes[0])
+    assert removed.status_code == 303
+    assert not services.totp.enabled(account.id)
+
+
 # --------------------------------------------------------------------------- phone (SMS)
 
 
