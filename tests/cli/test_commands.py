@@ -105,7 +105,8 @@ def test_unlock_unknown_email_says_what_to_do() -> None:
     assert "create-user" in result.output
 
 
-def test_demo_prints_working_credentials() -> None:
+def test_demo_prints_working_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCESSGUARD_ENV", "development")
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     password = result.output.split("password:")[1].strip()
@@ -200,3 +201,20 @@ def test_operator_commands_are_not_held_to_the_per_address_limit(
             app, ["create-user", f"ops{number}@example.com", "--password-stdin"], input=PASSWORD
         )
         assert result.exit_code == 0, result.output
+
+
+def test_demo_refuses_outside_development_and_leaves_the_account_alone() -> None:
+    runner.invoke(
+        app,
+        ["create-user", "ada@example.com", "--password-stdin", "--verified"],
+        input=PASSWORD + "\n",
+    )
+    result = runner.invoke(app, ["demo", "--email", "ada@example.com"])
+    assert result.exit_code == 1
+    assert "ACCESSGUARD_ENV=development" in result.output
+    assert "password:" not in result.output
+    services = build_services(Settings())
+    try:
+        assert services.signin("ada@example.com", PASSWORD, None, ClientInfo("1.1.1.1", ""))
+    finally:
+        services.close()

@@ -82,3 +82,19 @@ def test_immediate_delivery_failure_is_reported_as_sms_delivery_failed(
     dispatcher.deliver_immediately(CODE_MESSAGE)
     assert sms_gateway.received[-1]["json"]["to"] == PHONE
     assert "493817" not in caplog.text
+
+
+def test_a_gateway_address_with_credentials_never_reaches_the_log(
+    sms_gateway: _GatewayServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Gateways often take their key in the URL; httpx logs each request's URL at INFO."""
+    secret_url = sms_gateway.url.replace("http://", "http://apiuser:GW-PASSWORD@") + "?key=GW-KEY"
+    channel = SmsWebhookChannel(secret_url)
+    with caplog.at_level(logging.DEBUG):
+        channel.send(PHONE, Rendered("", "Your sign-in code is 493817."))
+        sms_gateway.mode = "error"
+        with pytest.raises(DeliveryFailed):
+            channel.send(PHONE, Rendered("", "Your sign-in code is 493817."))
+    assert sms_gateway.received  # the text did go out
+    assert "GW-PASSWORD" not in caplog.text
+    assert "GW-KEY" not in caplog.text

@@ -157,8 +157,16 @@ def unlock(email: str) -> None:
 
 @app.command()
 def demo(email: str = "demo@example.com") -> None:
-    """Create (or refresh) a verified demo account and print its credentials."""
-    services = _services()
+    """Create (or refresh) a verified demo account and print its credentials (development)."""
+    settings = _settings()
+    if settings.env != "development":
+        # It sets a password without the owner's word, notice or sessions ended: fine for a
+        # laptop's demo account, an account takeover anywhere else.
+        _fail(
+            "demo runs only with ACCESSGUARD_ENV=development (make run sets it); to add an "
+            "account elsewhere use `accessguard create-user EMAIL`."
+        )
+    services = _services(settings)
     password = "demo-" + secrets.token_urlsafe(12)
     try:
         with services.uow() as uow:

@@ -29,6 +29,10 @@ class SmsWebhookChannel:
         self._url = url
         self._timeout = timeout
         self._deadline_seconds = deadline_seconds
+        # httpx logs every request's URL at INFO, and a gateway's URL often carries its API
+        # key or a user and password: no secret may reach a log line.
+        for library in ("httpx", "httpcore"):
+            logging.getLogger(library).setLevel(logging.WARNING)
 
     def send(self, recipient: str, rendered: Rendered) -> None:
         deadline = time.monotonic() + self._deadline_seconds
