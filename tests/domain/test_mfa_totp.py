@@ -17,10 +17,10 @@ from accessguard.domain.errors import (
     InvalidCredentials,
     InvalidMfaCode,
     MfaCodeReused,
-    NotFound,
     ReauthenticationRequired,
     TooManyRequests,
     TotpClockDrift,
+    TotpNotSetUp,
 )
 from accessguard.domain.lockout import email_subject
 from accessguard.domain.mfa_totp import time_step
@@ -179,7 +179,7 @@ def test_enrolment_is_not_active_before_a_first_right_code(
     assert enrolment.otpauth_uri.startswith("otpauth://totp/accessguard:")
     assert f"secret={enrolment.secret}" in enrolment.otpauth_uri
     assert not services.totp.enabled(account.id)
-    with pytest.raises(NotFound):
+    with pytest.raises(TotpNotSetUp):
         verify(services, account, code_at(enrolment.secret, clock.now()))
     with pytest.raises(InvalidMfaCode):
         services.totp.confirm(auth, "12345", CLIENT)
@@ -234,7 +234,7 @@ def test_removal_needs_the_password_and_a_current_code(
         ).scalar_one()
     assert hold == clock.now() + timedelta(seconds=services.rules.security_hold_seconds)
     assert "totp_removed" in queued_templates(services)
-    with pytest.raises(NotFound):
+    with pytest.raises(TotpNotSetUp):
         services.totp.remove(auth, PASSWORD, code_at(secret, clock.now()), CLIENT)
 
 

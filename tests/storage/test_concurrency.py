@@ -21,6 +21,7 @@ from accessguard.domain.errors import (
     AccountLocked,
     InvalidCredentials,
     ResetTokenInvalid,
+    SessionExpired,
     VerificationTokenInvalid,
 )
 from accessguard.domain.lockout import email_subject
@@ -263,3 +264,48 @@ def test_parallel_failures_count_exactly(services: Services) -> None:
         count, ttl = store.count(key, now)
         assert count == 50
         assert 0 < ttl <= 600
+
+
+def test_of_parallel_password_changes_exactly_one_wins(services: Services) -> None:
+    make_account(services)
+    sessions = [
+        services.sessions.authenticate(
+            sign_in(services, "ada@example.com", PASSWORD, i).session_token
+        )
+        for i in range(6)
+    ]
+
+    def change(i: int) -> Any:
+        return outcome_of(services.passwords.change, sessions[i], PASSWORD, f"{NEW} {i}", client(i))
+
+    outcomes = race(6, change)
+
+    winners = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    assert len(winners) == 1, outcomes
+    # Each loser is refused: its session ended, or (if it looked first) its password is gone.
+    assert set(kinds([o for o in outcomes if o is not None])) <= {
+        "SessionExpired",
+        "InvalidCredentials",
+    }
+    assert sign_in(services, "ada@example.com", f"{NEW} {winners[0]}").session_token
+    with pytest.raises(InvalidCredentials):
+        sign_in(services, "ada@example.com", f"{NEW} {(winners[0] + 1) % 6}")
+
+
+def test_a_change_from_a_session_a_reset_ended_does_not_undo_the_reset(
+    services: Services,
+) -> None:
+    """The attacker's change was checked before the owner's reset and writes after it: what
+    an in-flight request holds is the session and account as they were when it began."""
+    make_account(services)
+    attacker = services.sessions.authenticate(
+        sign_in(services, "ada@example.com", PASSWORD).session_token
+    )
+    services.passwords.forgot("ada@example.com", client())
+    token = token_from(inbox(services, "ada@example.com")[-1]["body"], "/reset-password")
+    services.passwords.reset(token, "the owner's new passphrase", client(1))
+
+    with pytest.raises(SessionExpired):
+        services.passwords.change(attacker, PASSWORD, "the attacker's passphrase", client(2))
+
+    assert sign_in(services, "ada@example.com", "the owner's new passphrase").session_token

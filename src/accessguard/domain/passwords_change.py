@@ -9,7 +9,12 @@ from typing import Literal
 from accessguard.domain import notifications
 from accessguard.domain.deferred import Asked, deferred
 from accessguard.domain.emails import email_key
-from accessguard.domain.errors import AccessError, InvalidCredentials, ResetTokenInvalid
+from accessguard.domain.errors import (
+    AccessError,
+    InvalidCredentials,
+    ResetTokenInvalid,
+    SessionExpired,
+)
 from accessguard.domain.lockout import Lockout, device_subject, email_subject
 from accessguard.domain.model import Account, AuditEvent, ClientInfo
 from accessguard.domain.passwords import prepare
@@ -141,11 +146,21 @@ class Passwords(PasswordUseCase):
         self, auth: Authenticated, current: str, new_password: str, client: ClientInfo
     ) -> None:
         now = self.clock.now()
-        self._check_current(auth.account, current, client, now)
-        new_hash = self.hasher.hash(self.policy.check(new_password, auth.account.email))
+        account = auth.account
+        self._check_current(account, current, client, now)
+        new_hash = self.hasher.hash(self.policy.check(new_password, account.email))
         with self.uow() as uow:
-            self._replace(uow, auth.account, new_hash, client, now, how="change")
-            uow.sessions.revoke_all(auth.account.id, now, except_id=auth.session.id)
+            # The hashes took a while: a reset, a sign-out or another change may have come
+            # first. This change stands only if its session is still live and the password it
+            # checked is still the stored one, or a session the owner just ended (an
+            # attacker's, say) could set the password after the owner's reset.
+            live = any(s.id == auth.session.id for s in uow.sessions.list_active(account.id, now))
+            if not live:
+                raise SessionExpired()
+            if not uow.accounts.replace_password(account.id, account.password_hash, new_hash):
+                raise InvalidCredentials()  # the current password is no longer this one
+            self._replace(uow, account, new_hash, client, now, how="change")
+            uow.sessions.revoke_all(account.id, now, except_id=auth.session.id)
 
     def _check_current(
         self, account: Account, current: str, client: ClientInfo, now: datetime
@@ -165,7 +180,8 @@ class Passwords(PasswordUseCase):
         now: datetime,
         how: str,
     ) -> None:
-        uow.accounts.set_password(account.id, new_hash)
+        if how != "change":  # a change has replaced it already, if still the one checked
+            uow.accounts.set_password(account.id, new_hash)
         for link in (RESET, FINISH):
             uow.tokens.void_all(link, account.id, now)
         # A sign-in half-finished with the old password must not finish after the change.

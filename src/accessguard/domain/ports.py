@@ -55,6 +55,11 @@ class AccountRepository(Protocol):
     def set_password(self, account_id: str, password_hash: str) -> None:
         """Replace the stored hash."""
 
+    def replace_password(self, account_id: str, checked_hash: str, password_hash: str) -> bool:
+        """Replace the stored hash only if it is still `checked_hash`, the one a password was
+        just checked against: False when a reset or another change came first. Atomic, so
+        of racing changes exactly one wins."""
+
     def mark_verified(self, account_id: str, at: datetime) -> None:
         """Record that the owner proved the address."""
 

@@ -160,7 +160,9 @@ class SignIn:
         account = attempt.account
         assert account is not None  # noqa: S101 - only called after a match
         if self._hasher.needs_rehash(account.password_hash):
-            uow.accounts.set_password(account.id, self._hasher.hash(prepare(password)))
+            # Only over the hash just checked: a reset racing this sign-in keeps its password.
+            new_hash = self._hasher.hash(prepare(password))
+            uow.accounts.replace_password(account.id, account.password_hash, new_hash)
         if not account.email_verified:
             return EmailNotVerified()
         # The factors were read with the account before the hash: a factor added while it ran

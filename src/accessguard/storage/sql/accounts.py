@@ -146,6 +146,14 @@ class SqlAccounts:
     def set_password(self, account_id: str, password_hash: str) -> None:
         self._set(account_id, password_hash=password_hash)
 
+    def replace_password(self, account_id: str, checked_hash: str, password_hash: str) -> bool:
+        result = self._conn.execute(
+            accounts.update()
+            .where(accounts.c.id == account_id, accounts.c.password_hash == checked_hash)
+            .values(password_hash=password_hash)
+        )
+        return result.rowcount == 1
+
     def mark_verified(self, account_id: str, at: datetime) -> None:
         self._conn.execute(
             accounts.update()
