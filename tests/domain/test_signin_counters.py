@@ -5,13 +5,14 @@ the common case costs no counter round trip."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import InvalidCredentials
-from accessguard.domain.model import ClientInfo
+from accessguard.domain.lockout import Lockout, lock_seconds
+from accessguard.domain.model import ClientInfo, LockState
 from accessguard.domain.ports import ThrottleStore
 from accessguard.domain.signin import SignedIn, SignIn
 from tests.support import PASSWORD, make_account
@@ -72,3 +73,35 @@ def test_a_sign_in_after_failures_resets_only_its_own_counter(
     # The address keeps its count: one right password does not clear a spray.
     assert throttle.writes == [("reset", subject_counter)]
     assert svc.throttle.count(subject_counter, svc.clock.now()) == (0, 0)
+
+
+class _LockRowBeforeTheNewLockCommits:
+    """The lock row as a racer reads it while the attempt that reached the threshold is still
+    writing the new lock: the last lock, long over."""
+
+    def __init__(self, ended: datetime) -> None:
+        self.ended = ended
+
+    def get(self, subject: str) -> LockState:
+        return LockState(generation=1, level=1, locked_until=self.ended)
+
+
+def test_a_racer_past_the_threshold_is_told_the_new_locks_end_not_the_last_ones(
+    services: Services,
+) -> None:
+    now = services.clock.now()
+    lockout = Lockout(services.rules, services.throttle)
+    last_lock = _LockRowBeforeTheNewLockCommits(now - timedelta(minutes=3))
+    seen = LockState(generation=1, level=1)
+
+    refusal = lockout.lock_if_reached(
+        last_lock,  # type: ignore[arg-type]
+        "email:x",
+        seen,
+        services.rules.lockout_threshold + 1,
+        now,
+    )
+
+    assert refusal is not None
+    assert refusal.retry_after is not None
+    assert refusal.retry_after >= lock_seconds(services.rules, 1) - 1

@@ -107,9 +107,12 @@ class Lockout:
             # makes a stale racer unable to lock a second time.
             lockouts.lock(subject, state, until)
             return AccountLocked(until=until, now=now)
-        # Raced past the threshold while the lock was being written: already locked.
+        # Raced past the threshold while the lock was being written: already locked. The row
+        # read may still be the last, expired lock if the new one has not committed yet: its
+        # end would tell the client to come back too soon.
         current = lockouts.get(subject)
-        return AccountLocked(until=current.locked_until or until, now=now)
+        ends = current.locked_until
+        return AccountLocked(until=ends if ends is not None and ends > now else until, now=now)
 
     def failures(self, subject: str, state: LockState, now: datetime) -> int:
         """The subject's failures counted so far in this lock generation."""
