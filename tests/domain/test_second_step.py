@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from accessguard.bootstrap import Services
+from accessguard.domain.emails import email_key
 from accessguard.domain.errors import (
     AccountLocked,
     InvalidCredentials,
@@ -21,8 +22,9 @@ from accessguard.domain.errors import (
     MfaTokenExpired,
     MfaTokenInvalid,
 )
+from accessguard.domain.lockout import Lockout, email_subject
 from accessguard.domain.mfa_signin import SecondStep
-from accessguard.domain.model import ClientInfo, SecondFactors
+from accessguard.domain.model import ClientInfo, LockState, SecondFactors
 from accessguard.domain.signin import SecondFactorDue, SignedIn, SignIn
 from accessguard.storage.sql.tables import sessions
 from tests.storage.test_concurrency import race
@@ -340,3 +342,28 @@ def test_each_step_is_in_the_sign_in_history(svc: Services, factor: StandInFacto
     account_id = svc.sessions.authenticate(done.session_token).account.id
     outcomes = [event.outcome for event in svc.history.sign_ins(account_id)]
     assert outcomes[:3] == ["success", "invalid_mfa_code", "mfa_required"]
+
+
+def test_a_right_code_judged_while_wrong_ones_reach_the_threshold_does_not_sign_in(
+    svc: Services, factor: StandInFactor
+) -> None:
+    """Wrong codes on other half-finished sign-ins are counted while this right one is being
+    judged, and the attempt that reached the threshold has not written the lock yet: the
+    counter already says the subject is locked."""
+    due = half_signed_in(svc, factor)
+    lockout = Lockout(svc.rules, svc.throttle)
+    subject = email_subject(email_key("ada@example.com"))
+    judge = factor.verify_sign_in
+
+    def judged_while_others_fail(account_id: str, code: str, challenge: str) -> None:
+        for _ in range(THRESHOLD):
+            lockout.count_failure(subject, LockState(), "198.51.100.9", svc.clock.now())
+        judge(account_id, code, challenge)
+
+    factor.verify_sign_in = judged_while_others_fail  # type: ignore[method-assign]
+    with pytest.raises(AccountLocked):
+        svc.second_step(due.mfa_token, "totp", GOOD, None, APP)
+    assert session_count(svc) == 0
+    factor.verify_sign_in = judge  # type: ignore[method-assign]
+    with pytest.raises(AccountLocked):  # the lock is written now, for every later attempt
+        svc.signin("ada@example.com", PASSWORD, None, APP)

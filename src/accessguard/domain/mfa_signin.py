@@ -153,7 +153,29 @@ class SecondStep:
             if isinstance(refusal, AccessError):
                 self._audit(challenge, method, refusal.code.value, client)
             raise
+        self._refuse_if_locked_meanwhile(opened, method, client)
         return self._finish(opened, method, device_token, client)
+
+    def _refuse_if_locked_meanwhile(
+        self, opened: OpenChallenge, method: str, client: ClientInfo
+    ) -> None:
+        """A right code stands only if the wrong ones counted so far are below the threshold,
+        as for the password: otherwise a burst of guesses on many half-finished sign-ins,
+        each judged before the others were counted, would get more tries than the lockout
+        allows. The lock row may not be written yet; the counter already says it."""
+        challenge, now = opened.challenge, self._clock.now()
+        failures = self._lockout.failures(challenge.subject, opened.lock, now)
+        if not self._lockout.threshold_reached(failures):
+            return
+        with self._uow() as uow:
+            locked = self._lockout.lock_if_reached(
+                uow.lockouts, challenge.subject, opened.lock, failures, now
+            )
+            assert locked is not None  # noqa: S101 - the threshold is reached
+            uow.audit.record(self._event(challenge, method, locked.code.value, client, now))
+        with self._uow() as uow:
+            uow.challenges.void_all(challenge.account_id, now)
+        raise locked
 
     def _refuse(self, opened: OpenChallenge, method: str, client: ClientInfo) -> NoReturn:
         challenge, now = opened.challenge, self._clock.now()
