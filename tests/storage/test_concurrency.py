@@ -309,3 +309,15 @@ def test_a_change_from_a_session_a_reset_ended_does_not_undo_the_reset(
         services.passwords.change(attacker, PASSWORD, "the attacker's passphrase", client(2))
 
     assert sign_in(services, "ada@example.com", "the owner's new passphrase").session_token
+
+
+def test_authenticator_set_ups_started_at_once_all_get_a_seed(services: Services) -> None:
+    make_account(services)
+    auth = services.sessions.authenticate(
+        sign_in(services, "ada@example.com", PASSWORD).session_token
+    )
+
+    outcomes = race(8, lambda i: outcome_of(services.totp.start_enrolment, auth, client(i)))
+
+    assert kinds(outcomes) == Counter({"Enrolment": 8}), outcomes
+    assert not services.totp.enabled(auth.account.id)

@@ -28,16 +28,20 @@ class SqlTotp:
         return TotpCredential(*row) if row else None
 
     def put_pending(self, account_id: str, sealed_secret: str, now: datetime) -> bool:
-        self._conn.execute(
-            totp_credentials.delete().where(_T.account_id == account_id, _T.confirmed_at.is_(None))
+        # One statement, so that two set-ups started at once (a double click, two tabs) both
+        # get a seed, the later replacing the earlier; a delete then an insert let the loser's
+        # insert meet the winner's row and refuse. An active credential is never replaced.
+        statement = upsert(self._conn, totp_credentials).values(
+            account_id=account_id, sealed_secret=sealed_secret, created_at=now
         )
-        inserted = self._conn.execute(
-            upsert(self._conn, totp_credentials)
-            .values(account_id=account_id, sealed_secret=sealed_secret, created_at=now)
-            .on_conflict_do_nothing(index_elements=[_T.account_id])
-            .returning(_T.account_id)
+        stored = self._conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[_T.account_id],
+                set_={"sealed_secret": sealed_secret, "created_at": now, "last_step": -1},
+                where=_T.confirmed_at.is_(None),
+            ).returning(_T.account_id)
         ).first()
-        if inserted is None:
+        if stored is None:
             return False
         self._forget_burnt(account_id)  # they were steps of the replaced seed
         return True
