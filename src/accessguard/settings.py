@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     )
     outbox_poll_seconds: float = Field(2.0, gt=0, description="How often the sender looks.")
     db_timeout_seconds: float = Field(5.0, gt=0, description="Pool wait and statement limit.")
+    request_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest a request waits for its answer; past it the client gets "
+        "service_unavailable (a stalled dependency), while the work goes on in the background.",
+    )
     db_pool_size: int = Field(
         20,
         ge=1,

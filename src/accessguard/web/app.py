@@ -18,6 +18,7 @@ from accessguard.storage.sql.housekeeping import purge
 from accessguard.web import errors, health
 from accessguard.web.api.v1 import router as api_v1
 from accessguard.web.middleware.body_limit import BodyLimitMiddleware
+from accessguard.web.middleware.deadline import DeadlineMiddleware
 from accessguard.web.middleware.head_as_get import HeadAsGetMiddleware
 from accessguard.web.middleware.json_only import JsonOnlyMiddleware
 from accessguard.web.middleware.request_id import RequestIdMiddleware
@@ -119,6 +120,8 @@ def create_app(
         app.include_router(dev_outbox.router)
     # Added last = outermost: every answer, refusals by the inner middlewares included,
     # carries a request reference and the security headers; HEAD is logged as HEAD.
+    # Innermost: its late answer goes out through all the others, with their headers.
+    app.add_middleware(DeadlineMiddleware, seconds=services.settings.request_timeout_seconds)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(JsonOnlyMiddleware, public_origin=origin_of(services.settings.public_url))
     app.add_middleware(BodyLimitMiddleware)

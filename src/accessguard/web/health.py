@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
@@ -16,24 +19,40 @@ router = APIRouter(tags=["health"])
 OK, UNAVAILABLE, NOT_CONFIGURED = "ok", "unavailable", "not configured"
 
 
-def readiness_checks(svc: Services) -> dict[str, str]:
-    """Each dependency's state: "ok", "unavailable" or "not configured" (Redis is optional).
-
-    The same checks as /readyz; each is bounded by the adapter's own time limit.
-    """
-    checks = {"database": OK, "redis": NOT_CONFIGURED}
+def _database(svc: Services) -> str:
     try:
         with mapped_errors(), svc.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except AccessError:
-        checks["database"] = UNAVAILABLE
-    if isinstance(svc.throttle, RedisThrottleStore):
-        try:
-            svc.throttle.ping()
-            checks["redis"] = OK
-        except AccessError:
-            checks["redis"] = UNAVAILABLE
-    return checks
+        return UNAVAILABLE
+    return OK
+
+
+def _redis(svc: Services) -> str:
+    if not isinstance(svc.throttle, RedisThrottleStore):
+        return NOT_CONFIGURED
+    try:
+        svc.throttle.ping()
+    except AccessError:
+        return UNAVAILABLE
+    return OK
+
+
+async def readiness_checks(svc: Services) -> dict[str, str]:
+    """Each dependency's state: "ok", "unavailable" or "not configured" (Redis is optional).
+
+    Each check has the adapter's own time limits, and over them one more: a database that
+    stops answering on an open connection hits none of them (its server never sees the
+    statement), and a load balancer must hear "unavailable", not wait. A check past its
+    time is left to finish on its thread.
+    """
+
+    async def bounded(check: Callable[[Services], str]) -> str:
+        with anyio.move_on_after(svc.settings.db_timeout_seconds + 1):
+            return await anyio.to_thread.run_sync(check, svc, abandon_on_cancel=True)
+        return UNAVAILABLE
+
+    return {"database": await bounded(_database), "redis": await bounded(_redis)}
 
 
 @router.get("/healthz")
@@ -42,8 +61,8 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(svc: Services = Depends(services)) -> JSONResponse:
-    checks = readiness_checks(svc)
+async def readyz(svc: Services = Depends(services)) -> JSONResponse:
+    checks = await readiness_checks(svc)
     ready = "unavailable" not in checks.values()
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},

@@ -37,6 +37,16 @@ def create_engine(
         pool_recycle=1800,
         connect_args={
             "connect_timeout": max(1, int(timeout_seconds)),
+            # A host that vanishes mid-statement sends no error, and the server-side limits
+            # below never fire: the kernel must notice. Keep-alives find a dead idle peer in
+            # about a minute; tcp_user_timeout drops a connection whose sent bytes go
+            # unacknowledged that long, which frees the thread the request deadline
+            # (web/middleware/deadline.py) gave up on.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            "tcp_user_timeout": max(1000, millis * 4),
             # A statement or a lock wait longer than this is a fault, not a slow answer.
             "options": f"-c statement_timeout={millis} -c lock_timeout={millis}",
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -46,7 +47,8 @@ def _wants_json(request: Request) -> bool:
 
 @router.get("/status")
 def status_page(request: Request, svc: Services = Depends(services)) -> Response:
-    status = ServiceStatus(readiness_checks(svc), svc.clock.now())
+    # This page runs on a worker thread (it reads the session); the checks run on the loop.
+    status = ServiceStatus(anyio.from_thread.run(readiness_checks, svc), svc.clock.now())
     code = 200 if status.up else 503
     if _wants_json(request):  # apps ask the same question
         return JSONResponse(

@@ -1,0 +1,136 @@
+"""No request hangs: a database that stops answering on an open connection (a frozen host, a
+half-open partition) reaches no statement timeout, since its server never sees the statement.
+The client still hears `service_unavailable` within the request deadline, and /readyz says
+"unavailable" instead of keeping a load balancer waiting."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+import uvicorn
+
+from accessguard.bootstrap import Services
+from accessguard.web.app import create_app
+from tests.support import PASSWORD, free_port, make_account
+
+
+class StallingProxy:
+    """Forwards TCP both ways until `stall()`; then holds every byte, connections left open,
+    as a frozen database host does, until `release()`."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._closing = False
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._sockets: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
+
+    def close(self) -> None:
+        self._closing = True
+        self._flowing.set()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _accept(self) -> None:
+        while not self._closing:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self._flowing.wait()
+            try:
+                sink.sendall(data)
+            except OSError:
+                return
+
+
+@pytest.fixture
+def backend(pg_database: str) -> dict[str, Any]:
+    """PostgreSQL only, through the proxy: SQLite has no connection to stall."""
+    return {"database_url": pg_database, "redis_url": None}
+
+
+@pytest.fixture
+def proxy(backend: dict[str, Any]) -> Iterator[StallingProxy]:
+    parts = urlsplit(backend["database_url"])
+    stalling = StallingProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
+    yield stalling
+    stalling.close()
+
+
+@pytest.fixture
+def stalled_server(
+    proxy: StallingProxy, services: Services, services_factory: Callable[..., Services]
+) -> Iterator[str]:
+    make_account(services)  # directly, before anything stalls
+    parts = urlsplit(services.settings.database_url)
+    through_proxy = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+    served = services_factory(
+        database_url=through_proxy, db_timeout_seconds=1, request_timeout_seconds=3
+    )
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(services=served, run_outbox_worker=False),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    proxy.release()  # let the abandoned work finish, so the server stops cleanly
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+def test_a_database_that_stops_answering_gets_a_retryable_answer_not_a_hang(
+    proxy: StallingProxy, stalled_server: str
+) -> None:
+    body = {"email": "ada@example.com", "password": PASSWORD}
+    with httpx.Client(base_url=stalled_server, timeout=20) as client:
+        assert client.post("/api/v1/login", json=body).status_code == 200  # connections open
+        proxy.stall()
+        refused = client.post("/api/v1/login", json=body)
+        ready = client.get("/readyz")
+    assert refused.status_code == 503
+    error = refused.json()["error"]
+    assert error["code"] == "service_unavailable"
+    assert refused.headers["Retry-After"] == str(error["retry_after"])
+    assert error["reference"] == refused.headers["X-Request-ID"]
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"] == "unavailable"
