@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 import pytest
 import sqlalchemy as sa
@@ -255,6 +256,34 @@ def test_the_database_url_becomes_asyncpgs_dsn_with_its_password_and_options() -
         asyncpg_dsn("postgresql+psycopg://app:s%40cret@db.internal:6432/ag?sslmode=require")
         == "postgresql://app:s%40cret@db.internal:6432/ag?sslmode=require"
     )
+
+
+def test_libpq_client_settings_in_the_url_stay_with_psycopg() -> None:
+    dsn = asyncpg_dsn(
+        "postgresql+psycopg://app@db/ag?connect_timeout=3&keepalives=1&keepalives_idle=10"
+        "&tcp_user_timeout=9000&sslmode=require&application_name=ops&options=-c%20search_path%3Dag"
+    )
+    address, _, query = dsn.partition("?")
+    assert address == "postgresql://app@db/ag"
+    assert parse_qs(query) == {
+        "sslmode": ["require"],
+        "application_name": ["ops"],
+        "options": ["-c search_path=ag"],
+    }
+
+
+on_postgres_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+@on_postgres_only
+def test_an_operators_connection_settings_leave_the_session_reads_working(
+    services_factory: Callable[..., Services], backend: dict[str, Any]
+) -> None:
+    url = backend["database_url"] + "?connect_timeout=3&keepalives=1&keepalives_idle=10"
+    services = services_factory(database_url=url)
+    token = new_session(services)
+    found = on_one_loop(services, lambda: services.session_reads.with_account(digest(token)))
+    assert found is not None
 
 
 on_sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

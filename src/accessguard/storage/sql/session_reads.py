@@ -62,10 +62,45 @@ _TOUCH = DirectStatement(TOUCH_SESSION).compiled(_ASYNCPG)
 _WITH_ACCOUNT_AND_FACTORS = DirectStatement(WITH_ACCOUNT_AND_FACTORS).compiled(_ASYNCPG)
 
 
+# What asyncpg reads from a DSN's query string, and the startup parameters PostgreSQL itself
+# takes. Any other parameter there is one of libpq's client settings (connect_timeout,
+# keepalives, …): psycopg honours it, asyncpg would pass it to the server as a setting, and
+# the server refuses every connection with "unrecognized configuration parameter".
+_ASYNCPG_PARAMETERS = frozenset(
+    {
+        "host",
+        "port",
+        "user",
+        "password",
+        "passfile",
+        "dbname",
+        "database",
+        "service",
+        "sslmode",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslcrl",
+        "sslpassword",
+        "sslnegotiation",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+        "options",
+        "application_name",
+        "client_encoding",
+    }
+)
+
+
 def asyncpg_dsn(database_url: str) -> str:
-    """ACCESSGUARD_DATABASE_URL (SQLAlchemy's form, `postgresql+psycopg://…`) for asyncpg."""
+    """ACCESSGUARD_DATABASE_URL (SQLAlchemy's form, `postgresql+psycopg://…`) for asyncpg,
+    without the libpq client settings asyncpg does not know (its own time limits are ours)."""
     url = sa.engine.make_url(database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
+    kept = {k: v for k, v in url.query.items() if k in _ASYNCPG_PARAMETERS}
+    return url.set(query=kept).render_as_string(hide_password=False)
 
 
 class AsyncpgSessionReads:
