@@ -13,7 +13,7 @@ from accessguard.cli.main import app
 from accessguard.domain.errors import AccountLocked
 from accessguard.domain.model import ClientInfo
 from accessguard.settings import Settings
-from tests.support import inbox, token_from
+from tests.support import PG_ADMIN_URL, inbox, require_postgres, token_from
 
 runner = CliRunner()
 PASSWORD = "an operator chosen long password"
@@ -154,9 +154,21 @@ def test_an_unreachable_database_is_one_line_saying_what_to_check(
     monkeypatch.setenv("ACCESSGUARD_DB_TIMEOUT_SECONDS", "1")
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 1
-    assert "did not answer" in result.output
+    assert "could not be used (" in result.output
+    assert "refused" in result.output.lower() or "failed" in result.output.lower()
     assert "ACCESSGUARD_DATABASE_URL" in result.output
     assert ":pw@" not in result.output
+
+
+def test_a_missing_database_is_told_apart_from_a_server_that_is_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    require_postgres()
+    missing = PG_ADMIN_URL.rsplit("/", 1)[0] + "/accessguard_no_such_database"
+    monkeypatch.setenv("ACCESSGUARD_DATABASE_URL", missing)
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 1
+    assert 'database "accessguard_no_such_database" does not exist' in result.output
 
 
 def test_serve_with_several_workers_needs_shared_secret_keys(

@@ -52,14 +52,25 @@ def _services(settings: Settings | None = None) -> Services:
     services = build_services(settings, one_command=True)
     try:
         upgrade(services.engine)
-    except AccessError:
+    except AccessError as error:
         services.close()
         address = make_url(settings.database_url).render_as_string(hide_password=True)
         _fail(
-            f"The database at {address} did not answer. Check that it is running and that "
-            "ACCESSGUARD_DATABASE_URL names it (host, port, database, user)."
+            f"The database at {address} could not be used ({_driver_reason(error)}). Check "
+            "that it is running and that ACCESSGUARD_DATABASE_URL names it (host, port, "
+            "database, user, password)."
         )
     return services
+
+
+def _driver_reason(error: BaseException) -> str:
+    """What the driver said, on one line: a database that does not exist, a refused password
+    and a server that is down need different fixes. Its messages name the host, database and
+    user, never the password."""
+    cause = error.__cause__
+    original = getattr(cause, "orig", None) or cause
+    said = " ".join(str(original).split()) if original is not None else ""
+    return said[:300] or "no answer"
 
 
 def _fail(message: str) -> NoReturn:
