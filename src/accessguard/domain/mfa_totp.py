@@ -4,6 +4,7 @@ remove. Seeds are sealed by a `SecretBox`; replay protection is an atomic claim 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from accessguard.domain.errors import (
     InvalidCredentials,
     InvalidMfaCode,
     MfaCodeReused,
+    ServiceUnavailable,
     TooManyRequests,
     TotpAlreadyEnabled,
     TotpClockDrift,
@@ -35,6 +37,8 @@ from accessguard.domain.ports import (
 from accessguard.domain.recovery_codes import RecoveryCodes, owner_event, owner_notice
 from accessguard.domain.rules import Rules
 from accessguard.domain.sessions import Authenticated
+
+log = logging.getLogger(__name__)
 
 ISSUER = "accessguard"
 STEP_SECONDS = 30
@@ -173,7 +177,7 @@ class Totp:
         failures, retry_after = self.throttle.count(key, now)
         if failures >= limit:
             raise TooManyRequests(retry_after=retry_after)
-        secret = self.box.open(credential.sealed_secret)
+        secret = self._secret(credential)
         try:
             step = judge(secret, code, now, credential.last_step, attempts_left=0)
         except InvalidMfaCode:
@@ -199,7 +203,7 @@ class Totp:
         `attempts_left` is what the caller's policy allows after this code if it is wrong."""
         now = self.clock.now()
         credential = self._credential(account_id, active=True)
-        secret = self.box.open(credential.sealed_secret)
+        secret = self._secret(credential)
         step = judge(secret, code, now, credential.last_step, attempts_left=attempts_left)
         with self.uow() as uow:
             refusal = spend(uow, account_id, step, now)
@@ -228,6 +232,19 @@ class Totp:
             uow.accounts.set_security_hold(account.id, hold)
             uow.outbox.add(owner_notice(account, "totp_removed", client, now), now)
             uow.audit.record(owner_event(account.id, "totp_removed", client, now))
+
+    def _secret(self, credential: TotpCredential) -> str:
+        try:
+            return self.box.open(credential.sealed_secret)
+        except ValueError:
+            # Sealed under a key no longer in ACCESSGUARD_SECRET_KEYS (a restart without the
+            # setting, a key retired too soon): the operator's to fix, and nothing the
+            # customer did. They hear the retryable answer, and can use a recovery code.
+            log.error(
+                "an authenticator secret cannot be opened with the configured keys: restore "
+                "the key it was sealed with to ACCESSGUARD_SECRET_KEYS"
+            )
+            raise ServiceUnavailable() from None
 
     def _credential(self, account_id: str, *, active: bool) -> TotpCredential:
         with self.uow(read_only=True) as uow:

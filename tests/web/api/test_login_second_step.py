@@ -367,3 +367,21 @@ def test_the_page_texts_a_code_and_shows_the_resend_countdown(
     )
     assert done.status_code == 303
     assert done.headers["location"] == "/account"
+
+
+def test_an_app_secret_no_configured_key_opens_is_a_retryable_answer_and_codes_still_work(
+    client: TestClient,
+    services: Services,
+    clock: SettableClock,
+    client_factory: Callable[..., TestClient],
+) -> None:
+    """A restart without the key the secret was sealed under is the operator's to fix; the
+    customer hears service_unavailable (never a 500) and can sign in with a recovery code."""
+    totp, codes = with_authenticator(client, services, clock)
+    rekeyed = client_factory(secret_keys=["another-signing-key-" + "z" * 32])
+    token = login(rekeyed).json()["mfa_token"]
+    refused = second_step(rekeyed, token, "totp", totp.at(clock.now()))
+    assert refused.status_code == 503, refused.text
+    assert error_of(refused)["code"] == "service_unavailable"
+    signed_in = second_step(rekeyed, token, "recovery_code", codes[0])
+    assert signed_in.status_code == 200, signed_in.text

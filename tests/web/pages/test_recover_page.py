@@ -11,7 +11,7 @@ from httpx import Response
 
 from accessguard.bootstrap import Services
 from tests.domain.recovery_support import OWNER, cases, owner_with_factors
-from tests.support import PASSWORD, inbox, token_from
+from tests.support import PASSWORD, SettableClock, inbox, token_from
 from tests.web.pages.test_signin_page import HTML, csrf
 
 
@@ -156,3 +156,25 @@ def test_coming_from_the_second_step_the_address_is_filled_in(
     page = other.get("/recover", headers={**HTML, "User-Agent": "another browser"})
     assert OWNER not in page.text
     assert 'name="email"' in page.text
+
+
+def test_a_second_step_left_too_long_says_it_expired(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    """The browser keeps the half-finished sign-in's cookie longer than the sign-in lasts,
+    so the page can say "took too long, start again" rather than "cannot be finished"."""
+    owner_with_factors(services)
+    token = csrf(client.get("/login", headers=HTML).text)
+    form = {"email": OWNER, "password": PASSWORD, "csrf_token": token}
+    started = client.post("/login", data=form, headers=HTML, follow_redirects=False)
+    cookie = next(c for c in started.headers.get_list("set-cookie") if "ag_mfa" in c)
+    max_age = int(re.search(r"Max-Age=(\d+)", cookie, re.I).group(1))  # type: ignore[union-attr]
+    assert max_age > services.rules.mfa_token_seconds
+    page = client.get("/login/mfa", headers=HTML)
+    clock.advance(seconds=services.rules.mfa_token_seconds + 1)
+    late = client.post(
+        "/login/mfa",
+        data={"method": "totp", "code": "123456", "csrf_token": csrf(page.text)},
+        headers=HTML,
+    )
+    assert "<code>mfa_token_expired</code>" in late.text

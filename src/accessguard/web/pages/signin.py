@@ -21,6 +21,8 @@ from accessguard.web.pages.common import check_csrf, local_path, render, signed_
 
 router = APIRouter(include_in_schema=False)
 
+MFA_COOKIE_GRACE_SECONDS = 600
+
 
 @router.get("/")
 def home(request: Request) -> Response:
@@ -67,7 +69,10 @@ def login_submit(
         return render(request, "pages/login.html", {"next": target, "email": email}, error=error)
     if isinstance(result, SecondFactorDue):
         second = RedirectResponse(f"/login/mfa?{urlencode({'next': target})}", status_code=303)
-        cookies.set_mfa(second, svc.settings, result.mfa_token, svc.settings.mfa_token_seconds)
+        # The cookie outlives the sign-in it carries by a while, so that a customer who took
+        # too long hears mfa_token_expired ("start again"), not that the sign-in is unknown.
+        lasts = svc.settings.mfa_token_seconds + MFA_COOKIE_GRACE_SECONDS
+        cookies.set_mfa(second, svc.settings, result.mfa_token, lasts)
         return second
     response = RedirectResponse(target, status_code=303)
     cookies.set_session(response, svc.settings, result.session_token, result.session_expires_at)
