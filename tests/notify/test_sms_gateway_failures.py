@@ -101,6 +101,8 @@ def test_a_refusing_gateway_is_a_502_that_burns_no_cooldown(
 
     assert refused.status_code == 502, refused.text
     assert refused.json()["error"]["code"] == "sms_delivery_failed"
+    # Trying again shortly is the remedy, so the answer says when (API.md: retry_after).
+    assert refused.headers["Retry-After"] == str(refused.json()["error"]["retry_after"])
     undelivered = code_in(sms_gateway.received[-1]["json"]["body"])
     assert undelivered not in refused.text
     assert "status 500" in caplog.text

@@ -109,7 +109,7 @@ _ENTRIES = [
         ErrorCode.TOO_MANY_REQUESTS,
         429,
         "Too many attempts in a short time.",
-        "Wait a moment and try again; the message says how long.",
+        "Wait a moment, then try again when the time shown has passed.",
         title="Too many requests",
         what_you_see="A message asking you to wait before trying again.",
         why="Many requests came from your network address in a short time, or many wrong "

@@ -30,7 +30,7 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         title="Verification code rejected",
         what_you_see="“The verification code is not correct”, with the attempts left.",
         why="The code does not match. Authenticator codes change every 30 seconds; SMS codes "
-        "expire after 5 minutes and a resent code replaces the old one.",
+        "expire after a few minutes and a resent code replaces the old one.",
         what_to_do="Enter the current code from your authenticator app, or the newest SMS. If "
         "you lost your device, use a recovery code or open an account-recovery request.",
         keywords="code not working wrong code 2fa authenticator sms verification",
@@ -122,7 +122,8 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         "Start again with your email and password.",
         title="Sign-in expired",
         what_you_see="A message that the sign-in expired.",
-        why="After the password, the second step must be finished within 5 minutes, and each "
+        why="After the password, the second step must be finished within a few minutes, and "
+        "each "
         "sign-in attempt can be finished once.",
         what_to_do="Sign in again from the start.",
         keywords="expired sign-in too slow 2fa timeout",
@@ -157,7 +158,7 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         ErrorCode.SMS_RESEND_TOO_SOON,
         429,
         "A code was sent a moment ago.",
-        "Wait until you can ask for another; the message says how long.",
+        "Wait for the code on its way, or ask again when the time shown has passed.",
         title="Code resent too soon",
         what_you_see="A countdown before another SMS code can be sent.",
         why="SMS messages can take a minute to arrive; limiting resends protects your number "
@@ -182,10 +183,10 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         ErrorCode.SMS_CODE_EXPIRED,
         401,
         "This SMS code no longer works.",
-        "Ask for a new code and enter it within 5 minutes.",
+        "Ask for a new code and enter it within a few minutes.",
         title="SMS code expired or used up",
         what_you_see="A message that the SMS code no longer works.",
-        why="Each SMS code works once, for 5 minutes, and after 5 wrong tries it stops "
+        why="Each SMS code works once, for a few minutes, and after 5 wrong tries it stops "
         "working. A newer code replaces older ones.",
         what_to_do="Ask for a new code and type the one in the newest message. If you are "
         "signing in, you can also use your authenticator app or a recovery code.",

@@ -250,7 +250,12 @@ class SmsResendTooSoon(AccessError):
 
 
 class SmsDeliveryFailed(AccessError):
+    """The gateway refused or did not answer: trying again shortly is the remedy."""
+
     code = ErrorCode.SMS_DELIVERY_FAILED
+
+    def __init__(self, *, retry_after: int = 60) -> None:
+        super().__init__(retry_after=retry_after)
 
 
 class SmsCodeExpired(AccessError):

@@ -88,7 +88,7 @@ TOPICS: tuple[HelpTopic, ...] = (
         what_you_see="“The verification code is not correct”, a note that the code was already "
         "used, that your device clock is wrong, or that an SMS could not be sent.",
         why="Authenticator codes change every 30 seconds and depend on your phone's clock; each "
-        "code works once. SMS codes expire after 5 minutes, and a resent code replaces the "
+        "code works once. SMS codes expire after a few minutes, and a resent code replaces the "
         "old one. Attempts are limited to stop guessing.",
         what_to_do=(
             "Authenticator app: enter the code currently shown, before it changes.",
@@ -130,7 +130,7 @@ TOPICS: tuple[HelpTopic, ...] = (
         what_to_do=(
             "Type the number with its country code, starting with +; spaces, dashes and "
             "brackets are fine. Landlines and premium-rate numbers cannot receive codes.",
-            "Enter the code from the newest SMS within 5 minutes. You can ask for another "
+            "Enter the code from the newest SMS within a few minutes. You can ask for another "
             "after a minute; a new code replaces the old one.",
             "To change the number, give your password and a code from your authenticator app, "
             "or ask for a code to your current number first.",

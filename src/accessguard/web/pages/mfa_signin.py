@@ -19,6 +19,7 @@ from accessguard.domain.model import ClientInfo
 from accessguard.web import cookies
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
+from accessguard.web.pages.accounts import duration
 from accessguard.web.pages.common import check_csrf, local_path, render
 
 router = APIRouter(include_in_schema=False)
@@ -64,7 +65,8 @@ def _page(
         "method": chosen,
         "method_label": METHOD_LABELS.get(chosen, ""),
         "sms_sent": sms_sent,
-        "sms_cooldown": getattr(svc.settings, "sms_resend_cooldown_seconds", 60),
+        "sms_cooldown": svc.settings.sms_resend_cooldown_seconds,
+        "sms_lifetime": duration(svc.settings.sms_code_seconds),
     }
     return render(request, "pages/login_mfa.html", context, error=error)
 
