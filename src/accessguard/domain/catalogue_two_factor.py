@@ -196,14 +196,16 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         ErrorCode.SMS_LIMIT_REACHED,
         429,
         "Too many SMS codes were asked for today.",
-        "Try again after the time shown, or use your authenticator app or a recovery code.",
+        "Try again after the time shown, or sign in from a device you used before, where "
+        "codes have a limit of their own.",
         title="Daily SMS limit reached",
         what_you_see="A message that no more SMS codes can be sent for now, with the time "
         "you can try again.",
         why="We send only a limited number of codes to one phone number and one account each "
         "day, so nobody can flood a phone with messages or run up costs through it.",
-        what_to_do="Wait until the time shown. Meanwhile, sign in with your authenticator app "
-        "or a recovery code if you have one.",
+        what_to_do="Wait until the time shown. Meanwhile, sign in from a phone or computer "
+        "you signed in with before: its codes are counted apart, so nobody else can use them "
+        "up. With an authenticator app or a recovery code, you can use those instead.",
         keywords="sms limit too many codes text messages daily limit",
     ),
     _entry(

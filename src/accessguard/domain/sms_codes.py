@@ -90,6 +90,16 @@ class CodeHasher:
         return any(results)
 
 
+def _sign_in_gap(account_id: str) -> str:
+    """The counter that spaces texts for sign-ins from unfamiliar devices to one account.
+
+    Each half-finished sign-in has its own code and cooldown, and the password alone opens a
+    new one: without a wait across them, whoever knows the password could fire the day's
+    texts at the owner's phone in seconds. Known devices have caps of their own and no gap;
+    a code used ends the wait, as the phone's holder has just shown up."""
+    return f"sms-gap:{account_id}"
+
+
 def _seconds(delta: timedelta) -> int:
     return max(1, ceil(delta.total_seconds()))
 
@@ -126,6 +136,10 @@ class SmsCodes:
             current = uow.sms.code(owner)
         self._refuse_if_too_soon(current, now)  # before the caps: a refusal costs nothing
         self._count_against_caps(account_id, phone, now, known_device)
+        purpose = owner.partition(":")[0]
+        gap = _sign_in_gap(account_id) if purpose == "sign_in" and not known_device else None
+        if gap is not None:
+            self._take_gap(gap, now)
         code = new_code()
         fresh = SmsCode(
             owner=owner,
@@ -141,14 +155,15 @@ class SmsCodes:
             )
             current = None if placed else uow.sms.code(owner)
         if not placed:  # a parallel request for this owner won
+            self._release_gap(gap)
             self._refuse_if_too_soon(current, now)
             raise SmsResendTooSoon(retry_after=_seconds(cooldown))
-        purpose = owner.partition(":")[0]
         try:
             self.sender.deliver_immediately(Message("sms", phone, template, {"code": code}))
         except SmsDeliveryFailed as failed:
             # Neither the code nor the number: the purpose and the account are enough to follow.
             log.warning("SMS code (%s) for account %s not delivered", purpose, account_id)
+            self._release_gap(gap)  # a failed send leaves no wait behind
             with self.uow() as uow:
                 uow.sms.drop_code(owner, fresh.code_digest)
                 uow.audit.record(self._event(account_id, purpose, failed.code.value, client))
@@ -178,6 +193,8 @@ class SmsCodes:
             claimed = uow.sms.claim(owner, tried.code_digest, now)
         if not claimed:
             raise MfaCodeReused()
+        if owner.startswith("sign_in:"):
+            self._release_gap(_sign_in_gap(account_id))  # the owner has the phone: no wait
         return tried
 
     def ensure_sendable(self, owner: str, account_id: str, phone: str) -> None:
@@ -201,6 +218,16 @@ class SmsCodes:
             free_at = current.created_at + IN_FLIGHT  # still with the gateway
         if free_at > now:
             raise SmsResendTooSoon(retry_after=_seconds(free_at - now))
+
+    def _take_gap(self, key: str, now: datetime) -> None:
+        # Taken before sending, atomically, so parallel sign-ins cannot all pass.
+        if self.throttle.hit(key, self.rules.sms_resend_cooldown_seconds, now) > 1:
+            _, retry_after = self.throttle.count(key, now)
+            raise SmsResendTooSoon(retry_after=max(1, retry_after))
+
+    def _release_gap(self, key: str | None) -> None:
+        if key is not None:
+            self.throttle.reset(key)
 
     def _count_against_caps(
         self, account_id: str, phone: str, now: datetime, known_device: str | None

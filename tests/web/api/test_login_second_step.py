@@ -385,3 +385,35 @@ def test_an_app_secret_no_configured_key_opens_is_a_retryable_answer_and_codes_s
     assert error_of(refused)["code"] == "service_unavailable"
     signed_in = second_step(rekeyed, token, "recovery_code", codes[0])
     assert signed_in.status_code == 200, signed_in.text
+
+
+def test_new_sign_ins_cannot_fire_texts_faster_than_the_cooldown(
+    client: TestClient, services: Services
+) -> None:
+    """Each half-finished sign-in has its own code, and the password alone opens another: the
+    cooldown holds across them, until the phone's holder uses a code."""
+    from tests.web.api.test_mfa_sms import PHONE, last_code
+
+    with_phone(client, services)
+
+    def text_for_a_new_sign_in(body: dict[str, str] | None = None) -> tuple[str, httpx.Response]:
+        sent = client.post(f"{API}/login", json=body, headers=APP) if body else login(client)
+        token = sent.json()["mfa_token"]
+        return token, client.post(f"{API}/login/mfa/sms", json={"mfa_token": token}, headers=APP)
+
+    owner, first = text_for_a_new_sign_in()
+    assert first.status_code == 202, first.text
+    _, flood = text_for_a_new_sign_in()
+    assert flood.status_code == 429
+    assert error_of(flood)["code"] == "sms_resend_too_soon"
+    assert 0 < error_of(flood)["retry_after"] <= services.rules.sms_resend_cooldown_seconds
+    finished = second_step(client, owner, "sms", last_code(services, PHONE))
+    assert finished.status_code == 200, finished.text
+    # The code was used: whoever holds the phone is there, and the next sign-in texts at once.
+    _, next_one = text_for_a_new_sign_in()
+    assert next_one.status_code == 202, next_one.text
+    # A device that signed in before is not held by strangers' texts.
+    known = {"email": "ada@example.com", "password": PASSWORD}
+    known["device_token"] = finished.json()["device_token"]
+    _, from_known = text_for_a_new_sign_in(known)
+    assert from_known.status_code == 202, from_known.text
