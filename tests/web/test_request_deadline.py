@@ -19,6 +19,7 @@ import uvicorn
 
 from accessguard.bootstrap import Services
 from accessguard.web.app import create_app
+from tests.conftest import _empty
 from tests.support import PASSWORD, free_port, make_account
 
 
@@ -78,6 +79,7 @@ class StallingProxy:
 @pytest.fixture
 def backend(pg_database: str) -> dict[str, Any]:
     """PostgreSQL only, through the proxy: SQLite has no connection to stall."""
+    _empty(pg_database)  # the run's shared database, as the other PostgreSQL tests find it
     return {"database_url": pg_database, "redis_url": None}
 
 
