@@ -539,6 +539,44 @@ def test_json_with_a_charset_parameter_is_json(client: TestClient) -> None:
     assert assert_envelope(response, catalogue(client))["code"] == "validation_error"
 
 
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("utf-16", json.dumps({"email": "ada@example.com", "password": PASSWORD}).encode("utf-16")),
+        ("utf-32", json.dumps({"email": "ada@example.com", "password": PASSWORD}).encode("utf-32")),
+        (
+            "bom",
+            b"\xef\xbb\xbf"
+            + json.dumps({"email": "ada@example.com", "password": PASSWORD}).encode(),
+        ),
+        (
+            "nan",
+            b'{"email": "ada@example.com", "password": "'
+            + PASSWORD.encode()
+            + b'", "device_token": NaN}',
+        ),
+        (
+            "repeated key",
+            b'{"email": "eve@example.com", "email": "ada@example.com", "password": "'
+            + PASSWORD.encode()
+            + b'"}',
+        ),
+    ],
+)
+def test_only_plain_utf8_json_is_read(
+    client: TestClient, services: Services, name: str, body: bytes
+) -> None:
+    """API.md's bodies are UTF-8 JSON. Python's parser also reads UTF-16 and -32, a BOM, NaN
+    and a repeated key (the last wins, where a proxy in front may read the first)."""
+    make_account(services)
+    response = client.post(f"{API}/login", content=body, headers=JSON)
+    assert response.status_code == 422, (name, response.text)
+    error = assert_envelope(response, catalogue(client))
+    assert error["code"] == "validation_error"
+    assert error["fields"][0]["field"] == "body"
+    assert PASSWORD not in response.text
+
+
 def test_odd_unicode_password_signs_in_and_its_canonical_twin_too(
     client: TestClient, services: Services
 ) -> None:

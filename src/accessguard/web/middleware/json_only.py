@@ -8,9 +8,17 @@ site, unless it carries its own `Authorization` (a token no other site can add).
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+import json
+from typing import Any
 
-from accessguard.domain.errors import AccessError, CsrfFailed, UnsupportedMediaType
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accessguard.domain.errors import (
+    AccessError,
+    CsrfFailed,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from accessguard.web.errors import envelope, request_id_of
 from accessguard.web.origin import from_another_site
 
@@ -39,6 +47,14 @@ class JsonOnlyMiddleware:
                 refusal = UnsupportedMediaType()
             elif b"authorization" not in headers and self._from_another_site(headers):
                 refusal = CsrfFailed()
+            elif has_body:
+                try:
+                    body = await _whole_body(receive)
+                except AccessError as too_large:  # the body limit, counted as it arrives
+                    refusal = too_large
+                else:
+                    refusal = _not_plain_json(body)
+                    receive = _replayed(body, receive)
             if refusal is not None:
                 response = envelope(refusal, request_id_of(scope))
                 await response(scope, receive, send)
@@ -53,3 +69,69 @@ class JsonOnlyMiddleware:
         }
         host = headers.get(b"host", b"").decode("latin-1")
         return from_another_site(said, host, self.public_origin)
+
+
+async def _whole_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replayed(body: bytes, receive: Receive) -> Receive:
+    """The body once more for the app, then whatever the client sends next (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+class _NotPlainJson(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        # The last would win here while a proxy or firewall in front may read the first: two
+        # parties must never see different credentials in one body.
+        raise _NotPlainJson("repeats a key")
+    return dict(pairs)
+
+
+def _no_constants(name: str) -> Any:
+    raise _NotPlainJson("holds NaN or Infinity, which JSON does not allow")
+
+
+def _not_plain_json(body: bytes) -> ValidationFailed | None:
+    """The contract's bodies are UTF-8 JSON (RFC 8259). Python's parser also takes UTF-16 and
+    UTF-32, a byte-order mark, NaN and repeated keys; those are refused here, with the body
+    never quoted. Malformed JSON is left to the framework's own `json_invalid` answer."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return _refused("is not UTF-8 text")
+    if text.startswith("\ufeff"):
+        return _refused("starts with a byte-order mark")
+    try:
+        json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
+    except _NotPlainJson as problem:
+        return _refused(str(problem))
+    except (ValueError, RecursionError):
+        return None  # malformed or absurdly deep: the framework's answer, as before
+    return None
+
+
+def _refused(problem: str) -> ValidationFailed:
+    return ValidationFailed(fields=[{"field": "body", "message": problem}])
