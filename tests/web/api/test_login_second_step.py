@@ -119,6 +119,7 @@ def test_wrong_codes_report_attempts_left_then_lock(
     assert len(alerts) == 1
     assert "wrong verification codes" in alerts[0]["body"]
     assert "/forgot-password" in alerts[0]["body"]
+    assert "/recover" in alerts[0]["body"]  # the way out for an owner who lost the phone
 
 
 def test_the_token_is_bound_to_the_client_and_used_once(
