@@ -217,9 +217,21 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _as_networks(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [ipaddress.ip_network(str(item), strict=False) for item in value]
-        return value
+        # Runs after the split above (before-validators run last-defined first). The entry
+        # is named by its place, as no message quotes a setting's value.
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return value
+        networks = []
+        for place, item in enumerate((str(i).strip() for i in items if str(i).strip()), 1):
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"entry {place} is not an address or network, such as 10.0.0.0/8, "
+                    "192.0.2.7 or 2001:db8::/32"
+                ) from None
+        return networks
 
     @model_validator(mode="after")
     def _refuse_impossible_combinations(self) -> Settings:

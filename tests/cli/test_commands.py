@@ -13,7 +13,7 @@ from accessguard.cli.main import app
 from accessguard.domain.errors import AccountLocked
 from accessguard.domain.model import ClientInfo
 from accessguard.settings import Settings
-from tests.support import PG_ADMIN_URL, inbox, require_postgres, token_from
+from tests.support import PG_ADMIN_URL, free_port, inbox, require_postgres, token_from
 
 runner = CliRunner()
 PASSWORD = "an operator chosen long password"
@@ -126,6 +126,7 @@ def test_demo_prints_working_credentials(monkeypatch: pytest.MonkeyPatch) -> Non
     [
         ("ACCESSGUARD_LOCKOUT_THRESHOLD", "abc", "ACCESSGUARD_LOCKOUT_THRESHOLD"),
         ("ACCESSGUARD_TRUSTED_PROXIES", "10.0.0.0/33", "ACCESSGUARD_TRUSTED_PROXIES"),
+        ("ACCESSGUARD_TRUSTED_PROXIES", "10.0.0.0/8,notanip", "entry 2 is not an address"),
         ("ACCESSGUARD_DATABASE_URL", "postgres://db/x", "postgresql+psycopg://"),
         ("ACCESSGUARD_PUBLIC_URL", "login.example.com", "ACCESSGUARD_PUBLIC_URL"),
         ("ACCESSGUARD_SMTP_FROM", "a@example.com\nBcc: b@example.com", "ACCESSGUARD_SMTP_FROM"),
@@ -230,3 +231,21 @@ def test_demo_refuses_outside_development_and_leaves_the_account_alone() -> None
         assert services.signin("ada@example.com", PASSWORD, None, ClientInfo("1.1.1.1", ""))
     finally:
         services.close()
+
+
+def test_a_short_password_names_the_minimum() -> None:
+    result = runner.invoke(
+        app, ["create-user", "ada@example.com", "--password-stdin"], input="too short\n"
+    )
+    assert result.exit_code == 1
+    assert "the limit is 15 characters" in result.output
+
+
+def test_redis_down_names_the_settings_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCESSGUARD_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    monkeypatch.setenv("ACCESSGUARD_REDIS_TIMEOUT_SECONDS", "0.2")
+    result = runner.invoke(
+        app, ["create-user", "ada@example.com", "--password-stdin"], input=PASSWORD + "\n"
+    )
+    assert result.exit_code == 1
+    assert "ACCESSGUARD_REDIS_URL" in result.output

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from accessguard.bootstrap import Services, build_services
 from accessguard.domain.emails import email_key
-from accessguard.domain.errors import AccessError
+from accessguard.domain.errors import AccessError, ServiceUnavailable
 from accessguard.domain.model import ClientInfo
 from accessguard.settings import Settings
 from accessguard.storage.sql.migrate import upgrade
@@ -141,8 +141,15 @@ def create_user(
         account = services.accounts.register(
             email, password, _CLI, verified=verified, role=role, by_operator=True
         )
+    except ServiceUnavailable:
+        _fail(
+            "The database or Redis did not answer; nothing was changed. Check that both run "
+            "and that ACCESSGUARD_DATABASE_URL and ACCESSGUARD_REDIS_URL name them."
+        )
     except AccessError as error:
-        _fail(f"{error.entry.message} {error.entry.remedy}")
+        limit = error.facts.get("min_length") or error.facts.get("max_length")
+        said = f" (the limit is {limit} characters)" if limit else ""
+        _fail(f"{error.entry.message}{said} {error.entry.remedy}")
     finally:
         services.close()
     if account is None:
