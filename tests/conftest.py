@@ -18,10 +18,9 @@ from accessguard.storage.sql.migrate import upgrade
 from accessguard.storage.sql.tables import metadata
 from accessguard.web.app import create_app
 from tests.support import (
-    PG_ADMIN_URL,
     REDIS_URL,
     SettableClock,
-    require_postgres,
+    new_pg_database,
     require_redis,
 )
 
@@ -33,19 +32,11 @@ TEST_KEY = "test-signing-key-" + "k" * 32
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """One migrated PostgreSQL database per run; tables are emptied between tests."""
-    require_postgres()
-    name = f"accessguard_test_{secrets.token_hex(4)}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    engine = sa.create_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with new_pg_database("accessguard_test") as url:
+        engine = sa.create_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 def _empty(url: str) -> None:

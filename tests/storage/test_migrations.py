@@ -4,7 +4,6 @@ added to tables.py without a migration (or the reverse) fails here, not in produ
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,21 +15,14 @@ from alembic.migration import MigrationContext
 
 from accessguard.bootstrap import Services
 from accessguard.storage.sql.tables import metadata
-from tests.support import PG_ADMIN_URL, require_postgres
+from tests.support import new_pg_database
 
 
 @pytest.fixture
 def fresh_pg_url() -> Iterator[str]:
     """An empty PostgreSQL database of its own, dropped after."""
-    require_postgres()
-    name = f"accessguard_fresh_{secrets.token_hex(4)}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with new_pg_database("accessguard_fresh") as url:
+        yield url
 
 
 def test_migrated_database_matches_the_tables_the_code_uses(services: Services) -> None:

@@ -53,6 +53,15 @@ def test_wrong_password_shows_the_generic_error_with_help_and_keeps_the_email(
     assert response.headers["x-request-id"] in response.text
 
 
+def follow_the_form_beside(client: TestClient, page: str, action: str) -> Any:
+    """Press the one-click form a refusal offers: it carries the address just typed."""
+    form = re.search(rf'<form method="post" action="{action}">(.*?)</form>', page, re.S)
+    assert form, f"no {action} form beside the refusal"
+    assert 'name="email" value="ada@example.com"' in form.group(1)
+    data = {"email": "ada@example.com", "csrf_token": csrf(form.group(1))}
+    return client.post(action, data=data, headers=HTML)
+
+
 def test_an_unconfirmed_address_gets_a_new_link_in_one_click(
     client: TestClient, services: Services
 ) -> None:
@@ -60,16 +69,7 @@ def test_an_unconfirmed_address_gets_a_new_link_in_one_click(
     refused = submit(client, PASSWORD)
     assert refused.status_code == 403
     assert "<code>email_not_verified</code>" in refused.text
-    form = re.search(
-        r'<form method="post" action="/verify-email/resend">(.*?)</form>', refused.text, re.S
-    )
-    assert form, "no resend form beside the refusal"
-    assert 'name="email" value="ada@example.com"' in form.group(1)
-    sent = client.post(
-        "/verify-email/resend",
-        data={"email": "ada@example.com", "csrf_token": csrf(form.group(1))},
-        headers=HTML,
-    )
+    sent = follow_the_form_beside(client, refused.text, "/verify-email/resend")
     assert sent.status_code == 200
     assert "/verify-email?token=" in inbox(services, "ada@example.com")[-1]["body"]
 
@@ -83,16 +83,7 @@ def test_lock_shows_when_it_ends_and_lifts_with_a_reset_in_one_click(
     assert response.status_code == 423
     assert "Locked until" in response.text
     assert "/help/account_locked" in response.text
-    form = re.search(
-        r'<form method="post" action="/forgot-password">(.*?)</form>', response.text, re.S
-    )
-    assert form, "no reset form beside the lock"
-    assert 'name="email" value="ada@example.com"' in form.group(1)
-    sent = client.post(
-        "/forgot-password",
-        data={"email": "ada@example.com", "csrf_token": csrf(form.group(1))},
-        headers=HTML,
-    )
+    sent = follow_the_form_beside(client, response.text, "/forgot-password")
     assert sent.status_code == 200
     link = token_from(inbox(services, "ada@example.com")[-1]["body"], "/reset-password")
     reset = client.post(
