@@ -161,9 +161,6 @@ class Passwords(PasswordUseCase):
                 raise InvalidCredentials()  # the current password is no longer this one
             self._replace(uow, account, new_hash, client, now, how="change")
             uow.sessions.revoke_all(account.id, now, except_id=auth.session.id)
-            # As after a reset: a lost-device case rested on the old password, and whoever
-            # changed it from a session has the second factor the case would remove.
-            uow.recovery_cases.cancel_active(account.id, now)
 
     def _check_current(
         self, account: Account, current: str, client: ClientInfo, now: datetime

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from accessguard.bootstrap import Services
 from accessguard.domain.emails import email_key
 from accessguard.domain.lockout import email_subject
-from accessguard.domain.model import ClientInfo, Device
+from accessguard.domain.model import Device
 from accessguard.domain.tokens import new_token
 from tests.domain.recovery_support import (
     API,
@@ -239,24 +239,5 @@ def test_a_password_reset_cancels_the_open_case(client: TestClient, services: Se
         f"{API}/password/reset", json={"token": token, "new_password": "a brand new passphrase"}
     )
     assert reset.status_code == 204
-    [case] = cases(services)
-    assert case["status"] == "cancelled"
-
-
-def test_a_password_change_cancels_the_open_case(client: TestClient, services: Services) -> None:
-    # Whoever changes the password from a session passed the second factor the case would
-    # remove; and the case's proof, the old password, is gone.
-    account = owner_with_factors(services)
-    request_recovery(client)
-    with services.uow() as uow:
-        token, _ = services.sessions.start(
-            uow, account.id, ClientInfo("203.0.113.5", "phone"), services.clock.now()
-        )
-    services.passwords.change(
-        services.sessions.authenticate(token),
-        PASSWORD,
-        "a brand new passphrase",
-        ClientInfo("203.0.113.5", "phone"),
-    )
     [case] = cases(services)
     assert case["status"] == "cancelled"
