@@ -225,8 +225,8 @@ _ENTRIES = [
     _entry(
         ErrorCode.RESET_TOKEN_INVALID,
         400,
-        "This password reset link is invalid, used or expired.",
-        "Ask for a new reset link.",
+        "This link to choose a password is invalid, used or expired.",
+        "Ask for a new link with “Forgot password”.",
         title="Password reset link not working",
         what_you_see="The reset page says the link is invalid or expired.",
         why="Links to choose a password work once and for a limited time: 30 minutes when "

@@ -135,11 +135,15 @@ class SmsCodes:
         with self.uow(read_only=True) as uow:
             current = uow.sms.code(owner)
         self._refuse_if_too_soon(current, now)  # before the caps: a refusal costs nothing
-        self._count_against_caps(account_id, phone, now, known_device)
         purpose = owner.partition(":")[0]
         gap = _sign_in_gap(account_id) if purpose == "sign_in" and not known_device else None
         if gap is not None:
-            self._take_gap(gap, now)
+            self._take_gap(gap, now)  # before the caps: a refusal for waiting costs nothing
+        try:
+            self._count_against_caps(account_id, phone, now, known_device)
+        except SmsLimitReached:
+            self._release_gap(gap)
+            raise
         code = new_code()
         fresh = SmsCode(
             owner=owner,
