@@ -32,6 +32,7 @@ from accessguard.domain.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from accessguard.domain.recovery_codes import looks_like_a_recovery_code
 from accessguard.domain.rules import Rules
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.sms_codes import SentCode, SmsCodes, masked
@@ -227,11 +228,14 @@ class Sms:
         def refusal() -> AccessError | None:
             if not self.hasher.verify(account.password_hash, prepare(checked_password)):
                 return InvalidCredentials()
+            if kind == "sms_removed" and looks_like_a_recovery_code(checked_code):
+                # The phone is lost. Only a removal: a change texts the new number first, and
+                # a code spent on a change that then fails at the gateway would be gone.
+                return self.totp.recovery.stand_in(account.id, checked_code)
             try:
                 self._check_current_code(account.id, checked_code)
             except InvalidMfaCode as wrong:
-                # attempts_left is filled in from the lockout count
-                return self.totp.recovery.in_place_of(account.id, checked_code, wrong)
+                return wrong  # attempts_left is filled in from the lockout count
             return None
 
         now = self.clock.now()

@@ -34,7 +34,12 @@ from accessguard.domain.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from accessguard.domain.recovery_codes import RecoveryCodes, owner_event, owner_notice
+from accessguard.domain.recovery_codes import (
+    RecoveryCodes,
+    looks_like_a_recovery_code,
+    owner_event,
+    owner_notice,
+)
 from accessguard.domain.rules import Rules
 from accessguard.domain.sessions import Authenticated
 
@@ -216,11 +221,12 @@ class Totp:
         def refusal() -> AccessError | None:
             if not self.hasher.verify(account.password_hash, prepare(password)):
                 return InvalidCredentials()
+            if looks_like_a_recovery_code(code):  # the phone with the app is lost
+                return self.recovery.stand_in(account.id, code)
             try:
                 self.verify(account.id, code, attempts_left=0)
             except InvalidMfaCode as wrong:
-                # attempts_left is filled in from the lockout count
-                return self.recovery.in_place_of(account.id, code, wrong)
+                return wrong  # attempts_left is filled in from the lockout count
             return None
 
         self.lockout.guard_owner_secret(self.uow, account, client, now, "totp_removed", refusal)

@@ -48,6 +48,11 @@ def shown(code: str) -> str:
     return f"{code[:5]}-{code[5:]}"
 
 
+def looks_like_a_recovery_code(typed: str) -> bool:
+    """Ten letters and digits, as printed: never a 6-digit code from an app or a text."""
+    return normalise(typed) is not None
+
+
 def normalise(typed: str) -> str | None:
     """The code as hashed, whatever the case, spaces, dashes and misread letters; None when it
     cannot be a code at all."""
@@ -201,19 +206,15 @@ class RecoveryCodes:
                 uow.outbox.add(notice, now)
             uow.audit.record(owner_event(account_id, "recovery_code_used", None, now))
 
-    def in_place_of(self, account_id: str, typed: str, refused: AccessError) -> AccessError | None:
-        """A code the app or the phone refused may be a recovery code: they stand in for a
-        lost device when removing or replacing it too, not only when signing in (NIST SP
-        800-63B-4 names saved codes as a way to bind a replacement). None when `typed` was an
-        unused code, now spent; else the refusal to give."""
-        if normalise(typed) is None:
-            return refused
+    def stand_in(self, account_id: str, typed: str) -> AccessError | None:
+        """A recovery code typed in place of a lost device's code to remove that device (NIST
+        SP 800-63B-4 names saved codes as a way to bind a replacement): None when it was an
+        unused code, now spent; else the refusal to give. Judged on its own, so a device
+        secret that cannot be read stands in no one's way."""
         try:
             self.use(account_id, typed)
-        except InvalidMfaCode:
+        except (InvalidMfaCode, RecoveryCodeUsed) as refused:
             return refused
-        except RecoveryCodeUsed as used:
-            return used
         return None
 
     def _require_second_factor(self, account_id: str) -> None:

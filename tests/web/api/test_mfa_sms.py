@@ -196,3 +196,30 @@ def test_a_lost_phone_holding_both_factors_is_removed_with_a_recovery_code(
         "sms": False,
         "recovery_codes_left": 9,
     }
+
+
+def test_a_phone_only_account_removes_its_lost_phone_with_a_recovery_code(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    """The codes outlive the app while a phone remains: they stand in for the phone too,
+    without a text to it first, and only for a removal (a change texts the new number, and
+    a code spent on one that fails at the gateway would be gone)."""
+    headers = signed_in(client, services)
+    enrol(client, services, headers)
+    seed = client.post(f"{API}/me/mfa/totp", json={"password": PASSWORD}, headers=headers)
+    app = pyotp.TOTP(seed.json()["secret"])
+    codes = client.post(
+        f"{API}/me/mfa/totp/confirm", json={"code": app.at(clock.now())}, headers=headers
+    ).json()["recovery_codes"]
+    clock.advance(seconds=30)
+    body = {"password": PASSWORD, "code": app.at(clock.now())}
+    assert client.request("DELETE", f"{API}/me/mfa/totp", json=body, headers=headers).is_success
+
+    change = {"phone": NEW_PHONE, "password": PASSWORD, "code": codes[0]}
+    refused = client.post(f"{API}/me/mfa/sms", json=change, headers=headers)
+    assert refused.status_code == 401
+    assert error(refused)["code"] in {"invalid_mfa_code", "sms_code_expired"}
+    removal = {"password": PASSWORD, "code": codes[0]}  # not spent by the refused change
+    removed = client.request("DELETE", f"{API}/me/mfa/sms", json=removal, headers=headers)
+    assert removed.status_code == 204, removed.text
+    assert client.get(f"{API}/me", headers=headers).json()["mfa"]["sms"] is False

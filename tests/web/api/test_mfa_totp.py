@@ -4,6 +4,7 @@ guessing limit, and the error envelopes of the TOTP codes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from xml.etree import ElementTree
 
@@ -253,3 +254,23 @@ def test_a_lost_app_is_removed_with_a_recovery_code_and_a_new_one_set_up(
     assert "authenticator app was removed" in inbox(services, "ada@example.com")[-1]["body"]
     new_phone = client.post(f"{API}/me/mfa/totp", json={"password": PASSWORD}, headers=phone_lost)
     assert new_phone.status_code == 200, new_phone.text
+
+
+def test_an_app_no_configured_key_can_read_is_removed_with_a_recovery_code(
+    client: TestClient,
+    services: Services,
+    clock: SettableClock,
+    client_factory: Callable[..., TestClient],
+) -> None:
+    """After a restart without the key the app's secret was sealed under, its codes cannot
+    be checked; a recovery code removes it so that it can be set up again."""
+    headers = signed_in(client, services)
+    started = client.post(f"{API}/me/mfa/totp", headers=headers)
+    app = pyotp.TOTP(started.json()["secret"])
+    codes = client.post(
+        f"{API}/me/mfa/totp/confirm", json={"code": app.at(clock.now())}, headers=headers
+    ).json()["recovery_codes"]
+    rekeyed = client_factory(secret_keys=["another-signing-key-" + "z" * 32])
+    body = {"password": PASSWORD, "code": codes[0]}
+    removed = rekeyed.request("DELETE", f"{API}/me/mfa/totp", json=body, headers=headers)
+    assert removed.status_code == 204, removed.text
