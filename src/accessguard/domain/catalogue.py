@@ -180,8 +180,8 @@ _ENTRIES = [
         what_you_see="A message that the form expired or came from another site.",
         why="Every form carries a security token tied to your browser and your sign-in, so "
         "other web sites cannot submit forms in your name. The token was missing, old or "
-        "from another browser, for example after cookies were cleared, after you signed in "
-        "or out in another tab, or when the page was open for a long time.",
+        "from another browser, for example after cookies were cleared, after you signed out "
+        "and in again in another tab, or when the page was open for a long time.",
         what_to_do="Reload the page and try again. Make sure cookies are allowed for this site.",
         keywords="form expired csrf token reload page cookies",
     ),

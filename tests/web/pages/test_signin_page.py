@@ -221,3 +221,32 @@ def test_a_csrf_cookie_in_non_ascii_text_is_refused_not_a_crash(
         follow_redirects=False,
     )
     assert response.status_code == 403
+
+
+def test_a_sign_in_form_left_open_in_another_tab_still_signs_in(
+    client: TestClient, services: Services
+) -> None:
+    """Forms used before there is a session are not bound to one: signing in in one tab must
+    not turn the other tab's sign-in form into 'form expired'."""
+    make_account(services)
+    left_open = csrf(client.get("/login", headers=HTML).text)
+    assert submit(client, PASSWORD).status_code == 303  # the other tab
+    form = {"email": "ada@example.com", "password": PASSWORD, "csrf_token": left_open}
+    again = client.post("/login", data=form, headers=HTML, follow_redirects=False)
+    assert again.status_code == 303, again.text
+
+
+def test_signing_out_in_a_tab_whose_session_ended_in_another_just_signs_out(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services)
+    assert submit(client, PASSWORD).status_code == 303
+    account_page = client.get("/account", headers=HTML).text
+    tab_a, tab_c = csrf(account_page), csrf(account_page)
+    first = client.post("/logout", data={"csrf_token": tab_c}, headers=HTML, follow_redirects=False)
+    assert first.headers["location"] == "/login?signed_out=true"
+    second = client.post(
+        "/logout", data={"csrf_token": tab_a}, headers=HTML, follow_redirects=False
+    )
+    assert second.status_code == 303
+    assert second.headers["location"] == "/login?signed_out=true"

@@ -118,7 +118,7 @@ def register_submit(
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     try:
-        check_csrf(request, csrf_token)
+        check_csrf(request, csrf_token, session_bound=False)
         body = validated(Credentials, email=email, password=password)
         svc.accounts.register(body.email, body.password, client)
     except AccessError as error:
@@ -163,7 +163,7 @@ def verify_email_submit(
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     try:
-        check_csrf(request, csrf_token)
+        check_csrf(request, csrf_token, session_bound=False)
         svc.accounts.verify_email(token, client)
     except VerificationTokenInvalid as error:
         return _verify_page(request, "resend", error=error)
@@ -181,7 +181,7 @@ def resend_submit(
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     try:
-        check_csrf(request, csrf_token)
+        check_csrf(request, csrf_token, session_bound=False)
         body = validated(EmailBody, email=email)
         svc.accounts.resend_verification(body.email, client)
     except AccessError as error:
@@ -209,7 +209,7 @@ def forgot_submit(
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     try:
-        check_csrf(request, csrf_token)
+        check_csrf(request, csrf_token, session_bound=False)
         body = validated(EmailBody, email=email)
         svc.passwords.forgot(body.email, client)
     except AccessError as error:
@@ -276,7 +276,7 @@ def reset_submit(
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     try:
-        check_csrf(request, csrf_token)
+        check_csrf(request, csrf_token, session_bound=False)
         body = validated(NewPasswordForm, new_password=new_password)
         link = svc.passwords.reset(token, body.new_password, client)
     except ResetTokenInvalid as error:

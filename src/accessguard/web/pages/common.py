@@ -48,21 +48,27 @@ def _csrf_value(request: Request, cookie_value: str) -> str:
     return f"csrf|{bound}|{cookie_value}"
 
 
-def check_csrf(request: Request, form_token: str) -> None:
+def check_csrf(request: Request, form_token: str, *, session_bound: bool = True) -> None:
+    """`session_bound=False` for the forms used before there is a session (sign-in, sign-up,
+    links from emails, the second step, lost-device requests): a session begun in another tab
+    meanwhile must not turn them into "form expired", and there is no session of theirs for
+    an attacker to ride. Forms that act on a session stay bound to it."""
     settings = _services(request).settings
     host = request.headers.get("host", request.url.netloc)
     if from_another_site(request.headers, host, origin_of(settings.public_url)):
         raise CsrfFailed()
     cookie = request.cookies.get(csrf_cookie_name(request), "")
     signed_value = _services(request).device_signer.unsign(form_token) if form_token else None
+    if not cookie or signed_value is None:
+        raise CsrfFailed()
+    if session_bound:
+        expected, presented = _csrf_value(request, cookie), signed_value
+    else:
+        label, _, rest = signed_value.partition("|")
+        expected, presented = cookie, rest.partition("|")[2] if label == "csrf" else ""
     # Bytes: a str comparison raises on non-ASCII text, and a cookie can hold any.
-    if (
-        not cookie
-        or signed_value is None
-        or not hmac.compare_digest(
-            signed_value.encode("utf-8", "replace"),
-            _csrf_value(request, cookie).encode("utf-8", "replace"),
-        )
+    if not hmac.compare_digest(
+        presented.encode("utf-8", "replace"), expected.encode("utf-8", "replace")
     ):
         raise CsrfFailed()
 

@@ -97,7 +97,7 @@ def second_step_submit(
     token = request.cookies.get(cookies.mfa_cookie_name(svc.settings), "")
     device = cookies.device_token(request, svc.settings)
     try:
-        check_csrf(request, csrf_token)
+        check_csrf(request, csrf_token, session_bound=False)
         if not token:
             raise MfaTokenInvalid()
         result = svc.second_step(token, method, code, device, client)
@@ -123,7 +123,7 @@ def send_code(
     target = local_path(next)
     token = request.cookies.get(cookies.mfa_cookie_name(svc.settings), "")
     try:
-        check_csrf(request, csrf_token)
+        check_csrf(request, csrf_token, session_bound=False)
         if not token:
             raise MfaTokenInvalid()
         svc.second_step.send_sms(token, client)

@@ -79,7 +79,7 @@ def recover_submit(
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     try:
-        check_csrf(request, csrf_token)
+        check_csrf(request, csrf_token, session_bound=False)
         body = validated(RecoveryRequestBody, email=email, password=password, details=details)
         device_token = cookies.device_token(request, svc.settings)
         reference = svc.recovery.open(body.email, body.password, body.details, device_token, client)
@@ -125,7 +125,7 @@ def cancel_submit(
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     try:
-        check_csrf(request, csrf_token)
+        check_csrf(request, csrf_token, session_bound=False)
         case = svc.recovery.cancel(token, client)
     except RecoveryTokenInvalid as error:
         return _cancel_page(request, "invalid", error=error)

@@ -59,7 +59,7 @@ def login_submit(
 ) -> Response:
     target = local_path(next)
     try:
-        check_csrf(request, csrf_token)
+        check_csrf(request, csrf_token, session_bound=False)
         # The API's schema decides, so a NUL or a control character never reaches storage.
         body = validated(Credentials, email=email, password=password)
         device = cookies.device_token(request, svc.settings)
@@ -87,10 +87,11 @@ def logout_submit(
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
-    check_csrf(request, csrf_token)
     auth = signed_in(request)
     if auth is not None:
+        check_csrf(request, csrf_token)
         svc.sessions.logout(auth, client)
+    # No live session (signed out in another tab, say): nothing to end, so no form to check.
     response = RedirectResponse("/login?signed_out=true", status_code=303)
     cookies.clear_session(response, svc.settings)
     return response
