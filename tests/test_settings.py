@@ -61,3 +61,9 @@ def test_a_support_address_is_a_web_page_or_a_mailbox(address: str) -> None:
 def test_a_support_address_that_would_not_work_as_a_link_is_refused(address: str) -> None:
     with pytest.raises(ValidationError, match="support_url"):
         settings(support_url=address)
+
+
+def test_a_request_deadline_shorter_than_a_database_wait_is_refused() -> None:
+    with pytest.raises(ValidationError, match="REQUEST_TIMEOUT_SECONDS must be more than"):
+        settings(request_timeout_seconds=5, db_timeout_seconds=5)
+    assert settings(request_timeout_seconds=7, db_timeout_seconds=5).request_timeout_seconds == 7

@@ -129,7 +129,8 @@ class Settings(BaseSettings):
         30.0,
         gt=0,
         description="Longest a request waits for its answer; past it the client gets "
-        "service_unavailable (a stalled dependency), while the work goes on in the background.",
+        "request_timed_out (a stalled dependency, or a body sent too slowly), while the work "
+        "goes on in the background. More than DB_TIMEOUT_SECONDS + 1.",
     )
     db_pool_size: int = Field(
         20,
@@ -235,6 +236,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_impossible_combinations(self) -> Settings:
+        if self.request_timeout_seconds <= self.db_timeout_seconds + 1:
+            # /readyz gives its checks DB_TIMEOUT + 1 s: the deadline must leave it room to
+            # answer "unavailable" itself, and a request room for one full database wait.
+            raise ValueError(
+                "ACCESSGUARD_REQUEST_TIMEOUT_SECONDS must be more than "
+                "ACCESSGUARD_DB_TIMEOUT_SECONDS + 1"
+            )
         host = urlsplit(self.public_url).hostname or ""
         if self.env == "production" and not self.cookie_secure and host not in _LOOPBACK_HOSTS:
             raise ValueError(

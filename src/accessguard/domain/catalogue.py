@@ -264,6 +264,22 @@ _ENTRIES = [
         keywords="unavailable down outage connection failed timeout error",
     ),
     _entry(
+        ErrorCode.REQUEST_TIMED_OUT,
+        503,
+        "This took too long, and we stopped waiting for it.",
+        "It may still have gone through: check, for example on your account page, before you "
+        "try again.",
+        title="Request took too long",
+        what_you_see="A message that the request took too long.",
+        why="A part of the service, or the connection from your device, was too slow to "
+        "finish the request in time. Rather than leave you waiting, we answer; the change you "
+        "asked for may still be completed a moment later.",
+        what_to_do="Wait a few seconds, then look whether it happened (your account page, the "
+        "email we send for most changes) before you send it again. The status page shows "
+        "whether the service is up.",
+        keywords="took too long timeout slow connection request timed out",
+    ),
+    _entry(
         ErrorCode.INTERNAL_ERROR,
         500,
         "Something went wrong on our side.",

@@ -49,6 +49,7 @@ class ErrorCode(StrEnum):
     SMS_LIMIT_REACHED = "sms_limit_reached"
     PHONE_NUMBER_INVALID = "phone_number_invalid"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    REQUEST_TIMED_OUT = "request_timed_out"
     RECOVERY_TOKEN_INVALID = "recovery_token_invalid"
     RECOVERY_CASE_CLOSED = "recovery_case_closed"
     DETAILS_CONTAIN_PASSWORD = "details_contain_password"
@@ -246,6 +247,16 @@ class SmsResendTooSoon(AccessError):
     code = ErrorCode.SMS_RESEND_TOO_SOON
 
     def __init__(self, *, retry_after: int) -> None:
+        super().__init__(retry_after=retry_after)
+
+
+class RequestTimedOut(AccessError):
+    """No answer in time, while the work may still finish: unlike `ServiceUnavailable`, the
+    client cannot be told that nothing changed."""
+
+    code = ErrorCode.REQUEST_TIMED_OUT
+
+    def __init__(self, *, retry_after: int = 5) -> None:
         super().__init__(retry_after=retry_after)
 
 

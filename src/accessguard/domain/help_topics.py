@@ -401,7 +401,12 @@ TOPICS: tuple[HelpTopic, ...] = (
         contact_support="Contact support if it lasts more than a few minutes while the status "
         "page shows everything working. Give the time, the error reference and your network "
         "(home, office, mobile, VPN). " + _NEVER_SECRETS,
-        codes=(E.SERVICE_UNAVAILABLE, E.TOO_MANY_REQUESTS, E.SMS_DELIVERY_FAILED),
+        codes=(
+            E.SERVICE_UNAVAILABLE,
+            E.REQUEST_TIMED_OUT,
+            E.TOO_MANY_REQUESTS,
+            E.SMS_DELIVERY_FAILED,
+        ),
     ),
     HelpTopic(
         slug="maintenance",

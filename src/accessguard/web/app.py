@@ -120,10 +120,11 @@ def create_app(
         app.include_router(dev_outbox.router)
     # Added last = outermost: every answer, refusals by the inner middlewares included,
     # carries a request reference and the security headers; HEAD is logged as HEAD.
-    # Innermost: its late answer goes out through all the others, with their headers.
-    app.add_middleware(DeadlineMiddleware, seconds=services.settings.request_timeout_seconds)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(JsonOnlyMiddleware, public_origin=origin_of(services.settings.public_url))
+    # Around the JSON check, which reads the whole body, so a slow body is bounded too; its
+    # late answer still goes out with the reference and the security headers.
+    app.add_middleware(DeadlineMiddleware, seconds=services.settings.request_timeout_seconds)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, https_only=services.settings.cookie_secure)
     app.add_middleware(RequestIdMiddleware)

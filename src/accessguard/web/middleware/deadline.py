@@ -1,11 +1,13 @@
-"""No request hangs: past `seconds` without an answer, the client gets `service_unavailable`.
+"""No request hangs: past `seconds` without an answer, the client gets `request_timed_out`.
 
 Every dependency has its own time limit (pool waits, statements, Redis, the SMS gateway), but
 not every stall shows up as one: a database host that stops answering on an open connection
 (a frozen server, a half-open partition) leaves a worker thread waiting on its socket, and
 no statement timeout reaches it because the server never saw the statement. A thread cannot
 be stopped from outside, so the work goes on in the background and whatever it sends later
-is dropped; the client hears now, with the catalogue's retryable error.
+is dropped; the client hears now, and is told to check whether it went through before
+trying again (the work may still finish: `service_unavailable` would say nothing changed).
+It also bounds a client that sends its body too slowly, so its words blame no one.
 
 A timer per request, not a task: this wraps every request, /me and /healthz included, and a
 timer costs a few microseconds where a task and a wait cost several times that.
@@ -20,7 +22,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from accessguard.domain.errors import ServiceUnavailable
+from accessguard.domain.errors import RequestTimedOut
 from accessguard.web.errors import request_id_of, respond
 
 log = logging.getLogger("accessguard.request")
@@ -65,7 +67,7 @@ class DeadlineMiddleware:
         # The request's own log line comes only when its work ends, if ever: this one
         # carries the reference the client is shown.
         log.warning(
-            "request_id=%s gave up after %.0f s: service_unavailable",
+            "request_id=%s gave up after %.1f s: request_timed_out",
             request_id_of(scope),
             self.seconds,
         )
@@ -73,5 +75,5 @@ class DeadlineMiddleware:
         async def no_body() -> Message:
             return {"type": "http.disconnect"}
 
-        response = respond(Request(scope), ServiceUnavailable())
+        response = respond(Request(scope), RequestTimedOut())
         await response(scope, no_body, send)
