@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 
 import httpx
-import pyotp
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
 from tests.support import PASSWORD, SettableClock, inbox, mailbox, make_account
+from tests.web.api.test_mfa_totp import app_with_codes
 
 API = "/api/v1"
 PHONE = "+4915123456789"
@@ -179,11 +179,7 @@ def test_a_lost_phone_holding_both_factors_is_removed_with_a_recovery_code(
 ) -> None:
     headers = signed_in(client, services)
     enrol(client, services, headers)
-    seed = client.post(f"{API}/me/mfa/totp", json={"password": PASSWORD}, headers=headers)
-    app = pyotp.TOTP(seed.json()["secret"])
-    codes = client.post(
-        f"{API}/me/mfa/totp/confirm", json={"code": app.at(clock.now())}, headers=headers
-    ).json()["recovery_codes"]
+    _, codes = app_with_codes(client, headers, clock)
     removal = client.request(
         "DELETE",
         f"{API}/me/mfa/sms",
@@ -206,11 +202,7 @@ def test_a_phone_only_account_removes_its_lost_phone_with_a_recovery_code(
     a code spent on one that fails at the gateway would be gone)."""
     headers = signed_in(client, services)
     enrol(client, services, headers)
-    seed = client.post(f"{API}/me/mfa/totp", json={"password": PASSWORD}, headers=headers)
-    app = pyotp.TOTP(seed.json()["secret"])
-    codes = client.post(
-        f"{API}/me/mfa/totp/confirm", json={"code": app.at(clock.now())}, headers=headers
-    ).json()["recovery_codes"]
+    app, codes = app_with_codes(client, headers, clock)
     clock.advance(seconds=30)
     body = {"password": PASSWORD, "code": app.at(clock.now())}
     assert client.request("DELETE", f"{API}/me/mfa/totp", json=body, headers=headers).is_success

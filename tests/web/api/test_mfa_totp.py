@@ -40,6 +40,19 @@ def enrol(client: TestClient, headers: dict[str, str], clock: SettableClock) -> 
     return secret
 
 
+def app_with_codes(
+    client: TestClient, headers: dict[str, str], clock: SettableClock
+) -> tuple[pyotp.TOTP, list[str]]:
+    """An authenticator app set up for the signed-in account: its codes, and the recovery
+    codes that came with it."""
+    started = client.post(f"{API}/me/mfa/totp", json={"password": PASSWORD}, headers=headers)
+    app = pyotp.TOTP(started.json()["secret"])
+    confirmed = client.post(
+        f"{API}/me/mfa/totp/confirm", json={"code": app.at(clock.now())}, headers=headers
+    )
+    return app, list(confirmed.json()["recovery_codes"])
+
+
 def error(response: httpx.Response) -> dict[str, object]:
     body = response.json()
     assert set(body) == {"error"}
@@ -225,11 +238,7 @@ def test_a_lost_app_is_removed_with_a_recovery_code_and_a_new_one_set_up(
     """The customer whose phone is gone signs in with one recovery code, removes the old app
     with another, and sets up the new phone: no support case, no wait."""
     headers = signed_in(client, services)
-    started = client.post(f"{API}/me/mfa/totp", headers=headers)
-    secret = pyotp.TOTP(started.json()["secret"])
-    codes = client.post(
-        f"{API}/me/mfa/totp/confirm", json={"code": secret.at(clock.now())}, headers=headers
-    ).json()["recovery_codes"]
+    _, codes = app_with_codes(client, headers, clock)
 
     begun = client.post(f"{API}/login", json={"email": "ada@example.com", "password": PASSWORD})
     finished = client.post(
@@ -265,11 +274,7 @@ def test_an_app_no_configured_key_can_read_is_removed_with_a_recovery_code(
     """After a restart without the key the app's secret was sealed under, its codes cannot
     be checked; a recovery code removes it so that it can be set up again."""
     headers = signed_in(client, services)
-    started = client.post(f"{API}/me/mfa/totp", headers=headers)
-    app = pyotp.TOTP(started.json()["secret"])
-    codes = client.post(
-        f"{API}/me/mfa/totp/confirm", json={"code": app.at(clock.now())}, headers=headers
-    ).json()["recovery_codes"]
+    _, codes = app_with_codes(client, headers, clock)
     rekeyed = client_factory(secret_keys=["another-signing-key-" + "z" * 32])
     body = {"password": PASSWORD, "code": codes[0]}
     removed = rekeyed.request("DELETE", f"{API}/me/mfa/totp", json=body, headers=headers)
