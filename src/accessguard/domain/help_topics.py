@@ -203,7 +203,9 @@ TOPICS: tuple[HelpTopic, ...] = (
             "after a waiting period of 48 hours; we email you again when the request is "
             "approved and when it is carried out.",
             "During the waiting period the cancel link in either email stops the request. If "
-            "you did not ask for it, cancel it and reset your password: someone knows it.",
+            "you did not ask for it, cancel it and reset your password: someone knows it. "
+            "A password reset also ends the request, as it rested on the old password; we "
+            "email you when it does, and you can open a new one with the new password.",
             "Afterwards every session is signed out and withdrawals stay on hold for a while. "
             "Sign in with your password, set up your new device and save new recovery codes.",
         ),

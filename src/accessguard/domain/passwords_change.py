@@ -19,6 +19,7 @@ from accessguard.domain.lockout import Lockout, device_subject, email_subject
 from accessguard.domain.model import Account, AuditEvent, ClientInfo
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import UnitOfWork
+from accessguard.domain.recovery_cases import cancelled_notice, case_event
 from accessguard.domain.rules import Rules
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.tokens import digest, new_token
@@ -134,7 +135,10 @@ class Passwords(PasswordUseCase):
                 # A lost-device case rested on knowing the old password; whoever reset it
                 # has shown the inbox instead, so the case waits on nothing now (its owner
                 # can open a new one). Left running, it would strip 2FA from the new password.
-                uow.recovery_cases.cancel_active(account.id, now)
+                case = uow.recovery_cases.cancel_active(account.id, now)
+                if case is not None:
+                    uow.outbox.add(cancelled_notice(account, case, now, by=RESET), now)
+                    uow.audit.record(case_event(case, "recovery_cancelled", client, now, by=RESET))
                 subjects = [email_subject(account.email_key)]
                 subjects += [device_subject(d) for d in uow.devices.ids_for(account.id)]
                 uow.lockouts.unlock(subjects)

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from accessguard.domain.errors import ValidationFailed
-from accessguard.domain.model import Account, Message
+from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message
 from accessguard.domain.tokens import Signer
 
 
@@ -130,3 +130,26 @@ def case_facts(case: RecoveryCase) -> dict[str, Any]:
         "country": case.country or "unknown",
         "user_agent": case.user_agent[:200],
     }
+
+
+def cancelled_notice(account: Account, case: RecoveryCase, now: datetime, *, by: str) -> Message:
+    """The owner's mail that a case ended before it took effect. `by` says how: "link" (the
+    owner's cancel link) or "password_reset" (the case rested on the old password, so a reset
+    ends it, and its owner must hear that the request is gone, not find out from support)."""
+    facts = {**case_facts(case), "cancelled_at": now.isoformat(timespec="minutes"), "by": by}
+    return notice(account, "recovery_cancelled", **facts)
+
+
+def case_event(
+    case: RecoveryCase,
+    kind: str,
+    client: ClientInfo,
+    now: datetime,
+    outcome: str = "success",
+    **detail: str,
+) -> AuditEvent:
+    """The audit row of something that happened to a case."""
+    facts = {"case_id": case.id, "reference": case.reference, **detail}
+    return AuditEvent(
+        now, kind, outcome, case.account_id, client.ip, client.user_agent[:300], facts
+    )

@@ -33,6 +33,8 @@ from accessguard.domain.recovery_cases import (
     CaseStatus,
     RecoveryCase,
     cancel_token,
+    cancelled_notice,
+    case_event,
     case_facts,
     clean_text,
     new_reference,
@@ -105,9 +107,8 @@ class RecoveryRequests:
             case = uow.recovery_cases.cancel(digest(token), now)
             account = uow.accounts.get(case.account_id) if case else None
             if case is not None and account is not None:
-                facts = {**case_facts(case), "cancelled_at": now.isoformat(timespec="minutes")}
-                uow.outbox.add(notice(account, "recovery_cancelled", **facts), now)
-                uow.audit.record(_event(case, "recovery_cancelled", client, now))
+                uow.outbox.add(cancelled_notice(account, case, now, by="link"), now)
+                uow.audit.record(case_event(case, "recovery_cancelled", client, now))
         if case is None:
             raise RecoveryTokenInvalid()
         return case
@@ -133,7 +134,7 @@ class RecoveryRequests:
             # A fresh reference, as for a wrong password: the case's own would tell whoever
             # asks twice that this password is right and a case is open. Its owner has the
             # real one in the email the case sent.
-            uow.audit.record(_event(active, KIND, client, now, outcome="already_open"))
+            uow.audit.record(case_event(active, KIND, client, now, outcome="already_open"))
             return new_reference()
         case = RecoveryCase(
             id=str(uuid.uuid4()),
@@ -151,7 +152,7 @@ class RecoveryRequests:
         uow.recovery_cases.add(case, digest(token))
         link = self._rules.link("/recover/cancel", token)
         uow.outbox.add(notice(account, "recovery_requested", **case_facts(case), link=link), now)
-        uow.audit.record(_event(case, KIND, client, now))
+        uow.audit.record(case_event(case, KIND, client, now))
         return case.reference
 
 
@@ -171,12 +172,3 @@ def _plain_event(
     account_id: str | None, outcome: str, client: ClientInfo, now: datetime
 ) -> AuditEvent:
     return AuditEvent(now, KIND, outcome, account_id, client.ip, client.user_agent[:300])
-
-
-def _event(
-    case: RecoveryCase, kind: str, client: ClientInfo, now: datetime, outcome: str = "success"
-) -> AuditEvent:
-    detail = {"case_id": case.id, "reference": case.reference}
-    return AuditEvent(
-        now, kind, outcome, case.account_id, client.ip, client.user_agent[:300], detail
-    )

@@ -241,3 +241,29 @@ def test_a_password_reset_cancels_the_open_case(client: TestClient, services: Se
     assert reset.status_code == 204
     [case] = cases(services)
     assert case["status"] == "cancelled"
+
+
+def test_the_owner_hears_that_a_password_reset_cancelled_the_case(
+    client: TestClient, services: Services
+) -> None:
+    # Without a word the owner would wait out the 48 hours for a request that is gone.
+    account = owner_with_factors(services)
+    reference = request_recovery(client)
+    client.post(f"{API}/password/forgot", json={"email": OWNER})
+    token = token_from(inbox(services, OWNER)[-1]["body"], "/reset-password")
+    client.post(f"{API}/password/reset", json={"token": token, "new_password": "a new passphrase"})
+    [notice] = [m for m in inbox(services, OWNER) if "cancelled" in m["subject"]]
+    assert reference in notice["body"]
+    assert "password of your account was reset" in notice["body"]
+    assert "/recover" in notice["body"]
+    assert ("recovery_cancelled", "success") in audit_kinds(services, account.id)
+
+
+def test_a_password_reset_with_no_open_case_sends_no_cancel_notice(
+    client: TestClient, services: Services
+) -> None:
+    owner_with_factors(services)
+    client.post(f"{API}/password/forgot", json={"email": OWNER})
+    token = token_from(inbox(services, OWNER)[-1]["body"], "/reset-password")
+    client.post(f"{API}/password/reset", json={"token": token, "new_password": "a new passphrase"})
+    assert not [m for m in inbox(services, OWNER) if "cancelled" in m["subject"]]
