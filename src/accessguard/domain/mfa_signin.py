@@ -89,8 +89,7 @@ class SecondStep:
             lock = uow.lockouts.get(challenge.subject)
         locked = locked_refusal(lock, now)
         if locked is not None:
-            with self._uow() as uow:
-                uow.challenges.void_all(challenge.account_id, now)
+            self._void_pending(challenge.account_id, now)
             raise locked
         return OpenChallenge(challenge, lock)
 
@@ -173,8 +172,7 @@ class SecondStep:
             )
             assert locked is not None  # noqa: S101 - the threshold is reached
             uow.audit.record(self._event(challenge, method, locked.code.value, client, now))
-        with self._uow() as uow:
-            uow.challenges.void_all(challenge.account_id, now)
+        self._void_pending(challenge.account_id, now)
         raise locked
 
     def _refuse(self, opened: OpenChallenge, method: str, client: ClientInfo) -> NoReturn:
@@ -192,11 +190,15 @@ class SecondStep:
                 # This attempt locked it (exactly one does): the owner hears once per lock.
                 self._alert_owner(uow, challenge.account_id, client, now, locked)
         if locked is not None:
-            # On its own: a transaction that still held this challenge's row while waiting for
-            # every other row of the account would deadlock with racers doing the same.
-            with self._uow() as uow:
-                uow.challenges.void_all(challenge.account_id, now)
+            self._void_pending(challenge.account_id, now)
         raise refusal
+
+    def _void_pending(self, account_id: str, now: datetime) -> None:
+        """End every half-finished sign-in of a locked account. In a unit of its own: one that
+        still held a challenge's row while waiting for every other row of the account would
+        deadlock with racers doing the same."""
+        with self._uow() as uow:
+            uow.challenges.void_all(account_id, now)
 
     def _alert_owner(
         self, uow: UnitOfWork, account_id: str, client: ClientInfo, now: datetime, lock: AccessError
