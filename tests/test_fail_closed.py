@@ -94,10 +94,13 @@ def test_counted_requests_with_redis_down_answer_service_unavailable(
 def test_readyz_reports_redis_down_and_503(redis_down: TestClient) -> None:
     response = redis_down.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {
-        "status": "unavailable",
-        "checks": {"database": "ok", "redis": "unavailable"},
-    }
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"] == {"database": "ok", "redis": "unavailable"}
+    # Like every non-2xx answer: the contract's error body, its reference in the log line.
+    assert body["error"]["code"] == "service_unavailable"
+    assert body["error"]["reference"] == response.headers["X-Request-ID"]
+    assert response.headers["Retry-After"] == str(body["error"]["retry_after"])
 
 
 def test_readyz_is_200_when_healthy(client: TestClient, backend: dict[str, Any]) -> None:

@@ -49,7 +49,9 @@ def test_repeated_failures_show_the_lock_and_when_it_ends(page: Page, services: 
     for _ in range(threshold):
         sign_in(page, email, "still not the password")
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("Locked until")
+    # The wrong password that locked is answered as a wrong password, and says until when.
+    expect(alert).to_contain_text("Incorrect email or password.")
+    expect(alert).to_contain_text("is locked until")
     ends = datetime.fromisoformat(alert.locator("time[datetime]").get_attribute("datetime") or "")
     assert ends > datetime.now(UTC)
     # The end time stays on the page once the countdown script has been running a while.
@@ -59,10 +61,14 @@ def test_repeated_failures_show_the_lock_and_when_it_ends(page: Page, services: 
     shown = minute + timedelta(minutes=1) if ends > minute else minute
     expect(alert).to_contain_text(shown.strftime("%H:%M"))
     # Even the right password is refused while the lock holds.
+    page.clock.install()
     sign_in(page, email, PASSWORD)
     expect(page.get_by_role("alert")).to_contain_text("Locked until")
     assert urlsplit(page.url).path == "/login"
     check_page(page, "login-locked")
+    # When the countdown ends, the sentence says so in words that read.
+    page.clock.run_for(services.settings.lockout_seconds * 1000 + 2000)
+    expect(page.get_by_text("You can try again now.")).to_be_visible()
 
 
 def test_sign_in_works_with_javascript_disabled(new_page: NewPage, services: Services) -> None:

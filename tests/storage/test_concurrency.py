@@ -97,13 +97,15 @@ def test_parallel_wrong_passwords_lock_exactly_as_sequential_ones(services: Serv
     parallel = race(50, lambda i: sign_in(services, "ada@example.com", WRONG, i))
     sequential = [outcome_of(sign_in, services, "bob@example.com", WRONG, i) for i in range(50)]
 
-    # Sequentially: four refusals, the fifth failure locks, the other 45 meet the lock. In
-    # parallel the counter hands out 1..50 atomically, so exactly four attempts see a count
-    # below the threshold; every other one reached it, raced past it or met the lock row.
+    # Sequentially: five wrong passwords, the fifth of which locks, then 45 meet the lock. In
+    # parallel the counter hands out 1..50 atomically, so exactly five attempts see a count
+    # up to the threshold (the one at it locks); every other one raced past it or met the lock.
     assert kinds(sequential) == Counter(
-        {"InvalidCredentials": THRESHOLD - 1, "AccountLocked": 50 - THRESHOLD + 1}
+        {"InvalidCredentials": THRESHOLD, "AccountLocked": 50 - THRESHOLD}
     )
     assert kinds(parallel) == kinds(sequential), parallel
+    locking = [o for o in parallel if isinstance(o, InvalidCredentials) and o.facts]
+    assert len(locking) == 1  # exactly one attempt locked, and said so
     ada, bob = lock_row(services, "ada@example.com"), lock_row(services, "bob@example.com")
     assert ada is not None
     assert bob is not None
@@ -119,7 +121,8 @@ def test_parallel_wrong_passwords_lock_exactly_as_sequential_ones(services: Serv
 def test_no_attempt_slips_past_a_lock(services: Services) -> None:
     make_account(services)
     refusals = [outcome_of(sign_in, services, "ada@example.com", WRONG) for _ in range(THRESHOLD)]
-    assert isinstance(refusals[-1], AccountLocked)
+    assert isinstance(refusals[-1], InvalidCredentials)
+    assert "locked_until" in refusals[-1].facts
     before = lock_row(services, "ada@example.com")
     assert before is not None
     assert before["level"] == 1

@@ -50,7 +50,6 @@ POLICY_REFUSALS = {
     "password_too_long",
     "password_too_common",
     "phone_number_invalid",
-    "details_contain_password",
 }
 DEFAULT_ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 

@@ -211,8 +211,8 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
     _entry(
         ErrorCode.PHONE_NUMBER_INVALID,
         422,
-        "This phone number cannot receive our text messages.",
-        "Enter your mobile number with its country code, for example +44 7911 123456.",
+        "This phone number is incomplete, or cannot receive text messages.",
+        "Enter your mobile number with its country code, for example +44 7700 900123.",
         title="Phone number not accepted",
         what_you_see="The phone number field is marked as not valid.",
         why="The number is incomplete, lacks its country code, holds letters, or belongs to "
@@ -236,20 +236,6 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         "verification was already removed and you did not ask for it, reset your password at "
         "once with “Forgot password”, set up two-step verification again and contact support.",
         keywords="cancel recovery link lost phone request not me cancel link expired",
-    ),
-    _entry(
-        ErrorCode.DETAILS_CONTAIN_PASSWORD,
-        422,
-        "What you wrote for support contains your password.",
-        "Write it again without your password and send the request.",
-        title="Password written in a recovery request",
-        what_you_see="The recovery request form refuses what you wrote about your lost device.",
-        why="Support staff read that text. Your password must stay known to you alone, so a "
-        "request whose text contains it is refused and nothing of it is kept.",
-        what_to_do="Describe what happened without your password, for example “phone stolen "
-        "on 3 May, no recovery codes”, and type the password only in its own field. Support "
-        "never asks for it.",
-        keywords="recovery request details description password written refused lost phone",
     ),
     _entry(
         ErrorCode.RECOVERY_CASE_CLOSED,

@@ -52,7 +52,6 @@ class ErrorCode(StrEnum):
     REQUEST_TIMED_OUT = "request_timed_out"
     RECOVERY_TOKEN_INVALID = "recovery_token_invalid"
     RECOVERY_CASE_CLOSED = "recovery_case_closed"
-    DETAILS_CONTAIN_PASSWORD = "details_contain_password"
     MFA_SESSION_REQUIRED = "mfa_session_required"
     REAUTHENTICATION_REQUIRED = "reauthentication_required"
     INTERNAL_ERROR = "internal_error"
@@ -302,10 +301,6 @@ class ServiceUnavailable(AccessError):
 
 class RecoveryTokenInvalid(AccessError):
     code = ErrorCode.RECOVERY_TOKEN_INVALID
-
-
-class DetailsContainPassword(AccessError):
-    code = ErrorCode.DETAILS_CONTAIN_PASSWORD
 
 
 class RecoveryCaseClosed(AccessError):

@@ -213,7 +213,6 @@ TOPICS: tuple[HelpTopic, ...] = (
         "information, or if you cancelled by mistake. " + _NEVER_SECRETS,
         codes=(
             E.RECOVERY_TOKEN_INVALID,
-            E.DETAILS_CONTAIN_PASSWORD,
             E.TOO_MANY_REQUESTS,
             E.VALIDATION_ERROR,
         ),

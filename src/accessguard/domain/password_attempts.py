@@ -89,13 +89,20 @@ class PasswordAttempts:
             else self._rules.lockout_threshold + 1
         )
         with self._uow(deferred_writes=True) as uow:
-            refusal: AccessError = (
-                self._lockout.lock_if_reached(
-                    uow.lockouts, attempt.subject, attempt.lock, failures, now
-                )
-                or InvalidCredentials()
+            locked = self._lockout.lock_if_reached(
+                uow.lockouts, attempt.subject, attempt.lock, failures, now
             )
-            uow.audit.record(_event(kind, refusal.code.value, attempt.account_id, client, now))
+            refusal: AccessError = locked or InvalidCredentials()
+            detail = None
+            if locked is not None and failures == self._rules.lockout_threshold:
+                # The attempt that locks was a wrong password and is answered as one (the
+                # contract: `invalid_credentials` for a wrong password), saying until when the
+                # lock now holds; `account_locked` answers from the next attempt on, as it
+                # would after the same attempts made one by one.
+                detail = {"locked_until": locked.facts["locked_until"]}
+                refusal = InvalidCredentials(**detail)
+            event = _event(kind, refusal.code.value, attempt.account_id, client, now, detail)
+            uow.audit.record(event)
         return refusal
 
     def audit(
@@ -106,6 +113,12 @@ class PasswordAttempts:
 
 
 def _event(
-    kind: str, outcome: str, account_id: str | None, client: ClientInfo, now: datetime
+    kind: str,
+    outcome: str,
+    account_id: str | None,
+    client: ClientInfo,
+    now: datetime,
+    detail: dict[str, str] | None = None,
 ) -> AuditEvent:
-    return AuditEvent(now, kind, outcome, account_id, client.ip, client.user_agent[:300])
+    ua = client.user_agent[:300]
+    return AuditEvent(now, kind, outcome, account_id, client.ip, ua, detail or {})

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from accessguard.domain.devices import KnownDevices
 from accessguard.domain.emails import email_key
-from accessguard.domain.errors import DetailsContainPassword, RecoveryTokenInvalid
+from accessguard.domain.errors import RecoveryTokenInvalid
 from accessguard.domain.lockout import Lockout
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device
 from accessguard.domain.password_attempts import PasswordAttempts
@@ -75,10 +75,10 @@ class RecoveryRequests:
         self, email: str, password: str, details: str, device_token: str | None, client: ClientInfo
     ) -> str:
         """The reference to quote to support: the case's, or a random one nobody stores."""
-        details = clean_text("details", details, limit=DETAILS_MAX, required=True)
-        if _quotes(details, password):
-            # Support reads the details; a password written there would be on their screen.
-            raise DetailsContainPassword()
+        # Support reads the details: a password written there would be on their screen.
+        details = without_password(
+            clean_text("details", details, limit=DETAILS_MAX, required=True), password
+        )
         now = self._clock.now()
         self._address.hit("recovery", client.ip, now)
         self._lockout.check_address(client.ip, now)
@@ -156,11 +156,38 @@ class RecoveryRequests:
         return case.reference
 
 
-def _quotes(details: str, password: str) -> bool:
+REMOVED_MARK = "[password removed]"
+DETAILS_WITHHELD = "[The details were withheld: they contained the account's password.]"
+
+
+def quotes_password(details: str, password: str) -> bool:
     """Whether the details contain the password typed with them: case, width, spaces, line
     breaks and invisible characters aside, all of which still leave it readable."""
     typed = _bare(password)
     return len(typed) >= 4 and typed in _bare(details)
+
+
+def without_password(details: str, password: str) -> str:
+    """The details with each place that quotes the password (as `quotes_password` reads it)
+    replaced by REMOVED_MARK; the rest is kept, so the customer types nothing again and
+    support still reads what happened. Should a quote span characters that only read as the
+    password together (a combining accent, say), nothing of the details is kept."""
+    typed = _bare(password)
+    if not quotes_password(details, password):
+        return details
+    # What each character of the details becomes once bare, and so which character each
+    # bare one came from.
+    pieces = [_bare(char) for char in details]
+    came_from = [index for index, piece in enumerate(pieces) for _ in piece]
+    bare, kept, start = "".join(pieces), [], 0
+    end_of_last = 0
+    while (found := bare.find(typed, start)) != -1:
+        first, last = came_from[found], came_from[found + len(typed) - 1]
+        kept += [details[end_of_last:first], REMOVED_MARK]
+        end_of_last, start = last + 1, found + len(typed)
+    result = "".join([*kept, details[end_of_last:]])
+    too_long = len(result) > DETAILS_MAX  # many short quotes, each replaced by a longer mark
+    return DETAILS_WITHHELD if too_long or quotes_password(result, password) else result
 
 
 def _bare(text: str) -> str:

@@ -19,6 +19,7 @@ from accessguard.domain.errors import (
     AccountLocked,
     EmailNotVerified,
 )
+from accessguard.domain.history import SECOND_STEP_DUE
 from accessguard.domain.lockout import Lockout
 from accessguard.domain.model import (
     Account,
@@ -126,7 +127,7 @@ class SignIn:
             code = (
                 outcome.code.value
                 if isinstance(outcome, AccessError)
-                else "mfa_required"
+                else SECOND_STEP_DUE
                 if isinstance(outcome, SecondFactorDue)
                 else "success"
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneNumberType, ValidationResult
 
 from accessguard.domain.errors import PhoneNumberInvalid
 
@@ -26,9 +26,9 @@ _NO_TEXTS = {
     PhoneNumberType.PAGER,
     PhoneNumberType.UAN,
     PhoneNumberType.VOICEMAIL,
-    PhoneNumberType.UNKNOWN,
 }
 MAX_TYPED = 40
+E164_DIGITS = 15
 
 
 def _refused(message: str) -> PhoneNumberInvalid:
@@ -50,8 +50,14 @@ class PhoneNumberParser:
             number = phonenumbers.parse(compact, None)
         except phonenumbers.NumberParseException as error:
             raise _refused("is not a phone number") from error
-        if not phonenumbers.is_valid_number(number):
-            raise _refused("is not a valid phone number")
-        if phonenumbers.number_type(number) in _NO_TEXTS:
+        if len(compact) - 1 > E164_DIGITS:
+            raise _refused("is not a valid phone number: it has more than 15 digits")
+        if phonenumbers.is_possible_number_with_reason(number) != ValidationResult.IS_POSSIBLE:
+            raise _refused("is not a valid phone number: check the number of digits")
+        # A number of the right length that the metadata cannot place (a new range, or one
+        # kept for examples such as +1 555…, the contract's own) goes to the gateway, which
+        # is the judge of whether it can be reached. What is known not to take texts, or to
+        # bill us, is refused here.
+        if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _NO_TEXTS:
             raise _refused("cannot receive text messages; give a mobile number")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -32,6 +32,12 @@ def request_id_of(scope: Scope) -> str:
 
 
 def envelope(error: AccessError, request_id: str) -> JSONResponse:
+    body, headers = envelope_parts(error, request_id)
+    return JSONResponse(body, status_code=error.entry.status, headers=headers)
+
+
+def envelope_parts(error: AccessError, request_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The contract's `{"error": {…}}` body of a refusal, and its headers."""
     entry = error.entry
     body: dict[str, Any] = {
         "code": entry.code.value,
@@ -45,7 +51,7 @@ def envelope(error: AccessError, request_id: str) -> JSONResponse:
         body["retry_after"] = error.retry_after
         headers["Retry-After"] = str(error.retry_after)
     body.update(error.facts)
-    return JSONResponse({"error": body}, status_code=entry.status, headers=headers)
+    return {"error": body}, headers
 
 
 def wants_page(request: Request) -> bool:

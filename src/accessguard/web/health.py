@@ -6,14 +6,15 @@ from collections.abc import Callable
 
 import anyio
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from accessguard.bootstrap import Services
-from accessguard.domain.errors import AccessError
+from accessguard.domain.errors import AccessError, ServiceUnavailable
 from accessguard.storage.redis.throttle import RedisThrottleStore
 from accessguard.storage.sql.engine import mapped_errors
 from accessguard.web.deps import services
+from accessguard.web.errors import envelope_parts, request_id_of
 
 router = APIRouter(tags=["health"])
 OK, UNAVAILABLE, NOT_CONFIGURED = "ok", "unavailable", "not configured"
@@ -61,11 +62,13 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(svc: Services = Depends(services)) -> JSONResponse:
+async def readyz(request: Request, svc: Services = Depends(services)) -> JSONResponse:
     checks = await readiness_checks(svc)
-    ready = "unavailable" not in checks.values()
-    return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
-        headers={"Cache-Control": "no-store"},
-    )
+    if UNAVAILABLE not in checks.values():
+        return JSONResponse({"status": OK, "checks": checks}, headers={"Cache-Control": "no-store"})
+    # Every non-2xx answer carries the contract's error body; the checks ride beside it, so
+    # a load balancer and an operator both read what they need.
+    refusal = ServiceUnavailable()
+    body, headers = envelope_parts(refusal, request_id_of(request.scope))
+    body.update(status=UNAVAILABLE, checks=checks)
+    return JSONResponse(body, status_code=refusal.entry.status, headers=headers)

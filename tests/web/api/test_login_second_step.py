@@ -428,3 +428,22 @@ def test_new_sign_ins_cannot_fire_texts_faster_than_the_cooldown(
     known["device_token"] = finished.json()["device_token"]
     _, from_known = text_for_a_new_sign_in(known)
     assert from_known.status_code == 202, from_known.text
+
+
+def test_history_shows_the_password_step_as_a_success_of_that_step(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    # The contract: `outcome` is `success` or an error code. "A second step is due" is
+    # neither an error nor in the catalogue, so the step says what succeeded.
+    totp, _ = with_authenticator(client, services, clock)
+    token = login(client).json()["mfa_token"]
+    session = second_step(client, token, "totp", totp.at(clock.now())).json()["session"]["token"]
+    history = client.get(
+        f"{API}/me/login-history", headers={**APP, "Authorization": f"Bearer {session}"}
+    ).json()
+    catalogue = {entry["code"] for entry in client.get(f"{API}/errors").json()}
+    assert all(h["outcome"] == "success" or h["outcome"] in catalogue for h in history)
+    assert [(h["outcome"], h["step"]) for h in history[:2]] == [
+        ("success", "second_factor"),
+        ("success", "password"),
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
@@ -74,13 +75,19 @@ def test_unverified_email_is_told_only_after_correct_password(
     )
 
 
-def test_threshold_failures_lock_with_retry_after(client: TestClient, services: Services) -> None:
+def test_threshold_failures_lock_with_retry_after(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
     make_account(services)
-    codes = [
-        login(client, "ada@example.com", f"wrong password number {i}")["body"]["error"]["code"]
+    errors = [
+        login(client, "ada@example.com", f"wrong password number {i}")["body"]["error"]
         for i in range(5)
     ]
-    assert codes == ["invalid_credentials"] * 4 + ["account_locked"]
+    # Each was a wrong password and is answered as one; the one that locked says until when.
+    assert [e["code"] for e in errors] == ["invalid_credentials"] * 5
+    assert [e.get("locked_until") for e in errors[:4]] == [None] * 4
+    ends = clock.now() + timedelta(seconds=900)
+    assert errors[4]["locked_until"] == ends.isoformat(timespec="seconds")
     locked = login(client, "ada@example.com", PASSWORD)
     assert locked["status"] == 423
     assert locked["body"]["error"]["code"] == "account_locked"
@@ -95,7 +102,7 @@ def test_lock_lifts_by_itself_and_doubles_when_abused_again(
     for i in range(5):
         login(client, "ada@example.com", f"wrong password number {i}")
     clock.advance(seconds=901)
-    for i in range(4):
+    for i in range(5):
         assert login(client, "ada@example.com", f"again wrong {i}")["status"] == 401
     second = login(client, "ada@example.com", "again wrong 5")
     assert second["body"]["error"]["code"] == "account_locked"
@@ -118,12 +125,23 @@ def test_email_variants_share_one_counter(client: TestClient, services: Services
     assert login(client, "ada@example.com", PASSWORD)["body"]["error"]["code"] == "account_locked"
 
 
-def test_unknown_email_locks_like_a_real_one(client: TestClient) -> None:
-    codes = [
-        login(client, "ghost@example.com", f"wrong password number {i}")["body"]["error"]["code"]
-        for i in range(6)
+def test_unknown_email_locks_like_a_real_one(client: TestClient, services: Services) -> None:
+    make_account(services)
+
+    def answers(email: str) -> list[tuple[int, str, bool]]:
+        answered = [login(client, email, f"wrong password number {i}") for i in range(7)]
+        return [
+            (a["status"], a["body"]["error"]["code"], "locked_until" in a["body"]["error"])
+            for a in answered
+        ]
+
+    ghost = answers("ghost@example.com")
+    assert ghost == answers("ada@example.com")
+    assert ghost[4:] == [
+        (401, "invalid_credentials", True),
+        (423, "account_locked", True),
+        (423, "account_locked", True),
     ]
-    assert codes[-2:] == ["account_locked", "account_locked"]
 
 
 def test_known_device_is_not_locked_by_failures_elsewhere(
@@ -150,9 +168,9 @@ def test_known_device_has_its_own_counter(
     login(device, "ada@example.com", PASSWORD)
     codes = [
         login(device, "ada@example.com", f"typo number {i}")["body"]["error"]["code"]
-        for i in range(5)
+        for i in range(6)
     ]
-    assert codes[-1] == "account_locked"
+    assert codes[-2:] == ["invalid_credentials", "account_locked"]
     stranger = client_factory(services)
     assert login(stranger, "ada@example.com", PASSWORD)["status"] == 200
 

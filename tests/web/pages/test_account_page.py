@@ -192,6 +192,10 @@ def test_wrong_current_password_is_shown_beside_it(
     page = response.text
     assert "<code>invalid_credentials</code>" in page
     assert 'href="/help/invalid_credentials"' in page
+    # The form has no email field: the words say which secret was wrong.
+    assert "Your current password is not correct." in page
+    alert = page[page.index('id="form-error"') :]
+    assert "Incorrect email or password" not in alert[: alert.index("</div>")]
     assert response.headers["x-request-id"] in page
     current = page.index('id="current_password"')
     assert current < page.index('id="form-error"') < page.index('id="new_password"')

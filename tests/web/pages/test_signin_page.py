@@ -80,6 +80,11 @@ def test_lock_shows_when_it_ends_and_lifts_with_a_reset_in_one_click(
     make_account(services)
     for i in range(5):
         response = submit(client, f"wrong password number {i}")
+    assert response.status_code == 401  # the fifth wrong password, which locks
+    assert "is locked until" in response.text
+    assert "A password reset lifts the lock" in response.text
+    assert follow_the_form_beside(client, response.text, "/forgot-password").status_code == 200
+    response = submit(client, "one more try")
     assert response.status_code == 423
     assert "Locked until" in response.text
     assert "/help/account_locked" in response.text

@@ -117,19 +117,24 @@ def _no_constants(name: str) -> Any:
 def _not_plain_json(body: bytes) -> ValidationFailed | None:
     """The contract's bodies are UTF-8 JSON (RFC 8259). Python's parser also takes UTF-16 and
     UTF-32, a byte-order mark, NaN and repeated keys; those are refused here, with the body
-    never quoted. Malformed JSON is left to the framework's own `json_invalid` answer."""
+    never quoted, as is malformed JSON, whose field is named `body` like the rest (the
+    framework's own answer named a position in it, `body.1`)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return _refused("is not UTF-8 text")
     if text.startswith("\ufeff"):
         return _refused("starts with a byte-order mark")
+    if not text.strip():
+        return None  # no body: the endpoint says whether it needs one
     try:
         json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
     except _NotPlainJson as problem:
         return _refused(str(problem))
-    except (ValueError, RecursionError):
-        return None  # malformed or absurdly deep: the framework's answer, as before
+    except RecursionError:
+        return _refused("is nested too deeply")
+    except ValueError:
+        return _refused("is not valid JSON")
     return None
 
 

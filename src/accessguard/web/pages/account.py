@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse
 from accessguard.bootstrap import Services
 from accessguard.domain.catalogue import CATALOGUE
 from accessguard.domain.errors import AccessError, ErrorCode, PhoneNumberInvalid, ValidationFailed
+from accessguard.domain.history import SECOND_STEP_DUE
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
 from accessguard.web import cookies
@@ -90,6 +91,8 @@ def device_name(user_agent: str) -> str:
 def outcome_words(outcome: str) -> str:
     if outcome == "success":
         return "Signed in"
+    if outcome == SECOND_STEP_DUE:
+        return "Right password; second step asked"
     try:
         return CATALOGUE[ErrorCode(outcome)].message
     except (ValueError, KeyError):

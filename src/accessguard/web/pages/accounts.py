@@ -38,8 +38,6 @@ PASSWORD_CODES = {
     ErrorCode.PASSWORD_TOO_LONG,
     ErrorCode.PASSWORD_TOO_COMMON,
 }
-# Refusals about one field other than by the schema: shown next to that field.
-FIELD_OF_CODE = {ErrorCode.DETAILS_CONTAIN_PASSWORD: "details"}
 EmailField = Annotated[str, Form(max_length=320)]
 PasswordField = Annotated[str, Form(max_length=4096)]
 TokenField = Annotated[str, Form(max_length=512)]
@@ -74,8 +72,6 @@ def form_state(error: AccessError | None, policy_field: str = "password") -> dic
     error_field = None
     if error is not None and error.code in PASSWORD_CODES:
         error_field = policy_field
-    elif error is not None and error.code in FIELD_OF_CODE:
-        error_field = FIELD_OF_CODE[error.code]
     elif isinstance(error, ValidationFailed):
         field_errors = {f["field"]: f["message"] for f in error.facts.get("fields", [])}
         error_field = next(iter(field_errors), None)

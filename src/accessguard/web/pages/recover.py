@@ -12,9 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 
 from accessguard.bootstrap import Services
-from accessguard.domain.errors import AccessError, ErrorCode, RecoveryTokenInvalid
+from accessguard.domain.errors import AccessError, RecoveryTokenInvalid
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.recovery_cases import DETAILS_MAX, RecoveryCase
+from accessguard.domain.recovery_requests import quotes_password, without_password
 from accessguard.web import cookies
 from accessguard.web.api.v1.recovery import RecoveryRequestBody
 from accessguard.web.client import client_info
@@ -84,12 +85,12 @@ def recover_submit(
         device_token = cookies.device_token(request, svc.settings)
         reference = svc.recovery.open(body.email, body.password, body.details, device_token, client)
     except AccessError as error:
-        # What was typed stays, except the password, and details that hold it.
-        if error.code == ErrorCode.DETAILS_CONTAIN_PASSWORD:
-            details = ""
+        # What was typed stays, except the password, wherever it was typed.
+        details = without_password(details, password)
         return _form(request, svc, error=error, email=email, details=details)
     svc.dispatcher_wake()
-    return _form(request, svc, sent=True, reference=reference, email=body.email)
+    removed = quotes_password(body.details, body.password)
+    return _form(request, svc, sent=True, reference=reference, email=body.email, removed=removed)
 
 
 def _cancel_page(

@@ -24,13 +24,20 @@ document.addEventListener("DOMContentLoaded", () => {
       caps.textContent = on ? "Caps Lock is on." : "";
     });
   }
-  // Countdown on locks and cool-downs.
+  // Countdown on locks and cool-downs. At zero the whole sentence changes ("You can try again
+  // now."), as "in now" reads wrong.
   for (const element of document.querySelectorAll("[data-countdown]")) {
     let left = parseInt(element.dataset.countdown, 10);
     if (!(left > 0)) continue;
+    const sentence = element.closest("[data-countdown-done]");
     const timer = setInterval(() => {
       left -= 1;
-      if (left <= 0) { clearInterval(timer); element.textContent = "now"; return; }
+      if (left <= 0) {
+        clearInterval(timer);
+        if (sentence) sentence.textContent = sentence.dataset.countdownDone;
+        else element.textContent = "now";
+        return;
+      }
       const minutes = Math.floor(left / 60), seconds = left % 60;
       element.textContent = minutes ? `${minutes} min ${seconds} s` : `${seconds} s`;
     }, 1000);

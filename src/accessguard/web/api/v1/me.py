@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from accessguard.bootstrap import Services
+from accessguard.domain.history import outcome_of, step_of
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
 from accessguard.web.api.v1.answers import json_answer
@@ -78,7 +79,9 @@ def login_history(
     auth: Authenticated = Depends(current), svc: Services = Depends(services)
 ) -> list[HistoryEntry]:
     return [
-        HistoryEntry(at=e.at, ip=e.ip, user_agent=e.user_agent, outcome=e.outcome)
+        HistoryEntry(
+            at=e.at, ip=e.ip, user_agent=e.user_agent, outcome=outcome_of(e), step=step_of(e)
+        )
         for e in svc.history.sign_ins(auth.account.id)
     ]
 

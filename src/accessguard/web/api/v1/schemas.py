@@ -154,7 +154,11 @@ class HistoryEntry(BaseModel):
     at: datetime
     ip: str
     user_agent: str
-    outcome: str
+    outcome: str = Field(description="`success`, or the error code the attempt was given")
+    step: Literal["password", "second_factor"] = Field(
+        description="The step of the sign-in: a right password with a second step due is a "
+        "`success` of the `password` step"
+    )
 
 
 class CatalogueItem(BaseModel):
