@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from accessguard.domain.accounts import REGISTERED, RESEND, Accounts
 from accessguard.domain.clock import SystemClock
+from accessguard.domain.hashing import place_threads
 from accessguard.domain.history import History
 from accessguard.domain.lockout import Lockout
 from accessguard.domain.mfa_signin import SecondStep
@@ -151,6 +152,7 @@ def build_services(
             engine, read_only=read_only, deferred_writes=deferred_writes, outbox_box=outbox_box
         )
 
+    place_threads(pinned=settings.pin_threads)
     hasher = Argon2Hasher(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,

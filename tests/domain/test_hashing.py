@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from accessguard.domain import recovery_codes
-from accessguard.domain.hashing import HashingThreads, on_hashing_thread
+from accessguard.domain.hashing import (
+    HashingThreads,
+    cores_allowed,
+    on_hashing_thread,
+    usable_cores,
+)
 from accessguard.domain.passwords import Argon2Hasher
 from tests.conftest import FAST_HASH
 
@@ -27,7 +32,7 @@ def _hasher() -> Argon2Hasher:
 
 
 def test_many_callers_never_run_more_hashes_at_once_than_there_are_cores() -> None:
-    cores = os.cpu_count() or 1
+    cores = len(usable_cores())
     running = 0
     most = 0
     guard = threading.Lock()
@@ -223,3 +228,49 @@ def test_each_error_in_a_batch_reaches_its_own_caller() -> None:
     for i in (1, 3):
         with pytest.raises(ValueError, match=f"hash {i} failed"):
             futures[i].result(timeout=10)
+
+
+def _masks_of_every_thread(threads: HashingThreads, count: int) -> dict[str, frozenset[int]]:
+    """Each hashing thread's cores, read from inside it: `count` jobs that wait for one another
+    keep every thread busy with one of them at once."""
+    together = threading.Barrier(count, timeout=10)
+
+    def mask() -> tuple[str, frozenset[int]]:
+        together.wait()
+        return threading.current_thread().name, frozenset(os.sched_getaffinity(0))
+
+    futures = [threads.submit(mask) for _ in range(count)]
+    return dict(future.result(timeout=10) for future in futures)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no thread affinity on this OS")
+def test_each_hashing_thread_keeps_to_a_core_of_its_own() -> None:
+    cores = usable_cores()
+    threads = HashingThreads(len(cores), batch=1, hold_seconds=0, cores=cores)
+    masks = _masks_of_every_thread(threads, len(cores))
+    assert sorted(masks.values(), key=min) == [frozenset({core}) for core in cores]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no thread affinity on this OS")
+def test_unpinned_hashing_threads_may_run_on_every_usable_core() -> None:
+    cores = usable_cores()
+    threads = HashingThreads(len(cores), batch=1, hold_seconds=0)
+    masks = _masks_of_every_thread(threads, len(cores))
+    assert set(masks.values()) == {frozenset(cores)}
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no thread affinity on this OS")
+def test_the_cores_allowed_are_read_from_the_os_and_kept_from_before_any_pinning() -> None:
+    # A container's cpuset or `taskset` narrows what a thread may use; the server's own
+    # pinning of its Python threads must not shrink the hashing threads to one core.
+    first = usable_cores()[0]
+    seen: list[tuple[list[int], list[int]]] = []
+
+    def narrowed() -> None:
+        os.sched_setaffinity(0, {first})
+        seen.append((cores_allowed(), usable_cores()))
+
+    thread = threading.Thread(target=narrowed)
+    thread.start()
+    thread.join()
+    assert seen == [([first], sorted(os.sched_getaffinity(0)))]

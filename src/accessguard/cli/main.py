@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from accessguard.bootstrap import Services, build_services
 from accessguard.domain.emails import email_key
 from accessguard.domain.errors import AccessError, ServiceUnavailable
+from accessguard.domain.hashing import keep_python_together
 from accessguard.domain.model import ClientInfo
 from accessguard.settings import Settings
 from accessguard.storage.sql.migrate import upgrade
@@ -105,6 +106,8 @@ def serve(
         )
     _services(settings).close()
     typer.echo("database is at the latest schema")
+    if workers == 1 and settings.pin_threads:
+        keep_python_together()  # before uvicorn starts its loop and its request threads
     uvicorn.run(
         "accessguard.web.asgi:app_from_environment",
         factory=True,

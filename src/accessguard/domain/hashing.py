@@ -12,16 +12,22 @@ and the request threads go on. Four things follow from running every hash here:
   runs (docs/performance.md);
 - while other hashes wait their turn, finished ones are handed back a few at a time, not
   one by one (`HashingThreads`);
-- the hashers of passwords and recovery codes share the same threads and the same limit.
+- the hashers of passwords and recovery codes share the same threads and the same limit;
+- each thread keeps to a core of its own, and in a single-process server the threads that
+  run Python (the event loop, the request threads) keep to one core together: the GIL lets
+  only one of them run at a time anyway. Left to move, a hash that the scheduler carries to
+  another core leaves its warm caches behind, and the Python that preempts it finds its own
+  gone (`place_threads`; measured in docs/performance.md, session 15).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -61,6 +67,7 @@ class HashingThreads:
         batch: int,
         hold_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        cores: Sequence[int] = (),
     ) -> None:
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
         self._batch = batch
@@ -73,14 +80,17 @@ class HashingThreads:
             # Daemon threads: a hash still running when the interpreter exits is abandoned
             # with the request that asked for it.
             name = f"argon2_{number}"
-            threading.Thread(target=self._serve, name=name, daemon=True).start()
+            core = cores[number % len(cores)] if cores else None
+            threading.Thread(target=self._serve, args=(core,), name=name, daemon=True).start()
 
     def submit(self, work: Callable[[], T]) -> Future[T]:
         future: Future[T] = Future()
         self._jobs.put((work, future))
         return future
 
-    def _serve(self) -> None:
+    def _serve(self, core: int | None) -> None:
+        if core is not None:
+            keep_to(core)
         while True:
             work, future = self._jobs.get()
             started = self._clock()
@@ -112,13 +122,60 @@ _guard = threading.Lock()
 _threads: HashingThreads | None = None
 
 
+_one_core_each = True
+
+
+def cores_allowed() -> list[int]:
+    """The cores the calling thread may run on: a container's cpuset or `taskset` may allow
+    fewer than the machine has, and a thread per core beyond them would only wait its turn."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity calls on this OS
+        return list(range(os.cpu_count() or 1))
+
+
+# Read once, before any thread of this process is kept to a core: a thread started later by
+# one kept to a single core would read that one core alone.
+_USABLE = cores_allowed()
+
+
+def usable_cores() -> list[int]:
+    """The cores this process may run on."""
+    return list(_USABLE)
+
+
+def keep_to(core: int) -> None:
+    """Keep the calling thread on `core`, where the OS allows it; placement only saves CPU, so
+    a refusal changes nothing else."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setaffinity(0, {core})
+
+
+def place_threads(*, pinned: bool) -> None:
+    """Whether each hashing thread started after this call keeps to a core of its own
+    (`ACCESSGUARD_PIN_THREADS`)."""
+    global _one_core_each
+    _one_core_each = pinned
+
+
+def keep_python_together() -> None:
+    """Keep the calling thread, and every thread it starts from now on, to the first usable
+    core. For the main thread of a single-process server, before it serves: its request
+    threads then share one core and its caches, while each hashing thread has its own. Not
+    for several worker processes, whose Python would all crowd onto one core."""
+    keep_to(usable_cores()[0])
+
+
 def _hashing_threads() -> HashingThreads:
     global _threads
     with _guard:
         if _threads is None:
-            cores = os.cpu_count() or 1
+            cores = usable_cores()
             _threads = HashingThreads(
-                cores, batch=BATCH_PER_THREAD * cores, hold_seconds=HOLD_SECONDS
+                len(cores),
+                batch=BATCH_PER_THREAD * len(cores),
+                hold_seconds=HOLD_SECONDS,
+                cores=cores if _one_core_each else (),
             )
         return _threads
 
