@@ -1,8 +1,9 @@
-"""Our cookies (session, known device, half-finished sign-in): __Host- prefixed, HttpOnly,
-Path=/, SameSite=Lax (Strict for the half-finished sign-in)."""
+"""Our cookies (session, known device, half-finished sign-in, the address just signed up
+with): __Host- prefixed, HttpOnly, Path=/, SameSite=Lax (Strict for the last two)."""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any, Literal
 
@@ -80,3 +81,33 @@ def set_mfa(response: Response, settings: Settings, token: str, max_age: int) ->
 
 def clear_mfa(response: Response, settings: Settings) -> None:
     response.delete_cookie(mfa_cookie_name(settings), **_options(settings, "strict"))
+
+
+def registered_cookie_name(settings: Settings) -> str:
+    return "__Host-ag_registered" if settings.cookie_secure else "ag_registered"
+
+
+REGISTERED_SECONDS = 3600
+
+
+def set_registered(response: Response, settings: Settings, email: str) -> None:
+    """The address just signed up with, for the "Check your email" page the sign-up redirects
+    to: never in the URL (it would reach logs), Strict, and base64 (an address may hold
+    characters a cookie may not)."""
+    value = base64.urlsafe_b64encode(email.encode()).decode()
+    _hand_out(
+        response,
+        registered_cookie_name(settings),
+        value,
+        max_age=REGISTERED_SECONDS,
+        **_options(settings, "strict"),
+    )
+
+
+def registered_email(request: Request, settings: Settings) -> str | None:
+    value = request.cookies.get(registered_cookie_name(settings), "")
+    try:
+        email = base64.urlsafe_b64decode(value.encode()).decode() if value else ""
+    except (ValueError, UnicodeError):
+        return None
+    return email if 0 < len(email) <= 320 and email.isprintable() else None

@@ -42,7 +42,12 @@ def post(client: TestClient, page: str, action: str, **fields: str) -> Response:
 
 
 def register(client: TestClient, email: str = EMAIL, password: str = PASSWORD) -> Response:
-    return post(client, "/register", "/register", email=email, password=password)
+    """Sign up with the form, and follow a success to the page it leads to."""
+    response = post(client, "/register", "/register", email=email, password=password)
+    if response.status_code == 303:
+        assert response.headers["location"] == "/register/sent"
+        response = client.get("/register/sent", headers=HTML)
+    return response
 
 
 def verification_token(services: Services, to: str = EMAIL) -> str:
@@ -72,6 +77,28 @@ def test_register_verify_and_sign_in_with_the_forms(client: TestClient, services
     assert signed_in.status_code == 303
     assert signed_in.headers["location"] == "/account"
     assert EMAIL in client.get("/account", headers=HTML).text
+
+
+def test_reloading_check_your_email_signs_up_nothing_again(
+    client: TestClient, services: Services
+) -> None:
+    # A second sign-up of an unconfirmed address voids its first link (someone else may have
+    # signed up with it): a reload of the page must not be one.
+    register(client)
+    token = verification_token(services)
+    for _ in range(2):
+        again = client.get("/register/sent", headers=HTML)
+        assert again.status_code == 200
+        assert EMAIL in again.text
+    assert len(inbox(services, EMAIL)) == 1
+    confirmed = post(client, f"/verify-email?token={token}", "/verify-email", token=token)
+    assert "Email confirmed" in confirmed.text
+
+
+def test_the_sent_page_without_a_sign_up_leads_to_the_form(client: TestClient) -> None:
+    answer = client.get("/register/sent", headers=HTML, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/register"
 
 
 def test_a_taken_address_gets_the_same_page(client: TestClient, services: Services) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from pydantic import ValidationError as SchemaError
 
@@ -121,11 +122,23 @@ def register_submit(
         context = {"email": email, **password_rule(svc), **form_state(error)}
         return render(request, "pages/register.html", context, error=error)
     svc.dispatcher_wake()
-    # The same page whether the address was new or taken: its owner gets a notice instead.
+    # To a page of its own, so that reloading "Check your email" does not sign up again: a
+    # second sign-up of an unconfirmed address voids the first link and mails a "finish" link
+    # instead (accounts._offer_to_finish), which left the customer holding a dead link.
+    response = RedirectResponse("/register/sent", status_code=303)
+    cookies.set_registered(response, svc.settings, body.email)
+    return response
+
+
+@router.get("/register/sent")
+def register_sent(request: Request, svc: Services = Depends(services)) -> Response:
+    """The same page whether the address was new or taken: its owner gets a notice instead."""
+    email = cookies.registered_email(request, svc.settings)
+    if email is None:
+        return RedirectResponse("/register", status_code=303)
+    lifetime = duration(svc.rules.verify_token_seconds)
     return render(
-        request,
-        "pages/register.html",
-        {"sent": True, "email": body.email, "lifetime": duration(svc.rules.verify_token_seconds)},
+        request, "pages/register.html", {"sent": True, "email": email, "lifetime": lifetime}
     )
 
 
