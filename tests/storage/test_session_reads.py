@@ -106,7 +106,7 @@ def test_the_read_with_second_factors_is_the_repositorys(services: Services) -> 
     now = services.clock.now()
     issued = services.recovery_codes.issue()
     with services.uow() as uow:  # an authenticator app and a set of codes, stored directly
-        uow.totp.put_pending(account_id, "sealed-secret", now)
+        uow.totp.put_pending(account_id, "sealed-secret", now, session_id="a-session")
         uow.totp.activate(account_id, "sealed-secret", 1, now)
         issued.store(uow, account_id, now)
     after = read_both(token)

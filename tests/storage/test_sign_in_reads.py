@@ -37,7 +37,7 @@ def test_the_account_with_its_factors_and_lock_is_the_separate_reads(services: S
     now = services.clock.now()
     issued = services.recovery_codes.issue()
     with services.uow() as uow:  # an app, a phone and a set of codes, stored directly
-        uow.totp.put_pending(account.id, "sealed-secret", now)
+        uow.totp.put_pending(account.id, "sealed-secret", now, session_id="a-session")
         uow.totp.activate(account.id, "sealed-secret", 1, now)
         uow.sms.add_confirmed(account.id, "+447700900123", now)
         issued.store(uow, account.id, now)
@@ -65,7 +65,7 @@ def test_another_accounts_factors_and_locks_never_show(services: Services) -> No
     plain = make_account(services)
     now = services.clock.now()
     with services.uow() as uow:
-        uow.totp.put_pending(with_app.id, "sealed-secret", now)
+        uow.totp.put_pending(with_app.id, "sealed-secret", now, session_id="a-session")
         uow.totp.activate(with_app.id, "sealed-secret", 1, now)
     lock(services, email_subject(with_app.email_key))
     key = email_key(plain.email)

@@ -61,6 +61,7 @@ class TotpCredential:
     created_at: datetime
     confirmed_at: datetime | None = None
     last_step: int = -1
+    started_by_session: str | None = None
 
     @property
     def active(self) -> bool:
@@ -167,9 +168,26 @@ class Totp:
         )
         secret = pyotp.random_base32()
         with self.uow() as uow:
-            stored = uow.totp.put_pending(auth.account.id, self.box.seal(secret), now)
+            sealed = self.box.seal(secret)
+            stored = uow.totp.put_pending(auth.account.id, sealed, now, session_id=auth.session.id)
         if not stored:
             raise TotpAlreadyEnabled()
+        return self._enrolment(auth, secret)
+
+    def pending_enrolment(self, auth: Authenticated) -> Enrolment | None:
+        """The set-up this session started and has not confirmed, shown again (a reloaded
+        page): a new one would replace the key already scanned. Only to the session that
+        started it: another session of the account, a stolen one say, must never read a key
+        its owner is about to confirm."""
+        with self.uow(read_only=True) as uow:
+            credential = uow.totp.get(auth.account.id)
+        if credential is None or credential.active:
+            return None
+        if credential.started_by_session != auth.session.id:
+            return None
+        return self._enrolment(auth, self._secret(credential))
+
+    def _enrolment(self, auth: Authenticated, secret: str) -> Enrolment:
         uri = pyotp.TOTP(secret).provisioning_uri(name=auth.account.email, issuer_name=ISSUER)
         return Enrolment(secret=secret, otpauth_uri=uri)
 

@@ -264,9 +264,11 @@ class TotpRepository(Protocol):
     def get(self, account_id: str) -> TotpCredential | None:
         """The account's authenticator credential, pending or active."""
 
-    def put_pending(self, account_id: str, sealed_secret: str, now: datetime) -> bool:
-        """Replace any pending credential with a new one; False (nothing written) when an
-        active one exists."""
+    def put_pending(
+        self, account_id: str, sealed_secret: str, now: datetime, *, session_id: str
+    ) -> bool:
+        """Replace any pending credential with a new one, started by session `session_id`;
+        False (nothing written) when an active one exists."""
 
     def activate(self, account_id: str, sealed_secret: str, step: int, now: datetime) -> bool:
         """Atomically activate the pending credential `sealed_secret` if its last step is below

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 import pyotp
@@ -79,8 +80,17 @@ def section(page: str, start: str, end: str) -> str:
     return page[first : page.index(end, first)]
 
 
+def start_app_setup(browser: TestClient, **fields: str) -> Response:
+    """Start an authenticator set-up with the form, and follow it to the page with the key."""
+    answer = post(browser, "/account/totp", **fields)
+    if answer.status_code != 303:
+        return answer
+    assert answer.headers["location"] == "/account/totp"
+    return browser.get("/account/totp", headers=HTML, follow_redirects=False)
+
+
 def set_up_app(browser: TestClient, clock: SettableClock) -> tuple[str, list[str]]:
-    started = post(browser, "/account/totp")
+    started = start_app_setup(browser)
     assert started.status_code == 200, started.text
     secret = key_from(started.text)
     confirmed = post(browser, "/account/totp/confirm", code=code_at(secret, clock))
@@ -140,7 +150,7 @@ def test_setting_up_the_app_shows_the_key_then_the_recovery_codes_once(
     assert "None yet: you get them when you turn on" in status  # not "0 left"
     assert "recovery codes." not in status  # no warning before there is a second factor
 
-    started = post(browser, "/account/totp")
+    started = start_app_setup(browser)
     assert started.status_code == 200
     assert started.headers["cache-control"] == "no-store"
     secret = key_from(started.text)
@@ -183,7 +193,7 @@ def test_setting_up_the_app_shows_the_key_then_the_recovery_codes_once(
 def test_a_wrong_first_code_shows_the_attempts_left_and_keeps_the_same_key(
     browser: TestClient, clock: SettableClock, services: Services, account: Account
 ) -> None:
-    secret = key_from(post(browser, "/account/totp").text)
+    secret = key_from(start_app_setup(browser).text)
     refused = post(browser, "/account/totp/confirm", code=wrong_code(secret, clock))
     assert refused.status_code == 401
     assert "The verification code is not correct." in refused.text
@@ -192,10 +202,9 @@ def test_a_wrong_first_code_shows_the_attempts_left_and_keeps_the_same_key(
     assert f"{services.rules.lockout_threshold - 1} attempts left" in refused.text
     assert 'aria-describedby="form-error"' in refused.text
     assert 'aria-invalid="true"' in refused.text
-    # No new key was made, and the one shown before is not shown again.
-    assert secret not in refused.text
-    assert "<svg" not in refused.text
-    assert 'action="/account/totp"' in refused.text  # starting again stays possible
+    # No new key was made: the same one is shown again, for an app that has not scanned it.
+    assert key_from(refused.text) == secret
+    assert "<svg" in refused.text
     assert not services.totp.enabled(account.id)
 
     empty = post(browser, "/account/totp/confirm", code="")
@@ -468,6 +477,36 @@ def test_a_while_after_signing_in_setting_up_asks_for_the_password_again(
     refused = post(browser, "/account/totp")
     assert refused.status_code == 403
     assert "/help/reauthentication_required" in refused.text
-    started = post(browser, "/account/totp", password=PASSWORD)
+    started = start_app_setup(browser, password=PASSWORD)
     assert started.status_code == 200
     assert "Set up your authenticator app" in started.text
+
+
+def test_reloading_the_key_page_shows_the_same_key(
+    browser: TestClient, clock: SettableClock, services: Services, account: Account
+) -> None:
+    # A reload must not make a new key: the one just scanned would stop working.
+    secret = key_from(start_app_setup(browser).text)
+    again = browser.get("/account/totp", headers=HTML, follow_redirects=False)
+    assert again.status_code == 200
+    assert again.headers["cache-control"] == "no-store"
+    assert key_from(again.text) == secret
+    confirmed = post(browser, "/account/totp/confirm", code=code_at(secret, clock))
+    assert confirmed.status_code == 200
+    assert services.totp.enabled(account.id)
+    # Confirmed: nothing pending is shown any more.
+    after = browser.get("/account/totp", headers=HTML, follow_redirects=False)
+    assert after.headers["location"] == "/account#two-step"
+
+
+def test_another_session_of_the_account_never_sees_a_pending_key(
+    browser: TestClient, client_factory: Callable[..., TestClient], services: Services
+) -> None:
+    # A stolen session must not read the key its owner is about to confirm.
+    secret = key_from(start_app_setup(browser).text)
+    other = client_factory(services)
+    sign_in(other)
+    seen_there = other.get("/account/totp", headers=HTML, follow_redirects=False)
+    assert seen_there.status_code == 303
+    assert secret not in seen_there.text
+    assert secret not in other.get("/account", headers=HTML).text

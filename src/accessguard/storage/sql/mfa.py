@@ -22,22 +22,32 @@ class SqlTotp:
     def get(self, account_id: str) -> TotpCredential | None:
         row = self._conn.execute(
             sa.select(
-                _T.account_id, _T.sealed_secret, _T.created_at, _T.confirmed_at, _T.last_step
+                _T.account_id,
+                _T.sealed_secret,
+                _T.created_at,
+                _T.confirmed_at,
+                _T.last_step,
+                _T.started_by_session,
             ).where(_T.account_id == account_id)
         ).first()
         return TotpCredential(*row) if row else None
 
-    def put_pending(self, account_id: str, sealed_secret: str, now: datetime) -> bool:
+    def put_pending(
+        self, account_id: str, sealed_secret: str, now: datetime, *, session_id: str
+    ) -> bool:
         # One statement, so that two set-ups started at once (a double click, two tabs) both
         # get a seed, the later replacing the earlier; a delete then an insert let the loser's
         # insert meet the winner's row and refuse. An active credential is never replaced.
-        statement = upsert(self._conn, totp_credentials).values(
-            account_id=account_id, sealed_secret=sealed_secret, created_at=now
-        )
+        fresh = {
+            "sealed_secret": sealed_secret,
+            "created_at": now,
+            "started_by_session": session_id,
+        }
+        statement = upsert(self._conn, totp_credentials).values(account_id=account_id, **fresh)
         stored = self._conn.execute(
             statement.on_conflict_do_update(
                 index_elements=[_T.account_id],
-                set_={"sealed_secret": sealed_secret, "created_at": now, "last_step": -1},
+                set_={**fresh, "last_step": -1},
                 where=_T.confirmed_at.is_(None),
             ).returning(_T.account_id)
         ).first()

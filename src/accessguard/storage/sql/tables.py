@@ -197,6 +197,8 @@ totp_credentials = sa.Table(
     sa.Column("confirmed_at", UTCDateTime()),
     sa.Column("last_step", sa.BigInteger, nullable=False, server_default="-1"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # The session that started a pending set-up: the only one shown its key again.
+    sa.Column("started_by_session", sa.String(36)),
 )
 
 # Codes matched a time far from now (wrong device clock): burnt one by one, so fixing the

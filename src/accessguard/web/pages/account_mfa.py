@@ -77,10 +77,24 @@ def totp_start(
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     def start(auth: Authenticated) -> Response:
-        enrolment = svc.totp.start_enrolment(auth, client, password=password or None)
-        return _totp_page(request, auth, secret=enrolment.secret, uri=enrolment.otpauth_uri)
+        svc.totp.start_enrolment(auth, client, password=password or None)
+        # Shown by a page of its own (POST, redirect, GET): reloading the key's page must not
+        # make a new key, which would replace the one the customer has just scanned.
+        return RedirectResponse("/account/totp", status_code=303)
 
     return account_change(request, svc, csrf_token, "totp", start)
+
+
+@router.get("/account/totp")
+def totp_pending(request: Request, svc: Services = Depends(services)) -> Response:
+    """The key of the set-up this session started, again; else back to the overview."""
+    auth = signed_in(request)
+    if auth is None:
+        return to_login(request)
+    enrolment = svc.totp.pending_enrolment(auth)
+    if enrolment is None:
+        return RedirectResponse("/account#two-step", status_code=303)
+    return _totp_page(request, auth, secret=enrolment.secret, uri=enrolment.otpauth_uri)
 
 
 @router.post("/account/totp/confirm")
@@ -101,9 +115,13 @@ def totp_confirm(
     except NotFound as error:  # no key waiting: confirmed elsewhere meanwhile, or never started
         return overview(request, svc, auth, error=error, error_form="totp")
     except AccessError as error:
-        # The pending key is not shown again (the domain keeps it sealed, and a secret appears
-        # only in the answer that made it): the app that scanned it gives the next code.
-        return _totp_page(request, auth, error=error)
+        # The key again, beside the refusal, to the session that started the set-up only.
+        pending = svc.totp.pending_enrolment(auth)
+        if pending is None:
+            return _totp_page(request, auth, error=error)
+        return _totp_page(
+            request, auth, secret=pending.secret, uri=pending.otpauth_uri, error=error
+        )
     svc.dispatcher_wake()
     return _codes_page(request, auth, codes, "totp")
 
@@ -268,7 +286,6 @@ def recovery_codes_regenerate(
 
 
 # A set-up page's address typed again, or opened from history: back to the overview.
-@router.get("/account/totp")
 @router.get("/account/totp/confirm")
 @router.get("/account/sms")
 @router.get("/account/sms/confirm")
