@@ -1,7 +1,7 @@
 """Where Argon2 runs: a fixed set of long-lived threads, one per core.
 
 argon2-cffi releases the GIL, so these threads keep every core busy while the event loop
-and the request threads go on. Four things follow from running every hash here:
+and the request threads go on. Five things follow from running every hash here:
 
 - never more hashes at once than cores: more would only add memory (19 MiB each) and
   cache thrash, so the rest wait their turn;

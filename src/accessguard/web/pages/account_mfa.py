@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import AccessError, NotFound, PhoneNumberInvalid
+from accessguard.domain.mfa_totp import Enrolment
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.sms_codes import SentCode, masked
@@ -52,16 +53,17 @@ def _codes_page(request: Request, auth: Authenticated, codes: list[str], reason:
 def _totp_page(
     request: Request,
     auth: Authenticated,
+    enrolment: Enrolment | None,
     *,
-    secret: str = "",
-    uri: str = "",
     error: AccessError | None = None,
 ) -> Response:
+    """The set-up page: with the pending key of this session, if there is one."""
     context: dict[str, Any] = {**mfa_form_state(error)}
-    if secret:
+    if enrolment is not None:
         # segno draws only svg, title, g and path elements, with fixed text: nothing to escape.
-        qr = Markup(qr_svg(uri))  # noqa: S704
-        context |= {"secret": grouped(secret), "otpauth_uri": uri, "qr": qr}
+        qr = Markup(qr_svg(enrolment.otpauth_uri))  # noqa: S704
+        uri = enrolment.otpauth_uri
+        context |= {"secret": grouped(enrolment.secret), "otpauth_uri": uri, "qr": qr}
     return render(request, "pages/totp_setup.html", context, error=error, auth=auth)
 
 
@@ -94,7 +96,7 @@ def totp_pending(request: Request, svc: Services = Depends(services)) -> Respons
     enrolment = svc.totp.pending_enrolment(auth)
     if enrolment is None:
         return RedirectResponse("/account#two-step", status_code=303)
-    return _totp_page(request, auth, secret=enrolment.secret, uri=enrolment.otpauth_uri)
+    return _totp_page(request, auth, enrolment)
 
 
 @router.post("/account/totp/confirm")
@@ -116,12 +118,7 @@ def totp_confirm(
         return overview(request, svc, auth, error=error, error_form="totp")
     except AccessError as error:
         # The key again, beside the refusal, to the session that started the set-up only.
-        pending = svc.totp.pending_enrolment(auth)
-        if pending is None:
-            return _totp_page(request, auth, error=error)
-        return _totp_page(
-            request, auth, secret=pending.secret, uri=pending.otpauth_uri, error=error
-        )
+        return _totp_page(request, auth, svc.totp.pending_enrolment(auth), error=error)
     svc.dispatcher_wake()
     return _codes_page(request, auth, codes, "totp")
 
