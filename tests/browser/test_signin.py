@@ -34,6 +34,9 @@ def test_wrong_password_shows_the_generic_error_and_its_help_link(
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Incorrect email or password.")
     expect(alert).to_contain_text("invalid_credentials")
+    # The refusal is where the eye and a screen reader land, and the title says it first.
+    expect(alert).to_be_focused()
+    assert page.title().startswith("Error: Sign in")
     expect(alert.get_by_role("link")).to_have_attribute("href", "/help/invalid_credentials")
     # Nothing typed is lost but the password.
     expect(page.get_by_label("Email address")).to_have_value(email)

@@ -245,6 +245,16 @@ def account_page(
     return overview(request, svc, auth, notice=done)
 
 
+@router.get("/account/password")
+def password_form() -> Response:
+    return RedirectResponse("/account#password", status_code=303)
+
+
+@router.get("/account/sessions/{session_id}/revoke")
+def sessions_list(session_id: str) -> Response:
+    return RedirectResponse("/account#sessions", status_code=303)
+
+
 @router.post("/account/password")
 def change_password(
     request: Request,

@@ -282,10 +282,14 @@ def recovery_codes_regenerate(
     return account_change(request, svc, csrf_token, "recovery", regenerate)
 
 
-# A set-up page's address typed again, or opened from history: back to the overview.
+# A form's address typed again, opened from history or reloaded without its form: back to
+# the overview, not a "request not allowed" page.
 @router.get("/account/totp/confirm")
+@router.get("/account/totp/remove")
 @router.get("/account/sms")
 @router.get("/account/sms/confirm")
+@router.get("/account/sms/current-code")
+@router.get("/account/sms/remove")
 @router.get("/account/recovery-codes")
 def back_to_overview() -> Response:
     return RedirectResponse("/account#two-step", status_code=303)

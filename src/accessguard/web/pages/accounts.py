@@ -181,6 +181,12 @@ def verify_email_submit(
     return _verify_page(request, "confirmed")
 
 
+@router.get("/verify-email/resend")
+def resend_page() -> Response:
+    """Opened without its form: the page that offers a new link."""
+    return RedirectResponse("/verify-email", status_code=303)
+
+
 @router.post("/verify-email/resend")
 def resend_submit(
     request: Request,

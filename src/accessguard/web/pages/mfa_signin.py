@@ -112,6 +112,11 @@ def second_step_submit(
     return response
 
 
+@router.get("/login/mfa/sms")
+def back_to_second_step() -> Response:
+    return RedirectResponse("/login/mfa", status_code=303)
+
+
 @router.post("/login/mfa/sms")
 def send_code(
     request: Request,

@@ -80,6 +80,13 @@ def login_submit(
     return response
 
 
+@router.get("/logout")
+def logout_page() -> Response:
+    """Opened from history or a bookmark: the account page, with its Sign out button (a GET
+    never signs out: any page could embed it)."""
+    return RedirectResponse("/account", status_code=303)
+
+
 @router.post("/logout")
 def logout_submit(
     request: Request,

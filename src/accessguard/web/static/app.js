@@ -1,6 +1,13 @@
 // Small progressive enhancements: every page works without this file.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
+  // A refused form comes back with its error: move there, so that it is seen on a long page
+  // (the account page) and read out by a screen reader, not left below the fold.
+  const refusal = document.querySelector(".alert[role=alert]");
+  if (refusal) {
+    refusal.setAttribute("tabindex", "-1");
+    refusal.focus();
+  }
   // Show / hide password.
   for (const input of document.querySelectorAll("input[type=password]")) {
     const button = document.createElement("button");
