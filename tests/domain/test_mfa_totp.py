@@ -112,6 +112,19 @@ def test_a_code_minutes_away_is_clock_drift_and_never_counts(
         verify(services, account, code)
 
 
+def test_a_slow_clock_soon_after_a_sign_in_is_told_its_drift_not_reuse(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    verify(services, account, code_at(secret, clock.now()))  # the last code used: this step
+    behind = code_at(secret, clock.now() - timedelta(seconds=240))
+    with pytest.raises(TotpClockDrift) as drift:
+        verify(services, account, behind)
+    assert drift.value.facts["drift_seconds"] == -240
+    # Within the window it is still the same code used twice.
+    with pytest.raises(MfaCodeReused):
+        verify(services, account, code_at(secret, clock.now()))
+
+
 def test_drift_is_measured_in_whole_steps(
     services: Services, account: Account, secret: str, clock: SettableClock
 ) -> None:
