@@ -20,6 +20,7 @@ from accessguard.domain.recovery_cases import (
     CaseStatus,
     RecoveryCase,
     cancel_token,
+    case_event,
     case_facts,
     clean_text,
     notice,
@@ -164,12 +165,7 @@ class RecoveryReview:
             if case.effective_at is not None:
                 facts["effective_at"] = case.effective_at.isoformat(timespec="minutes")
             uow.outbox.add(notice(account, kind, **case_facts(case), **facts), now)
-        detail = {"case_id": case.id, "reference": case.reference, "actor": auth.account.id}
-        uow.audit.record(
-            AuditEvent(
-                now, kind, "success", case.account_id, client.ip, client.user_agent[:300], detail
-            )
-        )
+        uow.audit.record(case_event(case, kind, client, now, actor=auth.account.id))
 
     def _review(self, uow: UnitOfWork, case: RecoveryCase) -> CaseReview:
         account = uow.accounts.get(case.account_id)
