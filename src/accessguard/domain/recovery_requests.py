@@ -172,15 +172,16 @@ def without_password(details: str, password: str) -> str:
     replaced by REMOVED_MARK; the rest is kept, so the customer types nothing again and
     support still reads what happened. Should a quote span characters that only read as the
     password together (a combining accent, say), nothing of the details is kept."""
-    typed = _bare(password)
     if not quotes_password(details, password):
         return details
+    typed = _bare(password)
     # What each character of the details becomes once bare, and so which character each
     # bare one came from.
     pieces = [_bare(char) for char in details]
     came_from = [index for index, piece in enumerate(pieces) for _ in piece]
-    bare, kept, start = "".join(pieces), [], 0
-    end_of_last = 0
+    bare = "".join(pieces)
+    kept: list[str] = []
+    start = end_of_last = 0
     while (found := bare.find(typed, start)) != -1:
         first, last = came_from[found], came_from[found + len(typed) - 1]
         kept += [details[end_of_last:first], REMOVED_MARK]
