@@ -6,11 +6,16 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -71,6 +76,40 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served(folder: Path, extra: Mapping[str, str]) -> Iterator[tuple[int, str]]:
+    """A real `accessguard serve` process on a SQLite database in `folder`, with cheap hashes
+    and `extra` settings: its pid and URL once /healthz answers. It logs to folder/serve.log."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ACCESSGUARD_")},
+        "ACCESSGUARD_DATABASE_URL": f"sqlite:///{folder}/served.db",
+        "ACCESSGUARD_ENV": "development",
+        "ACCESSGUARD_COOKIE_SECURE": "false",
+        "ACCESSGUARD_ARGON2_MEMORY_KIB": "1024",
+        "ACCESSGUARD_ARGON2_TIME_COST": "1",
+        **extra,
+    }
+    command = [sys.executable, "-m", "accessguard", "serve", "--port", str(port)]
+    with (folder / "serve.log").open("wb") as log:
+        process = subprocess.Popen(command, env=env, cwd=folder, stdout=log, stderr=log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail((folder / "serve.log").read_text())
+        yield process.pid, url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 @contextmanager

@@ -4,18 +4,17 @@ together; `ACCESSGUARD_PIN_THREADS=false` leaves them all free to move."""
 
 from __future__ import annotations
 
+import itertools
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
 from accessguard.domain.hashing import usable_cores
-from tests.support import PASSWORD, free_port
+from tests.support import PASSWORD, served
 
 pytestmark = pytest.mark.skipif(
     not hasattr(os, "sched_getaffinity") or len(usable_cores()) < 2,
@@ -43,42 +42,19 @@ def _listed(text: str) -> set[int]:
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], int]]:
-    started: list[subprocess.Popen[bytes]] = []
+    numbers = itertools.count()
+    with ExitStack() as servers:
 
-    def start(extra: dict[str, str]) -> int:
-        port = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("ACCESSGUARD_")},
-            "ACCESSGUARD_DATABASE_URL": f"sqlite:///{tmp_path}/placement.db",
-            "ACCESSGUARD_ENV": "development",
-            "ACCESSGUARD_COOKIE_SECURE": "false",
-            "ACCESSGUARD_ARGON2_MEMORY_KIB": "1024",
-            "ACCESSGUARD_ARGON2_TIME_COST": "1",
-            **extra,
-        }
-        command = [sys.executable, "-m", "accessguard", "serve", "--port", str(port)]
-        with (tmp_path / "serve.log").open("wb") as log:
-            process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
-        started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail((tmp_path / "serve.log").read_text())
-        # A sign-in, so that request threads exist and a hash has run.
-        body = {"email": "nobody@example.com", "password": PASSWORD}
-        assert httpx.post(url + "/api/v1/login", json=body, timeout=10).status_code == 401
-        return process.pid
+        def start(extra: dict[str, str]) -> int:
+            folder = tmp_path / f"server{next(numbers)}"
+            folder.mkdir()
+            pid, url = servers.enter_context(served(folder, extra))
+            # A sign-in, so that request threads exist and a hash has run.
+            body = {"email": "nobody@example.com", "password": PASSWORD}
+            assert httpx.post(url + "/api/v1/login", json=body, timeout=10).status_code == 401
+            return pid
 
-    yield start
-    for process in started:
-        process.terminate()
-        process.wait(timeout=15)
+        yield start
 
 
 def test_hashing_threads_keep_a_core_each_and_the_rest_keep_to_one(

@@ -111,6 +111,8 @@ def serve(
     uvicorn.run(
         "accessguard.web.asgi:app_from_environment",
         factory=True,
+        # uvicorn's own, but a request too broken to parse is answered with the envelope.
+        http="accessguard.web.http_protocol:EnvelopeHttpProtocol",
         host=host,
         port=port,
         workers=workers,

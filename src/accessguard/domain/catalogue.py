@@ -51,6 +51,21 @@ _ENTRIES = [
         keywords="json content type app integration",
     ),
     _entry(
+        ErrorCode.MALFORMED_REQUEST,
+        400,
+        "The request could not be read.",
+        "Try again. If it keeps happening, update the app or contact support with the reference.",
+        title="Request could not be read",
+        what_you_see="An app or integration reports “malformed_request”, or a proxy shows "
+        "“400 Bad Request”.",
+        why="The request arrived broken before its contents could be read: its headers were "
+        "not valid HTTP, or it gave its length in two ways that disagree. A network device or "
+        "an outdated app can send such requests; they are refused whole, so nothing changed.",
+        what_to_do="Try again. If you use an official app, update it. Developers: send "
+        "well-formed HTTP/1.1 (one Content-Length or chunked, never both).",
+        keywords="bad request 400 http header proxy app integration broken",
+    ),
+    _entry(
         ErrorCode.NOT_FOUND,
         404,
         "There is nothing at this address.",

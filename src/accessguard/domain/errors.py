@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     VALIDATION_ERROR = "validation_error"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    MALFORMED_REQUEST = "malformed_request"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INVALID_CREDENTIALS = "invalid_credentials"
@@ -116,6 +117,10 @@ class PayloadTooLarge(AccessError):
 
 class UnsupportedMediaType(AccessError):
     code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+
+
+class MalformedRequest(AccessError):
+    code = ErrorCode.MALFORMED_REQUEST
 
 
 class NotFound(AccessError):

@@ -351,6 +351,7 @@ TOPICS: tuple[HelpTopic, ...] = (
         "your phone model, the error code and reference, and the time. " + _NEVER_SECRETS,
         codes=(
             E.UNSUPPORTED_MEDIA_TYPE,
+            E.MALFORMED_REQUEST,
             E.VALIDATION_ERROR,
             E.METHOD_NOT_ALLOWED,
             E.NOT_AUTHENTICATED,
