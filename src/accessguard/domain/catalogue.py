@@ -238,6 +238,22 @@ _ENTRIES = [
         keywords="password common breached leaked weak pwned",
     ),
     _entry(
+        ErrorCode.PASSWORD_UNCHANGED,
+        422,
+        "This is the password the account has now.",
+        "Choose a new password. If you remember this one and nobody else knows it, you can "
+        "simply sign in with it.",
+        title="New password same as the current one",
+        what_you_see="The new password is refused because it is the one the account has now.",
+        why="A change or a reset is meant to replace the password. If someone else learnt the "
+        "current one, keeping it would let them sign in again once the reset has ended every "
+        "session.",
+        what_to_do="Choose a password you have not used here, such as a phrase of several "
+        "unrelated words, or one from a password manager. If you were only unsure of your "
+        "password and nobody else knows it, sign in with it instead.",
+        keywords="same password current password reuse old password new password",
+    ),
+    _entry(
         ErrorCode.RESET_TOKEN_INVALID,
         400,
         "This link to choose a password is invalid, used or expired.",

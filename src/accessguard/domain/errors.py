@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     PASSWORD_TOO_SHORT = "password_too_short"
     PASSWORD_TOO_LONG = "password_too_long"
     PASSWORD_TOO_COMMON = "password_too_common"
+    PASSWORD_UNCHANGED = "password_unchanged"
     RESET_TOKEN_INVALID = "reset_token_invalid"
     VERIFICATION_TOKEN_INVALID = "verification_token_invalid"
     INVALID_MFA_CODE = "invalid_mfa_code"
@@ -188,6 +189,10 @@ class PasswordTooLong(AccessError):
 
 class PasswordTooCommon(AccessError):
     code = ErrorCode.PASSWORD_TOO_COMMON
+
+
+class PasswordUnchanged(AccessError):
+    code = ErrorCode.PASSWORD_UNCHANGED
 
 
 class ResetTokenInvalid(AccessError):

@@ -262,6 +262,7 @@ TOPICS: tuple[HelpTopic, ...] = (
             E.PASSWORD_TOO_SHORT,
             E.PASSWORD_TOO_LONG,
             E.PASSWORD_TOO_COMMON,
+            E.PASSWORD_UNCHANGED,
         ),
     ),
     HelpTopic(

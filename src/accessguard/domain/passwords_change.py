@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -12,6 +13,7 @@ from accessguard.domain.emails import email_key
 from accessguard.domain.errors import (
     AccessError,
     InvalidCredentials,
+    PasswordUnchanged,
     ResetTokenInvalid,
     SessionExpired,
 )
@@ -113,7 +115,12 @@ class Passwords(PasswordUseCase):
             raise ResetTokenInvalid()
         # The policy as at registration: a new password made of the address is refused.
         state, owner = link
-        new_hash = self.hasher.hash(self.policy.check(new_password, owner.email))
+        prepared = self.policy.check(new_password, owner.email)
+        if state == "reset" and self.hasher.verify(owner.password_hash, prepared):
+            # Whoever may know the current password could sign in again after the reset
+            # ended every session. (A link that finishes a sign-up sets a first password.)
+            raise PasswordUnchanged()
+        new_hash = self.hasher.hash(prepared)
         now = self.clock.now()
         with self.uow() as uow:
             purpose = FINISH if state == "finish" else RESET
@@ -152,7 +159,10 @@ class Passwords(PasswordUseCase):
         now = self.clock.now()
         account = auth.account
         self._check_current(account, current, client, now)
-        new_hash = self.hasher.hash(self.policy.check(new_password, account.email))
+        prepared = self.policy.check(new_password, account.email)
+        if hmac.compare_digest(prepared.encode(), prepare(current).encode()):
+            raise PasswordUnchanged()
+        new_hash = self.hasher.hash(prepared)
         with self.uow() as uow:
             # The hashes took a while: a reset, a sign-out or another change may have come
             # first. This change stands only if its session is still live and the password it

@@ -95,6 +95,29 @@ def test_reset_changes_password_ends_sessions_and_sets_hold(
     assert "changed" in notice["subject"].lower()
 
 
+def test_reset_to_the_current_password_is_refused_and_leaves_the_link_and_sessions(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services)
+    old = client.post("/api/v1/login", json={"email": "ada@example.com", "password": PASSWORD})
+    old_token = old.json()["session"]["token"]
+    forgot(client, "ada@example.com")
+    token = reset_link_token(services)
+    # The same password in another Unicode form (NFKC) is the same password.
+    same = PASSWORD.replace("a", "\uff41", 1)
+    refused = client.post("/api/v1/password/reset", json={"token": token, "new_password": same})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "password_unchanged"
+    bearer = {"Authorization": f"Bearer {old_token}"}
+    assert client.get("/api/v1/me", headers=bearer).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/password/reset", json={"token": token, "new_password": NEW}
+        ).status_code
+        == 204
+    )
+
+
 def test_reset_token_is_single_use(client: TestClient, services: Services) -> None:
     make_account(services)
     forgot(client, "ada@example.com")

@@ -149,6 +149,22 @@ def test_password_change_needs_the_current_password(client: TestClient, services
     assert response.json()["error"]["code"] == "invalid_credentials"
 
 
+def test_password_change_to_the_same_password_is_refused_and_ends_no_session(
+    client_factory: Callable[..., TestClient], services: Services
+) -> None:
+    make_account(services)
+    phone, laptop = client_factory(services), client_factory(services)
+    phone_token, laptop_token = sign_in(phone), sign_in(laptop)
+    refused = laptop.post(
+        "/api/v1/me/password",
+        headers=bearer(laptop_token),
+        json={"current_password": PASSWORD, "new_password": PASSWORD},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "password_unchanged"
+    assert phone.get("/api/v1/me", headers=bearer(phone_token)).status_code == 200
+
+
 def test_guessing_the_current_password_locks_like_sign_in(
     client: TestClient, services: Services
 ) -> None:

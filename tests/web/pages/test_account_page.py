@@ -215,6 +215,19 @@ def test_a_short_new_password_says_the_minimum(
     assert 'aria-describedby="new_password-hint new_password-error form-error"' in response.text
 
 
+def test_the_same_password_again_is_refused_beside_the_new_one_and_ends_no_session(
+    two_browsers: tuple[TestClient, TestClient],
+) -> None:
+    phone, desktop = two_browsers
+    response = post(phone, "/account/password", current_password=PASSWORD, new_password=PASSWORD)
+    assert response.status_code == 422
+    assert "This is the password the account has now." in response.text
+    assert 'href="/help/password_unchanged"' in response.text
+    assert 'aria-describedby="new_password-hint form-error"' in response.text
+    assert PASSWORD not in response.text
+    assert not signed_out(desktop)
+
+
 @pytest.mark.parametrize("action", ["/account/password", "/account/sessions/{id}/revoke"])
 def test_forms_without_csrf_token_are_refused(
     two_browsers: tuple[TestClient, TestClient], action: str

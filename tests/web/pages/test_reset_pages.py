@@ -145,6 +145,20 @@ def test_a_refused_password_leaves_the_link_usable(client: TestClient, services:
     assert done.status_code == 200
 
 
+def test_the_current_password_is_refused_next_to_the_field_saying_what_to_do(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services)
+    token = reset_token(client, services)
+    same = post(client, "/forgot-password", "/reset-password", token=token, new_password=PASSWORD)
+    assert same.status_code == 422
+    assert "This is the password the account has now." in same.text
+    assert "you can simply sign in with it" in same.text
+    assert 'href="/help/password_unchanged"' in same.text
+    assert 'aria-invalid="true"' in same.text
+    assert reset_form(client, token).status_code == 200
+
+
 def test_reset_pages_are_not_stored_or_referred(client: TestClient, services: Services) -> None:
     make_account(services)
     token = reset_token(client, services)

@@ -38,6 +38,7 @@ PASSWORD_CODES = {
     ErrorCode.PASSWORD_TOO_SHORT,
     ErrorCode.PASSWORD_TOO_LONG,
     ErrorCode.PASSWORD_TOO_COMMON,
+    ErrorCode.PASSWORD_UNCHANGED,
 }
 EmailField = Annotated[str, Form(max_length=320)]
 PasswordField = Annotated[str, Form(max_length=4096)]
