@@ -50,6 +50,16 @@ def reset_link(
 
 
 @dataclass(frozen=True)
+class UsableLink:
+    """A link that can still set a password: "reset" for a forgotten one, "finish" when a
+    second sign-up sent it, to set the first password of an account that never signed in;
+    and the account's address, which the page gives password managers as the username."""
+
+    state: LinkState
+    email: str
+
+
+@dataclass(frozen=True)
 class Passwords(PasswordUseCase):
     lockout: Lockout
 
@@ -84,12 +94,10 @@ class Passwords(PasswordUseCase):
                 )
             )
 
-    def reset_link_state(self, token: str) -> LinkState | None:
-        """What the link does, claiming nothing: None when it cannot be used; "finish" when a
-        second sign-up sent it, to set the first password of an account that never signed
-        in; "reset" otherwise."""
+    def usable_link(self, token: str) -> UsableLink | None:
+        """What the link does, claiming nothing; None when it cannot be used."""
         link = self._link(token)
-        return link[0] if link else None
+        return UsableLink(link[0], link[1].email) if link else None
 
     def _link(self, token: str) -> tuple[LinkState, Account] | None:
         """What a usable link does, and the account it is for."""

@@ -145,6 +145,18 @@ def test_a_refused_password_leaves_the_link_usable(client: TestClient, services:
     assert done.status_code == 200
 
 
+def test_the_form_names_the_account_for_password_managers(
+    client: TestClient, services: Services
+) -> None:
+    make_account(services)
+    token = reset_token(client, services)
+    username = f'name="username" autocomplete="username" value="{EMAIL}" hidden readonly'
+    assert username in reset_form(client, token).text
+    refused = post(client, "/forgot-password", "/reset-password", token=token, new_password="x")
+    assert username in refused.text
+    assert EMAIL not in reset_form(client, token + "x").text
+
+
 def test_the_current_password_is_refused_next_to_the_field_saying_what_to_do(
     client: TestClient, services: Services
 ) -> None:

@@ -24,6 +24,7 @@ from accessguard.domain.errors import (
     VerificationTokenInvalid,
 )
 from accessguard.domain.model import ClientInfo
+from accessguard.domain.passwords_change import UsableLink
 from accessguard.web import cookies
 from accessguard.web.api.v1.schemas import Body as ApiBody
 from accessguard.web.api.v1.schemas import Credentials, EmailBody, Password
@@ -256,12 +257,15 @@ def _reset_page(
     *,
     error: AccessError | None = None,
     token: str = "",
+    link: UsableLink | None = None,
     finishing: bool = False,
 ) -> Response:
     context = {
         "state": state,
         "token": token,
-        "finishing": finishing,  # a second sign-up's link: the account's first password
+        # A second sign-up's link: the account's first password.
+        "finishing": finishing or (link is not None and link.state == "finish"),
+        "email": link.email if link else "",
         "hold": duration(svc.rules.security_hold_seconds),
         **password_rule(svc),
         **form_state(error, "new_password"),
@@ -276,10 +280,10 @@ def reset_page(
     svc: Services = Depends(services),
 ) -> Response:
     # A read-only look: opening (or prefetching) the link never spends it.
-    link = svc.passwords.reset_link_state(token) if token else None
+    link = svc.passwords.usable_link(token) if token else None
     if link is None:
         return _reset_page(request, svc, "invalid", error=ResetTokenInvalid())
-    return _reset_page(request, svc, "form", token=token, finishing=link == "finish")
+    return _reset_page(request, svc, "form", token=token, link=link)
 
 
 @router.post("/reset-password")
@@ -294,14 +298,14 @@ def reset_submit(
     try:
         check_csrf(request, csrf_token, session_bound=False)
         body = validated(NewPasswordForm, new_password=new_password)
-        link = svc.passwords.reset(token, body.new_password, client)
+        done = svc.passwords.reset(token, body.new_password, client)
     except ResetTokenInvalid as error:
         return _reset_page(request, svc, "invalid", error=error)
     except AccessError as error:
         # The policy is checked before the link is claimed, so the form can be tried again.
-        finishing = svc.passwords.reset_link_state(token) == "finish"
-        return _reset_page(request, svc, "form", error=error, token=token, finishing=finishing)
+        usable = svc.passwords.usable_link(token)
+        return _reset_page(request, svc, "form", error=error, token=token, link=usable)
     svc.dispatcher_wake()
-    response = _reset_page(request, svc, "done", finishing=link == "finish")
+    response = _reset_page(request, svc, "done", finishing=done == "finish")
     cookies.clear_session(response, svc.settings)  # every session just ended, this one too
     return response
