@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import LiveServer, axe, check_page
 
@@ -61,6 +61,28 @@ def test_favicon_is_served(page: Page, live_server: LiveServer) -> None:
             f"/favicon.ico answers {response.status} and the pages declare no "
             '<link rel="icon">: Chromium logs "Failed to load resource: ... 404" on every page'
         )
+
+
+def test_a_refused_field_stands_out_by_more_than_colour(page: Page) -> None:
+    page.goto("/register")
+    page.get_by_label("Email address").fill("new@example.com")
+    page.get_by_label("Password", exact=True).fill("too short")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_load_state()
+    refused, accepted = page.locator("#password"), page.locator("#email")
+    expect(refused).to_have_attribute("aria-invalid", "true")
+
+    def border(field: Locator) -> tuple[str, str]:
+        style = field.evaluate("e => getComputedStyle(e)")
+        return style["borderTopWidth"], style["borderTopColor"]
+
+    assert border(refused)[0] == "2px"
+    assert border(accepted)[0] == "1px"
+    assert border(refused)[1] != border(accepted)[1]
+    # The thicker border takes nothing from the layout: both fields keep one height.
+    heights = [box["height"] for box in (refused.bounding_box(), accepted.bounding_box()) if box]
+    assert len(heights) == 2
+    assert heights[0] == pytest.approx(heights[1])
 
 
 def test_the_accessibility_check_catches_a_violation(page: Page) -> None:
