@@ -10,7 +10,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accessguard.bootstrap import Services
-from tests.browser.conftest import LiveServer, NewPage, check_page, link_from, sign_in
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    LiveServer,
+    NewPage,
+    check_page,
+    link_from,
+    sign_in,
+)
 from tests.support import PASSWORD, make_account
 
 pytestmark = pytest.mark.browser
@@ -51,6 +59,14 @@ def test_register_verify_sign_in_see_the_account_and_sign_out(
     assert urlsplit(page.url).path == "/account"
     expect(page.get_by_text(email).first).to_be_visible()
     check_page(page, "account")
+    # Stacked on a phone, the sessions' two dates name themselves; side by side, the
+    # column headings do.
+    last_seen = page.locator('#sessions td[data-label="Last seen"]').first
+    before = "e => getComputedStyle(e, '::before').content"
+    page.set_viewport_size(PHONE)
+    assert last_seen.evaluate(before) == '"Last seen: "'
+    page.set_viewport_size(DESKTOP)
+    assert last_seen.evaluate(before) == "none"
 
     page.get_by_role("button", name="Sign out").first.click()
     page.wait_for_load_state()
