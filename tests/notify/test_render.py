@@ -57,11 +57,17 @@ def test_password_changed_points_to_the_reset_page(account: Account, clock: Sett
     assert "203.0.113.9" in rendered.text
 
 
-def test_sms_code_renders_as_plain_text() -> None:
-    rendered = Renderer("https://a.test").render(Message("sms", "+1555", "sms_code", {"code": "1"}))
+@pytest.mark.parametrize("template", ["sms_code", "sms_enrol_code", "sms_manage_code"])
+def test_a_code_text_names_the_service_and_binds_the_code_to_our_host(template: str) -> None:
+    renderer = Renderer("https://accounts.example.test:8443/")
+    rendered = renderer.render(Message("sms", "+1555", template, {"code": "493817"}))
 
     assert rendered.html is None
-    assert rendered.text.startswith("Your sign-in code is 1.")
+    first, *_, last = rendered.text.splitlines()
+    assert first.startswith("accessguard: 493817 is your ")
+    # WebOTP's origin-bound line, last: the browser offers the code on this host only.
+    assert last == "@accounts.example.test #493817"
+    assert len(rendered.text) <= 160, "more than one SMS segment"
 
 
 @pytest.mark.parametrize("template", ["no_such_template", "../email/_layout", "_layout"])

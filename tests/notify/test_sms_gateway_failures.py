@@ -80,7 +80,7 @@ def test_a_sign_in_code_reaches_the_gateway(
 
     [request] = sms_gateway.received
     assert request["json"]["to"] == PHONE
-    assert "sign-in code is" in request["json"]["body"]
+    assert "is your sign-in code" in request["json"]["body"]
     gateway_services.sms_factor.verify_sign_in(
         account.id, code_in(request["json"]["body"]), CHALLENGE
     )

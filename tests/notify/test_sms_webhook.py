@@ -45,7 +45,7 @@ def test_sms_gateway_500_is_delivery_failure(
     channel = SmsWebhookChannel(sms_gateway.url)
 
     with pytest.raises(DeliveryFailed, match="status 500"):
-        channel.send(PHONE, Rendered("", "Your sign-in code is 493817."))
+        channel.send(PHONE, Rendered("", "493817 is your sign-in code."))
 
     assert "493817" not in caplog.text
     assert PHONE not in caplog.text
@@ -56,14 +56,14 @@ def test_sms_gateway_that_never_answers_times_out(sms_gateway: _GatewayServer) -
     channel = SmsWebhookChannel(sms_gateway.url, timeout=httpx.Timeout(0.3))
 
     with pytest.raises(DeliveryFailed, match="ReadTimeout"):
-        channel.send(PHONE, Rendered("", "Your sign-in code is 493817."))
+        channel.send(PHONE, Rendered("", "493817 is your sign-in code."))
 
 
 def test_unreachable_gateway_is_delivery_failure() -> None:
     channel = SmsWebhookChannel(f"http://127.0.0.1:{free_port()}/sms")
 
     with pytest.raises(DeliveryFailed, match="ConnectError"):
-        channel.send(PHONE, Rendered("", "Your sign-in code is 493817."))
+        channel.send(PHONE, Rendered("", "493817 is your sign-in code."))
 
 
 def test_immediate_delivery_failure_is_reported_as_sms_delivery_failed(
@@ -91,10 +91,10 @@ def test_a_gateway_address_with_credentials_never_reaches_the_log(
     secret_url = sms_gateway.url.replace("http://", "http://apiuser:GW-PASSWORD@") + "?key=GW-KEY"
     channel = SmsWebhookChannel(secret_url)
     with caplog.at_level(logging.DEBUG):
-        channel.send(PHONE, Rendered("", "Your sign-in code is 493817."))
+        channel.send(PHONE, Rendered("", "493817 is your sign-in code."))
         sms_gateway.mode = "error"
         with pytest.raises(DeliveryFailed):
-            channel.send(PHONE, Rendered("", "Your sign-in code is 493817."))
+            channel.send(PHONE, Rendered("", "493817 is your sign-in code."))
     assert sms_gateway.received  # the text did go out
     assert "GW-PASSWORD" not in caplog.text
     assert "GW-KEY" not in caplog.text

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 
@@ -36,6 +37,8 @@ class Renderer:
     def __init__(self, public_url: str, support_url: str | None = None) -> None:
         self._public_url = public_url.rstrip("/")
         self._support_url = support_url
+        # The pages' host, without a port: the origin-bound line of a code text names it.
+        self._public_host = urlsplit(self._public_url).hostname or ""
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(_TEMPLATES),
             autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
@@ -56,6 +59,7 @@ class Renderer:
             "public_url": self._public_url,
             "reset_url": f"{self._public_url}/forgot-password",
             "support_url": self._support_url,
+            "public_host": self._public_host,
         }
         base = f"{message.channel}/{message.template}"
         if message.channel == "sms":
