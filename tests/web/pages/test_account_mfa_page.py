@@ -190,6 +190,19 @@ def test_setting_up_the_app_shows_the_key_then_the_recovery_codes_once(
     assert not any(code in caplog.text for code in codes)
 
 
+def test_the_last_wrong_first_code_says_it_was_the_last_then_the_pause_says_how_long(
+    browser: TestClient, clock: SettableClock, services: Services
+) -> None:
+    secret = key_from(start_app_setup(browser).text)
+    for _ in range(services.rules.lockout_threshold):
+        refused = post(browser, "/account/totp/confirm", code=wrong_code(secret, clock))
+    assert "That was the last attempt allowed for now." in refused.text
+    assert "0 attempts" not in refused.text
+    paused = post(browser, "/account/totp/confirm", code=code_at(secret, clock))
+    assert "<code>too_many_requests</code>" in paused.text
+    assert "data-countdown=" in paused.text
+
+
 def test_a_wrong_first_code_shows_the_attempts_left_and_keeps_the_same_key(
     browser: TestClient, clock: SettableClock, services: Services, account: Account
 ) -> None:
