@@ -327,8 +327,8 @@ class RecoveryCaseRepository(Protocol):
     def for_account(self, account_id: str, limit: int) -> list[RecoveryCase]:
         """The account's cases, newest first."""
 
-    def cancellable(self, token_digest: str, now: datetime) -> RecoveryCase | None:
-        """The case this cancel token would cancel now (changes nothing)."""
+    def by_cancel_token(self, token_digest: str) -> RecoveryCase | None:
+        """The case whose owner's cancel link this is, in whatever state (changes nothing)."""
 
     def cancel(self, token_digest: str, now: datetime) -> RecoveryCase | None:
         """Atomically cancel the open, or approved and not yet effective, case of the token;

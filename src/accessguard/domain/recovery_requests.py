@@ -12,6 +12,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from accessguard.domain.devices import KnownDevices
@@ -46,6 +47,15 @@ from accessguard.domain.tokens import Signer, digest
 
 CountryOf = Callable[[str], str | None]
 KIND = "recovery_requested"
+
+
+@dataclass(frozen=True)
+class CancelLink:
+    """An owner's cancel link: its case, and whether it can still cancel it. A link opened
+    again after its case closed says what became of the case instead of only refusing."""
+
+    case: RecoveryCase
+    usable: bool
 
 
 class RecoveryRequests:
@@ -96,10 +106,12 @@ class RecoveryRequests:
                 return self._open_case(uow, account, details, attempt.device, client, now)
         return new_reference()
 
-    def cancellable(self, token: str) -> RecoveryCase | None:
-        """The case the owner's link would cancel (a look only: mail scanners open links)."""
+    def cancel_link(self, token: str) -> CancelLink | None:
+        """The case of the owner's cancel link, and whether the link can still cancel it (a
+        look only: mail scanners open links); None for a link that was never sent."""
         with self._uow(read_only=True) as uow:
-            return uow.recovery_cases.cancellable(digest(token), self._clock.now())
+            case = uow.recovery_cases.by_cancel_token(digest(token))
+        return CancelLink(case, case.cancellable(self._clock.now())) if case else None
 
     def cancel(self, token: str, client: ClientInfo) -> RecoveryCase:
         now = self._clock.now()

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from accessguard.bootstrap import Services
-from tests.domain.recovery_support import OWNER, cases, owner_with_factors
+from tests.domain.recovery_support import OWNER, cases, owner_with_factors, staff
 from tests.support import PASSWORD, SettableClock, inbox, token_from
 from tests.web.pages.test_signin_page import HTML, csrf
 
@@ -26,6 +26,16 @@ def submit(client: TestClient, page: str, action: str, **fields: str) -> Respons
 def request_form(client: TestClient, **fields: str) -> Response:
     values = {"email": OWNER, "password": PASSWORD, "details": "Phone fell in the sea"}
     return submit(client, "/recover", "/recover", **{**values, **fields})
+
+
+def decide(client: TestClient, services: Services, decision: str) -> int:
+    """Support's decision on the one case, through the API."""
+    case_id = cases(services)[0]["id"]
+    return client.post(
+        f"/api/v1/admin/recovery/requests/{case_id}/{decision}",
+        json={"note": "checked"},
+        headers=staff(services),
+    ).status_code
 
 
 def assert_catalogue_error(page: str, code: str) -> None:
@@ -128,9 +138,47 @@ def test_opening_the_cancel_link_shows_a_button_and_cancels_nothing(
     assert "Request cancelled" in done.text
     assert cases(services)[0]["status"] == "cancelled"
 
-    again = submit(client, "/recover", "/recover/cancel", token=token)
-    assert again.status_code == 400
-    assert_catalogue_error(again.text, "recovery_token_invalid")
+    # Sent again (back button, a second click) or opened again from the email: the owner is
+    # told calmly that it is cancelled, not that the link failed.
+    for again in (
+        submit(client, "/recover", "/recover/cancel", token=token),
+        client.get(f"/recover/cancel?token={token}", headers=HTML),
+    ):
+        assert again.status_code == 200
+        assert "This request was cancelled on" in again.text
+        assert "two-step verification stays on" in again.text
+        assert "contact support" not in again.text
+        assert "Cancel this request" not in again.text
+
+
+def test_a_cancel_link_opened_after_support_turned_the_request_down_says_so(
+    client: TestClient, services: Services
+) -> None:
+    owner_with_factors(services)
+    request_form(client)
+    token = token_from(inbox(services, OWNER)[-1]["body"], "/recover/cancel")
+    assert decide(client, services, "reject") == 204
+    page = client.get(f"/recover/cancel?token={token}", headers=HTML)
+    assert page.status_code == 200
+    assert "turned down by support" in page.text
+    assert "Nothing was changed on your account" in page.text
+
+
+def test_a_cancel_link_opened_after_the_request_was_carried_out_says_what_to_do(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    owner_with_factors(services)
+    request_form(client)
+    assert decide(client, services, "approve") == 204
+    # The approval mails a link of its own; the request's first link is void from then on.
+    token = token_from(inbox(services, OWNER)[-1]["body"], "/recover/cancel")
+    clock.advance(seconds=services.rules.recovery_wait_seconds)
+    assert services.recovery_completion.run_due() == 1
+    page = client.get(f"/recover/cancel?token={token}", headers=HTML)
+    assert page.status_code == 400
+    assert_catalogue_error(page.text, "recovery_token_invalid")
+    assert "two-step verification was removed from your account" in page.text
+    assert "Cancel this request" not in page.text
 
 
 def test_a_bad_cancel_link_says_so(client: TestClient) -> None:

@@ -102,8 +102,8 @@ class SqlRecoveryCases:
             ),
         ]
 
-    def cancellable(self, token_digest: str, now: datetime) -> RecoveryCase | None:
-        return self._one(self._select().where(*self._cancellable(token_digest, now)))
+    def by_cancel_token(self, token_digest: str) -> RecoveryCase | None:
+        return self._one(self._select().where(_R.cancel_token_digest == token_digest))
 
     def cancel(self, token_digest: str, now: datetime) -> RecoveryCase | None:
         return self._update(

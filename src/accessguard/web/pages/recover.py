@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import AccessError, RecoveryTokenInvalid
 from accessguard.domain.model import ClientInfo
-from accessguard.domain.recovery_cases import DETAILS_MAX, RecoveryCase
+from accessguard.domain.recovery_cases import DETAILS_MAX, CaseStatus, RecoveryCase
 from accessguard.domain.recovery_requests import quotes_password, without_password
 from accessguard.web import cookies
 from accessguard.web.api.v1.recovery import RecoveryRequestBody
@@ -111,10 +111,21 @@ def cancel_page(
     token: str = Query("", max_length=512),
     svc: Services = Depends(services),
 ) -> Response:
-    case = svc.recovery.cancellable(token) if token else None
-    if case is None:
+    link = svc.recovery.cancel_link(token) if token else None
+    if link is None:
         return _cancel_page(request, "invalid", error=RecoveryTokenInvalid())
-    return _cancel_page(request, "confirm", case=case, token=token)
+    if not link.usable:
+        return _closed_page(request, link.case)
+    return _cancel_page(request, "confirm", case=link.case, token=token)
+
+
+def _closed_page(request: Request, case: RecoveryCase) -> Response:
+    """A link opened again after its case closed. Cancelled or turned down, nothing changed
+    and the owner is told so calmly; carried out, the link could not stop it: an error,
+    with what to do if it was not the owner's request."""
+    if case.status in (CaseStatus.CANCELLED, CaseStatus.REJECTED):
+        return _cancel_page(request, "closed", case=case)
+    return _cancel_page(request, "closed", case=case, error=RecoveryTokenInvalid())
 
 
 @router.post("/recover/cancel")
@@ -129,9 +140,13 @@ def cancel_submit(
         check_csrf(request, csrf_token, session_bound=False)
         case = svc.recovery.cancel(token, client)
     except RecoveryTokenInvalid as error:
-        return _cancel_page(request, "invalid", error=error)
+        link = svc.recovery.cancel_link(token)
+        if link is None:
+            return _cancel_page(request, "invalid", error=error)
+        return _closed_page(request, link.case)  # sent twice, or closed meanwhile
     except AccessError as error:
-        still = svc.recovery.cancellable(token)
+        link = svc.recovery.cancel_link(token)
+        still = link.case if link and link.usable else None
         return _cancel_page(request, "confirm", case=still, token=token, error=error)
     svc.dispatcher_wake()
     return _cancel_page(request, "cancelled", case=case)
