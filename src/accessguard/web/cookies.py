@@ -1,9 +1,11 @@
-"""Our cookies (session, known device, half-finished sign-in, the address just signed up
-with): __Host- prefixed, HttpOnly, Path=/, SameSite=Lax (Strict for the last two)."""
+"""Our cookies (session, known device, half-finished sign-in, what a form's answer page
+shows): __Host- prefixed, HttpOnly, Path=/, SameSite=Lax (Strict for the last two)."""
 
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -83,31 +85,38 @@ def clear_mfa(response: Response, settings: Settings) -> None:
     response.delete_cookie(mfa_cookie_name(settings), **_options(settings, "strict"))
 
 
-def registered_cookie_name(settings: Settings) -> str:
-    return "__Host-ag_registered" if settings.cookie_secure else "ag_registered"
+CARRIED_SECONDS = 3600
 
 
-REGISTERED_SECONDS = 3600
+def carried_cookie_name(settings: Settings, page: str) -> str:
+    return f"__Host-ag_{page}" if settings.cookie_secure else f"ag_{page}"
 
 
-def set_registered(response: Response, settings: Settings, email: str) -> None:
-    """The address just signed up with, for the "Check your email" page the sign-up redirects
-    to: never in the URL (it would reach logs), Strict, and base64 (an address may hold
-    characters a cookie may not)."""
-    value = base64.urlsafe_b64encode(email.encode()).decode()
+def carry(response: Response, settings: Settings, page: str, facts: Mapping[str, str]) -> None:
+    """What a form's answer page shows ("Check your email", "Request received"), for the
+    address the form redirects to, so that reloading that page sends nothing again. Never in
+    the URL (an address would reach logs and history); Strict, for an hour, as base64 JSON
+    (an address may hold characters a cookie may not)."""
+    value = base64.urlsafe_b64encode(json.dumps(dict(facts)).encode()).decode()
     _hand_out(
         response,
-        registered_cookie_name(settings),
+        carried_cookie_name(settings, page),
         value,
-        max_age=REGISTERED_SECONDS,
+        max_age=CARRIED_SECONDS,
         **_options(settings, "strict"),
     )
 
 
-def registered_email(request: Request, settings: Settings) -> str | None:
-    value = request.cookies.get(registered_cookie_name(settings), "")
+def carried(request: Request, settings: Settings, page: str) -> dict[str, str] | None:
+    """What `carry` left for `page`; None when absent or not as it was written."""
+    value = request.cookies.get(carried_cookie_name(settings, page), "")
     try:
-        email = base64.urlsafe_b64decode(value.encode()).decode() if value else ""
+        facts = json.loads(base64.urlsafe_b64decode(value.encode())) if value else None
     except (ValueError, UnicodeError):
         return None
-    return email if 0 < len(email) <= 320 and email.isprintable() else None
+    if not isinstance(facts, dict):
+        return None
+    good = all(
+        isinstance(fact, str) and len(fact) <= 320 and fact.isprintable() for fact in facts.values()
+    )
+    return facts if good else None

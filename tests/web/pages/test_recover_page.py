@@ -38,6 +38,15 @@ def decide(client: TestClient, services: Services, decision: str) -> int:
     ).status_code
 
 
+def sent_page(client: TestClient, **fields: str) -> Response:
+    """The request form sent, and the page it leads to."""
+    answer = request_form(client, **fields)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/recover/sent"
+    page: Response = client.get("/recover/sent", headers=HTML)
+    return page
+
+
 def assert_catalogue_error(page: str, code: str) -> None:
     assert f"<code>{code}</code>" in page
     assert f'href="/help/{code}"' in page
@@ -55,20 +64,33 @@ def test_a_request_shows_its_reference_and_emails_the_owner(
     client: TestClient, services: Services
 ) -> None:
     owner_with_factors(services)
-    answer = request_form(client)
+    answer = sent_page(client)
     assert answer.status_code == 200
     match = re.search(r"Your reference is <strong>(R-[A-Z0-9-]+)</strong>", answer.text)
     assert match
     [case] = cases(services)
     assert case["reference"] == match.group(1)
-    assert "/recover/cancel?token=" in inbox(services, OWNER)[-1]["body"]
+    [mail] = inbox(services, OWNER)
+    assert "/recover/cancel?token=" in mail["body"]
     assert PASSWORD not in answer.text
+    assert OWNER in answer.text
+    # Reloading the answer shows it again, and sends nothing again.
+    again = client.get("/recover/sent", headers=HTML)
+    assert f"Your reference is <strong>{match.group(1)}</strong>" in again.text
+    assert len(cases(services)) == 1
+    assert len(inbox(services, OWNER)) == 1
+
+
+def test_the_answer_page_opened_alone_leads_to_the_form(client: TestClient) -> None:
+    page = client.get("/recover/sent", headers=HTML, follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/recover"
 
 
 def test_an_unknown_email_gets_the_same_confirmation(
     client: TestClient, services: Services
 ) -> None:
-    answer = request_form(client, email="nobody@example.com")
+    answer = sent_page(client, email="nobody@example.com")
     assert answer.status_code == 200
     assert "Your reference is" in answer.text
     assert cases(services) == []
@@ -92,7 +114,7 @@ def test_details_holding_the_password_are_sent_without_it_and_the_customer_is_to
 ) -> None:
     # Nothing to type again: the password is taken out, the rest goes to support.
     owner_with_factors(services)
-    answer = request_form(client, details=f"Phone lost. My password: {PASSWORD}")
+    answer = sent_page(client, details=f"Phone lost. My password: {PASSWORD}")
     assert answer.status_code == 200
     assert "Request received" in answer.text
     assert "we replaced it with" in answer.text

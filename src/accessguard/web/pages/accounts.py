@@ -128,15 +128,15 @@ def register_submit(
     # second sign-up of an unconfirmed address voids the first link and mails a "finish" link
     # instead (accounts._offer_to_finish), which left the customer holding a dead link.
     response = RedirectResponse("/register/sent", status_code=303)
-    cookies.set_registered(response, svc.settings, body.email)
+    cookies.carry(response, svc.settings, "registered", {"email": body.email})
     return response
 
 
 @router.get("/register/sent")
 def register_sent(request: Request, svc: Services = Depends(services)) -> Response:
     """The same page whether the address was new or taken: its owner gets a notice instead."""
-    email = cookies.registered_email(request, svc.settings)
-    if email is None:
+    email = (cookies.carried(request, svc.settings, "registered") or {}).get("email")
+    if not email:
         return RedirectResponse("/register", status_code=303)
     lifetime = duration(svc.rules.verify_token_seconds)
     return render(

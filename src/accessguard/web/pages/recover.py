@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
 
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import AccessError, RecoveryTokenInvalid
@@ -89,8 +90,24 @@ def recover_submit(
         details = without_password(details, password)
         return _form(request, svc, error=error, email=email, details=details)
     svc.dispatcher_wake()
-    removed = quotes_password(body.details, body.password)
-    return _form(request, svc, sent=True, reference=reference, email=body.email, removed=removed)
+    # To a page of its own, so that reloading "Request received" does not send the form again:
+    # that gave a second reference, with nothing behind it while the first case is open.
+    response = RedirectResponse("/recover/sent", status_code=303)
+    removed = "yes" if quotes_password(body.details, body.password) else ""
+    sent = {"reference": reference, "email": body.email, "removed": removed}
+    cookies.carry(response, svc.settings, "recovery_sent", sent)
+    return response
+
+
+@router.get("/recover/sent")
+def recover_sent(request: Request, svc: Services = Depends(services)) -> Response:
+    """The same page whatever was typed, as the API's 202 is."""
+    sent = cookies.carried(request, svc.settings, "recovery_sent")
+    if not sent or not sent.get("reference") or not sent.get("email"):
+        return RedirectResponse("/recover", status_code=303)
+    removed = bool(sent.get("removed"))
+    reference, email = sent["reference"], sent["email"]
+    return _form(request, svc, sent=True, reference=reference, email=email, removed=removed)
 
 
 def _cancel_page(
