@@ -19,7 +19,7 @@ from accessguard.domain.errors import AccessError, NotFound, PhoneNumberInvalid
 from accessguard.domain.mfa_totp import Enrolment
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
-from accessguard.domain.sms_codes import SentCode, masked
+from accessguard.domain.sms_codes import SentCode
 from accessguard.web.api.v1.mfa import CodeBody, RemoveTotpBody, qr_svg
 from accessguard.web.api.v1.mfa_sms import RemoveBody, StartBody
 from accessguard.web.api.v1.recovery_codes import RegenerateBody
@@ -145,8 +145,10 @@ def totp_remove(
 
 
 def _shown_number(svc: Services, typed: str) -> str:
+    """The number just typed, in full and in its international form, so that a typo shows
+    before the code is awaited in vain. (The API's answer masks it: clients may log it.)"""
     try:
-        return masked(svc.sms.phones.normalise(typed))
+        return svc.sms.phones.normalise(typed)
     except PhoneNumberInvalid:
         return "your phone"
 
@@ -162,7 +164,7 @@ def _sms_page(
 ) -> Response:
     context = {
         "phone": phone,
-        "to": sent.to if sent else _shown_number(svc, phone),
+        "to": _shown_number(svc, phone),
         "sent": sent is not None,
         "resend_after": sent.resend_after if sent else 0,
         "lifetime": duration(svc.rules.sms_code_seconds),
