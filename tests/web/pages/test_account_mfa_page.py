@@ -203,6 +203,21 @@ def test_the_last_wrong_first_code_says_it_was_the_last_then_the_pause_says_how_
     assert "data-countdown=" in paused.text
 
 
+def test_the_page_of_codes_reloaded_says_the_app_is_set_up_and_shows_no_codes(
+    browser: TestClient, clock: SettableClock
+) -> None:
+    secret = key_from(start_app_setup(browser).text)
+    code = code_at(secret, clock)
+    confirmed = post(browser, "/account/totp/confirm", code=code)
+    codes = CODES.findall(confirmed.text)
+    reloaded = post(browser, "/account/totp/confirm", code=code)  # the browser sends it again
+    assert reloaded.status_code == 303
+    page = browser.get(reloaded.headers["location"], headers=HTML).text
+    assert "Your authenticator app is set up. Recovery codes are shown only once" in page
+    assert "<code>not_found</code>" not in page
+    assert not any(one in page for one in codes)
+
+
 def test_a_wrong_first_code_shows_the_attempts_left_and_keeps_the_same_key(
     browser: TestClient, clock: SettableClock, services: Services, account: Account
 ) -> None:

@@ -44,13 +44,15 @@ NOTICES = {
     "session": "That session is signed out.",
     # Shown in the two-step verification section, where the form was.
     "totp_removed": "The authenticator app is removed. Sign-ins no longer ask for its codes.",
+    "totp_set_up": "Your authenticator app is set up. Recovery codes are shown only once, when "
+    "they are made: if you did not save them, make a new set under “Recovery codes” below.",
     "sms_added": "Your phone number is added. Sign-ins can now ask for a code by text message.",
     "sms_changed": "Your phone number is changed. Sign-in codes now go to the new number.",
     "sms_removed": "Your phone number is removed. Sign-in codes no longer go to it.",
     "sms_code": "A code is on its way to your current number. Enter it below.",
 }
 TWO_STEP_NOTICES = frozenset(
-    {"totp_removed", "sms_added", "sms_changed", "sms_removed", "sms_code"}
+    {"totp_removed", "totp_set_up", "sms_added", "sms_changed", "sms_removed", "sms_code"}
 )
 RECOVERY_CODES_LOW = 3
 # Refusals about the code typed: the code field is marked invalid, the message is above it.

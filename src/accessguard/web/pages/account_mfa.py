@@ -15,7 +15,12 @@ from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
 from accessguard.bootstrap import Services
-from accessguard.domain.errors import AccessError, NotFound, PhoneNumberInvalid
+from accessguard.domain.errors import (
+    AccessError,
+    NotFound,
+    PhoneNumberInvalid,
+    TotpAlreadyEnabled,
+)
 from accessguard.domain.mfa_totp import Enrolment
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
@@ -114,7 +119,11 @@ def totp_confirm(
         check_csrf(request, csrf_token)
         body = validated(CodeBody, code=code)
         codes = svc.totp.confirm(auth, body.code, client)
-    except NotFound as error:  # no key waiting: confirmed elsewhere meanwhile, or never started
+    except (NotFound, TotpAlreadyEnabled) as error:  # no key waiting, or confirmed already
+        if svc.totp.enabled(auth.account.id):
+            # The page of codes reloaded (its form sent again), or set up from another
+            # session meanwhile: the app is set up; the codes are not shown a second time.
+            return _back("totp_set_up", "two-step")
         return overview(request, svc, auth, error=error, error_form="totp")
     except AccessError as error:
         # The key again, beside the refusal, to the session that started the set-up only.
