@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import socket
 import threading
 import time
@@ -21,7 +22,7 @@ import uvicorn
 from accessguard.bootstrap import Services
 from accessguard.web.app import create_app
 from tests.conftest import _empty
-from tests.support import PASSWORD, free_port, make_account
+from tests.support import PASSWORD, free_port, make_account, require_service
 
 
 class StallingProxy:
@@ -93,14 +94,33 @@ def proxy(backend: dict[str, Any]) -> Iterator[StallingProxy]:
 
 
 @pytest.fixture
+def redis_proxy(request: pytest.FixtureRequest) -> Iterator[StallingProxy | None]:
+    """A proxy to the real Redis when the test asks for one (indirect parameter), else None."""
+    if not getattr(request, "param", False):
+        yield None
+        return
+    require_service("Redis", 6379, "start redis-server")
+    stalling = StallingProxy(("127.0.0.1", 6379))
+    yield stalling
+    stalling.close()
+
+
+@pytest.fixture
 def stalled_server(
-    proxy: StallingProxy, services: Services, services_factory: Callable[..., Services]
+    proxy: StallingProxy,
+    redis_proxy: StallingProxy | None,
+    services: Services,
+    services_factory: Callable[..., Services],
 ) -> Iterator[str]:
     make_account(services)  # directly, before anything stalls
     parts = urlsplit(services.settings.database_url)
     through_proxy = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+    redis: dict[str, str] = {}
+    if redis_proxy is not None:
+        redis["redis_url"] = f"redis://127.0.0.1:{redis_proxy.port}/0"
+        redis["redis_key_prefix"] = f"accessguard-test:{secrets.token_hex(4)}:"
     served = services_factory(
-        database_url=through_proxy, db_timeout_seconds=1, request_timeout_seconds=2.5
+        database_url=through_proxy, db_timeout_seconds=1, request_timeout_seconds=2.5, **redis
     )
     port = free_port()
     config = uvicorn.Config(
@@ -137,6 +157,22 @@ def test_a_database_that_stops_answering_gets_a_retryable_answer_not_a_hang(
     assert error["reference"] == refused.headers["X-Request-ID"]
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"] == "unavailable"
+
+
+@pytest.mark.parametrize("redis_proxy", [True], indirect=True)
+def test_readiness_with_both_dependencies_stalled_answers_its_checks_within_the_deadline(
+    proxy: StallingProxy, redis_proxy: StallingProxy, stalled_server: str
+) -> None:
+    # One after the other, the two checks' limits add up past the request deadline, and the
+    # load balancer got `request_timed_out` with no checks at all.
+    with httpx.Client(base_url=stalled_server, timeout=20) as client:
+        assert client.get("/readyz").status_code == 200
+        proxy.stall()
+        redis_proxy.stall()
+        ready = client.get("/readyz")
+        redis_proxy.release()
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"database": "unavailable", "redis": "unavailable"}
 
 
 def test_a_body_that_never_finishes_arriving_is_answered_within_the_deadline(
