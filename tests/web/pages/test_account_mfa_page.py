@@ -394,6 +394,11 @@ def test_adding_changing_and_removing_a_phone_number(
     page = browser.get(removed.headers["location"], headers=HTML).text
     assert "Your phone number is removed." in page
     assert not services.sms.enabled(account.id)
+    # The hold it set explains itself in words that fit a removed phone, not only a reset.
+    start = page.index('class="notice account-hold"')
+    hold = " ".join(page[start : page.index("</div>", start)].split())
+    assert "a second step removed or changed" in hold
+    assert "old password" not in hold
 
 
 def test_an_invalid_number_is_named_beside_the_field_and_kept(browser: TestClient) -> None:
