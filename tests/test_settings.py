@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from accessguard.bootstrap import build_services
 from accessguard.settings import Settings
 
 KEY = "a-production-key-" + "k" * 32
@@ -67,3 +70,20 @@ def test_a_request_deadline_shorter_than_a_database_wait_is_refused() -> None:
     with pytest.raises(ValidationError, match="REQUEST_TIMEOUT_SECONDS must be more than"):
         settings(request_timeout_seconds=5, db_timeout_seconds=5)
     assert settings(request_timeout_seconds=7, db_timeout_seconds=5).request_timeout_seconds == 7
+
+
+@pytest.mark.parametrize(
+    ("values", "warned"),
+    [
+        ({"public_url": PUBLIC, "secret_keys": KEY}, True),
+        ({"public_url": PUBLIC, "secret_keys": KEY, "support_url": PUBLIC + "/help"}, False),
+        ({"env": "development", "public_url": PUBLIC}, False),
+    ],
+)
+def test_a_production_server_without_a_support_address_warns_at_start_up(
+    values: dict[str, Any], warned: bool, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = {"database_url": f"sqlite:///{tmp_path / 'accessguard.db'}"}
+    with caplog.at_level(logging.WARNING):
+        build_services(settings(**database, **values)).close()
+    assert ("ACCESSGUARD_SUPPORT_URL is unset" in caplog.text) is warned

@@ -142,6 +142,11 @@ def build_services(
         throttle = SqlThrottleStore(engine)
 
     keys = signing_keys(settings, warn=not one_command)
+    if settings.env == "production" and settings.support_url is None and not one_command:
+        log.warning(
+            "ACCESSGUARD_SUPPORT_URL is unset: pages and emails that tell a customer to "
+            "contact support cannot say where. Set it to the support page or a mailto: address."
+        )
     # Queued messages carry emailed tokens: sealed at rest until sent (storage/sql/outbox.py),
     # under configured keys only. A random key dies with its process, and no other could open
     # what it sealed: an operator command's mail, or the server's after a restart, was lost.

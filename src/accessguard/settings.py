@@ -242,8 +242,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_impossible_combinations(self) -> Settings:
         if self.request_timeout_seconds <= self.db_timeout_seconds + 1:
-            # /readyz gives its checks DB_TIMEOUT + 1 s: the deadline must leave it room to
-            # answer "unavailable" itself, and a request room for one full database wait.
+            # The deadline must leave /readyz room to answer "unavailable" itself (its checks
+            # stop well inside it, web/health.py), and a request room for one database wait.
             raise ValueError(
                 "ACCESSGUARD_REQUEST_TIMEOUT_SECONDS must be more than "
                 "ACCESSGUARD_DB_TIMEOUT_SECONDS + 1"
