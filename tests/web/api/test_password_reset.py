@@ -27,6 +27,14 @@ def reset_link_token(services: Services) -> str:
     return token_from(inbox(services, "ada@example.com")[-1]["body"], "/reset-password")
 
 
+def signed_in_with_a_reset_link(client: TestClient, services: Services) -> tuple[str, str]:
+    """Ada's account, a session of hers, then a reset link mailed to her: both tokens."""
+    make_account(services)
+    old = client.post("/api/v1/login", json={"email": "ada@example.com", "password": PASSWORD})
+    forgot(client, "ada@example.com")
+    return old.json()["session"]["token"], reset_link_token(services)
+
+
 def test_forgot_answers_202_for_known_and_unknown(client: TestClient, services: Services) -> None:
     make_account(services)
     assert forgot(client, "ada@example.com") == 202
@@ -64,11 +72,7 @@ def test_email_as_list_or_object_or_comma_list_is_refused(
 def test_reset_changes_password_ends_sessions_and_sets_hold(
     client: TestClient, services: Services, clock: SettableClock
 ) -> None:
-    make_account(services)
-    old = client.post("/api/v1/login", json={"email": "ada@example.com", "password": PASSWORD})
-    old_token = old.json()["session"]["token"]
-    forgot(client, "ada@example.com")
-    token = reset_link_token(services)
+    old_token, token = signed_in_with_a_reset_link(client, services)
     assert (
         client.post(
             "/api/v1/password/reset", json={"token": token, "new_password": NEW}
@@ -98,11 +102,7 @@ def test_reset_changes_password_ends_sessions_and_sets_hold(
 def test_reset_to_the_current_password_is_refused_and_leaves_the_link_and_sessions(
     client: TestClient, services: Services
 ) -> None:
-    make_account(services)
-    old = client.post("/api/v1/login", json={"email": "ada@example.com", "password": PASSWORD})
-    old_token = old.json()["session"]["token"]
-    forgot(client, "ada@example.com")
-    token = reset_link_token(services)
+    old_token, token = signed_in_with_a_reset_link(client, services)
     # The same password in another Unicode form (NFKC) is the same password.
     same = PASSWORD.replace("a", "\uff41", 1)
     refused = client.post("/api/v1/password/reset", json={"token": token, "new_password": same})

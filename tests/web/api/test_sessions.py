@@ -20,6 +20,15 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def phone_and_laptop(
+    client_factory: Callable[..., TestClient], services: Services
+) -> tuple[TestClient, TestClient, str, str]:
+    """Ada's account, signed in on two clients: each client and its session token."""
+    make_account(services)
+    phone, laptop = client_factory(services), client_factory(services)
+    return phone, laptop, sign_in(phone), sign_in(laptop)
+
+
 def test_no_token_is_not_authenticated(client: TestClient) -> None:
     response = client.get("/api/v1/me")
     assert response.status_code == 401
@@ -81,9 +90,7 @@ def test_active_session_ends_at_absolute_lifetime(
 def test_sessions_are_listed_and_one_can_be_revoked(
     client_factory: Callable[..., TestClient], services: Services
 ) -> None:
-    make_account(services)
-    phone, laptop = client_factory(services), client_factory(services)
-    phone_token, laptop_token = sign_in(phone), sign_in(laptop)
+    phone, laptop, phone_token, laptop_token = phone_and_laptop(client_factory, services)
     listed = laptop.get("/api/v1/me/sessions", headers=bearer(laptop_token)).json()
     assert len(listed) == 2
     assert sum(s["current"] for s in listed) == 1
@@ -119,9 +126,7 @@ def test_cannot_revoke_someone_elses_session(
 def test_password_change_revokes_every_other_session(
     client_factory: Callable[..., TestClient], services: Services
 ) -> None:
-    make_account(services)
-    phone, laptop = client_factory(services), client_factory(services)
-    phone_token, laptop_token = sign_in(phone), sign_in(laptop)
+    phone, laptop, phone_token, laptop_token = phone_and_laptop(client_factory, services)
     inbox(services, "ada@example.com")
     changed = laptop.post(
         "/api/v1/me/password",
@@ -152,9 +157,7 @@ def test_password_change_needs_the_current_password(client: TestClient, services
 def test_password_change_to_the_same_password_is_refused_and_ends_no_session(
     client_factory: Callable[..., TestClient], services: Services
 ) -> None:
-    make_account(services)
-    phone, laptop = client_factory(services), client_factory(services)
-    phone_token, laptop_token = sign_in(phone), sign_in(laptop)
+    phone, laptop, phone_token, laptop_token = phone_and_laptop(client_factory, services)
     refused = laptop.post(
         "/api/v1/me/password",
         headers=bearer(laptop_token),
