@@ -26,10 +26,12 @@ from accessguard.domain.errors import (
 )
 from accessguard.domain.lockout import email_subject
 from accessguard.domain.model import ClientInfo
+from accessguard.domain.sessions import Authenticated
 from accessguard.domain.signin import SignedIn
 from accessguard.storage.redis.throttle import RedisThrottleStore
 from accessguard.storage.sql.tables import lockouts
 from accessguard.storage.sql.throttle import SqlThrottleStore
+from tests.domain.recovery_support import owner_with_factors, session_for
 from tests.support import PASSWORD, inbox, make_account, token_from
 
 WRONG = "not the right password at all"
@@ -325,3 +327,35 @@ def test_authenticator_set_ups_started_at_once_all_get_a_seed(services: Services
 
     assert kinds(outcomes) == Counter({"Enrolment": 8}), outcomes
     assert not services.totp.enabled(auth.account.id)
+
+
+def _owner_session(services: Services) -> Authenticated:
+    """Ada with an authenticator app, a phone and recovery codes, signed in."""
+    account = owner_with_factors(services)
+    token = session_for(services, account)["Authorization"].removeprefix("Bearer ")
+    return services.sessions.authenticate(token)
+
+
+def _working_sets(services: Services, account_id: str, sets: list[list[str]]) -> int:
+    """How many of the handed-out sets still work, trying one code of each."""
+    working = 0
+    for codes in sets:
+        try:
+            services.recovery_codes.use(account_id, codes[0])
+            working += 1
+        except AccessError:
+            pass
+    return working
+
+
+def test_parallel_regenerations_leave_exactly_one_whole_set(services: Services) -> None:
+    # Each replaced the rows it saw: on PostgreSQL two at once left both sets, under one
+    # salt that only one of them was hashed with.
+    auth = _owner_session(services)
+
+    outcomes = race(4, lambda i: services.recovery_codes.regenerate(auth, PASSWORD, client(i)))
+
+    assert kinds(outcomes) == Counter({"list": 4}), outcomes
+    with services.uow(read_only=True) as uow:
+        assert uow.recovery_codes.count_unused(auth.account.id) == 10
+    assert _working_sets(services, auth.account.id, outcomes) == 1

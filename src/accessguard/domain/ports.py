@@ -66,6 +66,10 @@ class AccountRepository(Protocol):
     def set_security_hold(self, account_id: str, until: datetime) -> None:
         """Hold withdrawals until `until` after a security change."""
 
+    def lock(self, account_id: str) -> None:
+        """Hold the account row until the transaction ends: changes to one account's set of
+        something (its recovery case, its recovery codes) take turns."""
+
     def second_factors(self, account_id: str) -> SecondFactors:
         """The account's active app, confirmed phone and unused recovery codes, in one read."""
 
@@ -307,10 +311,6 @@ class RecoveryCodeRepository(Protocol):
 class RecoveryCaseRepository(Protocol):
     """Lost-device recovery cases. Every change of status is one conditional UPDATE, so of
     parallel decisions, cancels and completions of a case exactly one takes effect."""
-
-    def lock_account(self, account_id: str) -> None:
-        """Hold the account row until the transaction ends: requests for one account take
-        turns, so two parallel ones cannot both open a case."""
 
     def active_for(self, account_id: str) -> RecoveryCase | None:
         """The account's open or approved case, if any."""

@@ -109,7 +109,10 @@ class IssuedCodes:
     digests: list[str]
 
     def store(self, uow: UnitOfWork, account_id: str, now: datetime) -> None:
-        """Replace the account's set inside the caller's transaction: old codes are void."""
+        """Replace the account's set inside the caller's transaction: old codes are void.
+        Replacements of one account's set take turns: two at once would each delete only
+        the rows they saw and leave both sets, under a salt only one was hashed with."""
+        uow.accounts.lock(account_id)
         uow.recovery_codes.replace(account_id, self.salt, self.digests, now)
 
 

@@ -134,7 +134,8 @@ class RecoveryRequests:
         client: ClientInfo,
         now: datetime,
     ) -> str:
-        uow.recovery_cases.lock_account(account.id)
+        # Requests for one account take turns, so two parallel ones cannot both open a case.
+        uow.accounts.lock(account.id)
         if not uow.accounts.second_factors(account.id).any:
             # Nothing to recover, but the owner learns that someone asked with their password.
             facts = {"ip": client.ip, "at": now.isoformat(timespec="minutes")}

@@ -164,6 +164,12 @@ class SqlAccounts:
     def set_security_hold(self, account_id: str, until: datetime) -> None:
         self._set(account_id, security_hold_until=until)
 
+    def lock(self, account_id: str) -> None:
+        # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.
+        self._conn.execute(
+            sa.select(accounts.c.id).where(accounts.c.id == account_id).with_for_update()
+        )
+
     def second_factors(self, account_id: str) -> SecondFactors:
         row = self._conn.execute(SECOND_FACTORS, {"account_id": account_id}).mappings().one()
         return factors_from(row)

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from accessguard.domain.model import AuditEvent
 from accessguard.domain.recovery_cases import ACTIVE, CaseStatus, RecoveryCase
 from accessguard.storage.sql.tables import (
-    accounts,
     audit_events,
     mfa_challenges,
     recovery_codes,
@@ -57,12 +56,6 @@ class SqlRecoveryCases:
     def _update(self, *where: sa.ColumnElement[bool], **values: Any) -> RecoveryCase | None:
         return self._one(
             recovery_requests.update().where(*where).values(values).returning(*_FIELDS)
-        )
-
-    def lock_account(self, account_id: str) -> None:
-        # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.
-        self._conn.execute(
-            sa.select(accounts.c.id).where(accounts.c.id == account_id).with_for_update()
         )
 
     def active_for(self, account_id: str) -> RecoveryCase | None:
