@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -359,3 +360,24 @@ def test_parallel_regenerations_leave_exactly_one_whole_set(services: Services) 
     with services.uow(read_only=True) as uow:
         assert uow.recovery_codes.count_unused(auth.account.id) == 10
     assert _working_sets(services, auth.account.id, outcomes) == 1
+
+
+def test_of_regenerations_sent_from_one_form_exactly_one_makes_a_set(services: Services) -> None:
+    # The page's form names the set it showed: sent twice, the second sending must not void
+    # the codes the first one showed.
+    auth = _owner_session(services)
+    shown = services.recovery_codes.current_set(auth.account.id)
+
+    def regenerate(i: int) -> Any:
+        return outcome_of(
+            partial(services.recovery_codes.regenerate, replacing=shown),
+            auth,
+            PASSWORD,
+            client(i),
+        )
+
+    outcomes = race(4, regenerate)
+
+    assert kinds(outcomes) == Counter({"list": 1, "RecoveryCodesReplaced": 3}), outcomes
+    made = [o for o in outcomes if isinstance(o, list)]
+    assert _working_sets(services, auth.account.id, made) == 1

@@ -61,6 +61,21 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         keywords="recovery code already used backup code used lost phone 2fa",
     ),
     _entry(
+        ErrorCode.RECOVERY_CODES_REPLACED,
+        409,
+        "New recovery codes were made a moment ago, so no other set was made.",
+        "They were shown once, on the page that made them. If you did not save them, make a "
+        "new set now.",
+        title="Recovery codes made a moment ago",
+        what_you_see="Asking for new recovery codes says that new ones were made a moment ago.",
+        why="The form was sent twice (a double click, or a page reloaded), or another session "
+        "made a set meanwhile. Only the newest set works, so a second set would have voided the "
+        "one you may be writing down.",
+        what_to_do="If you saved the codes shown a moment ago, nothing more is needed. If not, "
+        "make a new set on your account page and save it before you leave the page.",
+        keywords="recovery codes new set twice reload double click backup codes",
+    ),
+    _entry(
         ErrorCode.SECOND_FACTOR_REQUIRED,
         409,
         "Recovery codes need two-step verification to be turned on first.",

@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     INVALID_MFA_CODE = "invalid_mfa_code"
     MFA_CODE_REUSED = "mfa_code_reused"
     RECOVERY_CODE_USED = "recovery_code_used"
+    RECOVERY_CODES_REPLACED = "recovery_codes_replaced"
     SECOND_FACTOR_REQUIRED = "second_factor_required"
     TOTP_ALREADY_ENABLED = "totp_already_enabled"
     TOTP_NOT_SET_UP = "totp_not_set_up"
@@ -216,6 +217,10 @@ class MfaCodeReused(AccessError):
 
 class RecoveryCodeUsed(AccessError):
     code = ErrorCode.RECOVERY_CODE_USED
+
+
+class RecoveryCodesReplaced(AccessError):
+    code = ErrorCode.RECOVERY_CODES_REPLACED
 
 
 class SecondFactorRequired(AccessError):

@@ -176,6 +176,7 @@ TOPICS: tuple[HelpTopic, ...] = (
         codes=(
             E.INVALID_MFA_CODE,
             E.RECOVERY_CODE_USED,
+            E.RECOVERY_CODES_REPLACED,
             E.SECOND_FACTOR_REQUIRED,
             E.TOTP_ALREADY_ENABLED,
             E.TOTP_NOT_SET_UP,

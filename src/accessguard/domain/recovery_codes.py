@@ -22,6 +22,7 @@ from accessguard.domain.errors import (
     AccessError,
     InvalidCredentials,
     InvalidMfaCode,
+    RecoveryCodesReplaced,
     RecoveryCodeUsed,
     SecondFactorRequired,
 )
@@ -31,6 +32,7 @@ from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message, S
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from accessguard.domain.sessions import Authenticated
+from accessguard.domain.tokens import digest
 
 # Crockford's base 32: no i, l, o or u, so nothing written down reads two ways.
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -90,6 +92,11 @@ class StoredCodes:
     salt: str
     unused: tuple[str, ...]
     used: tuple[str, ...]
+
+
+def set_name(stored: StoredCodes | None) -> str:
+    """Names one set, unlike any other (each has a salt of its own): "none" for no set."""
+    return digest("recovery-codes:" + stored.salt)[:16] if stored else "none"
 
 
 def _holds(digests: Iterable[str], candidate: str) -> bool:
@@ -164,9 +171,23 @@ class RecoveryCodes:
         with self._uow(read_only=True) as uow:
             return uow.recovery_codes.count_unused(account_id)
 
-    def regenerate(self, auth: Authenticated, password: str, client: ClientInfo) -> list[str]:
+    def current_set(self, account_id: str) -> str:
+        """A name for the account's present set, for a form to say which set it replaces."""
+        with self._uow(read_only=True) as uow:
+            return set_name(uow.recovery_codes.stored(account_id))
+
+    def regenerate(
+        self,
+        auth: Authenticated,
+        password: str,
+        client: ClientInfo,
+        *,
+        replacing: str | None = None,
+    ) -> list[str]:
         """A new set for an account with a second factor; the password is checked under the
-        email's lockout, so a stolen session cannot guess it."""
+        email's lockout, so a stolen session cannot guess it. With `replacing` (the name of
+        the set the form showed), `RecoveryCodesReplaced` once that set is gone: a form sent
+        twice makes one set, and never voids the one its first sending showed."""
         account, now = auth.account, self._clock.now()
         self._require_second_factor(account.id)
 
@@ -178,8 +199,12 @@ class RecoveryCodes:
         self._lockout.guard_owner_secret(self._uow, account, client, now, kind, refusal)
         issued = self.issue()
         with self._uow() as uow:
+            uow.accounts.lock(account.id)  # before the set is read: regenerations take turns
             if not uow.accounts.second_factors(account.id).app_or_phone:
                 raise SecondFactorRequired()  # removed while the codes were being hashed
+            shown = set_name(uow.recovery_codes.stored(account.id))
+            if replacing is not None and replacing != shown:
+                raise RecoveryCodesReplaced()
             issued.store(uow, account.id, now)
             uow.outbox.add(owner_notice(account, kind, client, now), now)
             uow.audit.record(owner_event(account.id, kind, client, now))

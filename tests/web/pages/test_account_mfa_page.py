@@ -449,6 +449,25 @@ def test_with_the_app_a_number_changes_with_the_apps_code(
 # --------------------------------------------------------------------------- recovery codes
 
 
+def test_the_form_sent_twice_makes_one_set_and_keeps_the_codes_it_showed(
+    browser: TestClient, clock: SettableClock, services: Services, account: Account
+) -> None:
+    set_up_app(browser, clock)
+    form = section(account_page(browser).text, 'action="/account/recovery-codes"', "</form>")
+    match = re.search(r'name="replacing" value="([0-9a-f]{16})"', form)
+    assert match, form
+    made = post(browser, "/account/recovery-codes", password=PASSWORD, replacing=match[1])
+    shown = CODES.findall(made.text)
+    assert len(shown) == 10
+
+    again = post(browser, "/account/recovery-codes", password=PASSWORD, replacing=match[1])
+    assert again.status_code == 409
+    recovery_form = section(again.text, 'action="/account/recovery-codes"', "</form>")
+    assert "<code>recovery_codes_replaced</code>" in recovery_form
+    assert not any(code in again.text for code in shown)
+    services.recovery_codes.use(account.id, shown[0])  # the codes shown still work
+
+
 def test_making_new_recovery_codes_voids_the_old_ones(
     browser: TestClient, clock: SettableClock, services: Services, account: Account
 ) -> None:

@@ -164,6 +164,8 @@ def two_step_status(svc: Services, account_id: str) -> dict[str, Any]:
         "phone": svc.sms.number_on_file(account_id) if factors.sms else None,
         "codes_left": left,
         "codes_low": (factors.totp or factors.sms) and left <= RECOVERY_CODES_LOW,
+        # Only where the form to make new codes is shown.
+        "codes_set": svc.recovery_codes.current_set(account_id) if factors.app_or_phone else "",
     }
 
 
