@@ -167,7 +167,7 @@ def test_opening_the_cancel_link_shows_a_button_and_cancels_nothing(
         client.get(f"/recover/cancel?token={token}", headers=HTML),
     ):
         assert again.status_code == 200
-        assert "This request was cancelled on" in again.text
+        assert "This request was cancelled at" in again.text
         assert "two-step verification stays on" in again.text
         assert "contact support" not in again.text
         assert "Cancel this request" not in again.text
