@@ -31,6 +31,20 @@ document.addEventListener("DOMContentLoaded", () => {
       caps.textContent = on ? "Caps Lock is on." : "";
     });
   }
+  // A code we just texted, filled in when the phone's browser reads it from the text (WebOTP:
+  // Chrome on Android). Only a text whose last line names this host qualifies, so a look-alike
+  // site gets nothing; the customer still presses the button.
+  const texted = document.querySelector("input[data-texted-code]");
+  if (texted && "OTPCredential" in window) {
+    const stop = new AbortController();
+    texted.form?.addEventListener("submit", () => stop.abort());
+    navigator.credentials
+      .get({ otp: { transport: ["sms"] }, signal: stop.signal })
+      .then((otp) => {
+        if (otp && otp.code && !texted.value) texted.value = otp.code;
+      })
+      .catch(() => {}); // not offered, declined or given up: the code is typed instead
+  }
   // Countdown on locks and cool-downs. At zero the whole sentence changes ("You can try again
   // now."), as "in now" reads wrong.
   for (const element of document.querySelectorAll("[data-countdown]")) {
