@@ -115,11 +115,16 @@ class IssuedCodes:
     salt: str
     digests: list[str]
 
-    def store(self, uow: UnitOfWork, account_id: str, now: datetime) -> None:
+    def store(
+        self, uow: UnitOfWork, account_id: str, now: datetime, *, replacing: str | None = None
+    ) -> None:
         """Replace the account's set inside the caller's transaction: old codes are void.
         Replacements of one account's set take turns: two at once would each delete only
-        the rows they saw and leave both sets, under a salt only one was hashed with."""
+        the rows they saw and leave both sets, under a salt only one was hashed with. With
+        `replacing` (a `set_name`), `RecoveryCodesReplaced` unless that set is the one there."""
         uow.accounts.lock(account_id)
+        if replacing is not None and replacing != set_name(uow.recovery_codes.stored(account_id)):
+            raise RecoveryCodesReplaced()
         uow.recovery_codes.replace(account_id, self.salt, self.digests, now)
 
 
@@ -199,13 +204,9 @@ class RecoveryCodes:
         self._lockout.guard_owner_secret(self._uow, account, client, now, kind, refusal)
         issued = self.issue()
         with self._uow() as uow:
-            uow.accounts.lock(account.id)  # before the set is read: regenerations take turns
             if not uow.accounts.second_factors(account.id).app_or_phone:
                 raise SecondFactorRequired()  # removed while the codes were being hashed
-            shown = set_name(uow.recovery_codes.stored(account.id))
-            if replacing is not None and replacing != shown:
-                raise RecoveryCodesReplaced()
-            issued.store(uow, account.id, now)
+            issued.store(uow, account.id, now, replacing=replacing)
             uow.outbox.add(owner_notice(account, kind, client, now), now)
             uow.audit.record(owner_event(account.id, kind, client, now))
         return issued.codes
