@@ -5,6 +5,7 @@ the common case costs no counter round trip."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -33,6 +34,9 @@ class RecordingThrottle:
 
     def count(self, key: str, now: datetime) -> tuple[int, int]:
         return self._store.count(key, now)
+
+    def counts(self, keys: Sequence[str], now: datetime) -> list[int]:
+        return self._store.counts(keys, now)
 
     def reset(self, key: str) -> None:
         self.writes.append(("reset", key))

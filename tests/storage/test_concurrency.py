@@ -23,6 +23,7 @@ from accessguard.domain.errors import (
     InvalidCredentials,
     ResetTokenInvalid,
     SessionExpired,
+    TooManyRequests,
     VerificationTokenInvalid,
 )
 from accessguard.domain.lockout import email_subject
@@ -172,6 +173,66 @@ def test_right_password_racing_failures_never_succeeds_once_the_lock_exists(
     )
     row = lock_row(services, "ada@example.com")
     assert row is None or row["level"] <= 1, "racing failures locked twice"
+
+
+SPRAYER = ClientInfo("203.0.113.9", "sprayer")
+
+
+def test_one_address_spraying_in_parallel_hears_no_more_wrong_passwords_than_its_limit(
+    services_factory: Callable[..., Services],
+) -> None:
+    services = services_factory(address_failure_limit=5)
+    for i in range(10):
+        make_account(services, f"user{i}@example.com")
+
+    def attempt(index: int) -> Any:
+        # Ten right passwords, twenty wrong ones, all released at once from one address.
+        password = PASSWORD if index < 10 else WRONG
+        return outcome_of(services.signin, f"user{index}@example.com", password, None, SPRAYER)
+
+    outcomes = race(30, attempt)
+
+    wrong = kinds(outcomes[10:])
+    # All twenty may pass the check before the hash; only the first five counted are told
+    # their password was wrong, as if they had come one by one.
+    assert wrong == Counter({"InvalidCredentials": 5, "TooManyRequests": 15}), outcomes
+    assert set(kinds(outcomes[:10])) <= {"SignedIn", "TooManyRequests"}, outcomes
+    with pytest.raises(TooManyRequests):
+        services.signin("user0@example.com", PASSWORD, None, SPRAYER)
+
+
+def test_a_right_password_hashed_while_its_address_used_up_its_limit_is_refused(
+    services_factory: Callable[..., Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = services_factory(address_failure_limit=5)
+    ada = make_account(services)
+    verify = services.hasher.verify
+    spraying = threading.Event()
+
+    def verify_while_the_address_sprays(password_hash: str, password: str) -> bool:
+        matches = verify(password_hash, password)
+        if matches and not spraying.is_set():
+            spraying.set()  # the same address's wrong passwords finish first
+            for i in range(5):
+                with pytest.raises(InvalidCredentials):
+                    services.signin(f"other{i}@example.com", WRONG, None, SPRAYER)
+        return matches
+
+    with pytest.raises(InvalidCredentials):  # one failure of the owner's own, elsewhere
+        services.signin("ada@example.com", WRONG, None, client())
+    monkeypatch.setattr(services.hasher, "verify", verify_while_the_address_sprays)
+
+    with pytest.raises(TooManyRequests) as refused:
+        services.signin("ada@example.com", PASSWORD, None, SPRAYER)
+
+    assert refused.value.retry_after > 0
+    assert [event.outcome for event in services.history.sign_ins(ada.id)] == [
+        "too_many_requests",
+        "invalid_credentials",
+    ]
+    # Not a wrong password: the owner's counter still holds the one failure, not two.
+    owner_counter = f"fail:{email_subject('ada@example.com')}:0"
+    assert services.throttle.counts([owner_counter], services.clock.now()) == [1]
 
 
 def test_parallel_correct_sign_ins_all_succeed(services: Services) -> None:

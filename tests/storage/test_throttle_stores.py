@@ -21,6 +21,14 @@ def test_a_counter_counts_its_hits_and_says_when_its_window_ends(services: Servi
     assert 0 < retry_after <= 600
 
 
+def test_counters_read_together_count_each_in_order(services: Services) -> None:
+    now = services.clock.now()
+    for _ in range(2):
+        services.throttle.hit("two-hits", 600, now)
+    services.throttle.hit("one-hit", 600, now)
+    assert services.throttle.counts(["one-hit", "never-hit", "two-hits"], now) == [1, 0, 2]
+
+
 def test_a_reset_counter_counts_nothing(services: Services) -> None:
     now = services.clock.now()
     services.throttle.hit("reset-me", 600, now)
@@ -34,4 +42,6 @@ def test_a_counter_whose_window_ended_counts_nothing(services: Services) -> None
     now = services.clock.now()
     services.throttle.hit("short-window", 1, now)
     time.sleep(2.1)
-    assert services.throttle.count("short-window", now + timedelta(seconds=2.1)) == (0, 0)
+    later = now + timedelta(seconds=2.1)
+    assert services.throttle.count("short-window", later) == (0, 0)
+    assert services.throttle.counts(["short-window"], later) == [0]

@@ -9,6 +9,7 @@ lock itself lives in the database so a Redis restart cannot lift it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -52,9 +53,22 @@ def locked_refusal(state: LockState, now: datetime) -> AccountLocked | None:
     return AccountLocked(until=state.locked_until, now=now)
 
 
+def _address_counter(ip: str) -> str:
+    return f"addr-fail:{address_group(ip)}"
+
+
 def lock_seconds(rules: Rules, level: int) -> int:
     """The first lock lasts `lockout_seconds`; each further one doubles, up to 24 hours."""
     return int(min(rules.lockout_seconds * 2 ** min(level, 32), MAX_LOCK_SECONDS))
+
+
+@dataclass(frozen=True)
+class Failures:
+    """The failures counted so far: the subject's, in its lock generation, and its client
+    address's, in the address window."""
+
+    subject: int
+    address: int
 
 
 class Lockout:
@@ -66,9 +80,27 @@ class Lockout:
         return f"fail:{subject}:{state.generation}"
 
     def check_address(self, ip: str, now: datetime) -> None:
-        count, ttl = self._throttle.count(f"addr-fail:{address_group(ip)}", now)
-        if count >= self._rules.address_failure_limit:
-            raise TooManyRequests(retry_after=ttl)
+        count, _ = self._throttle.count(_address_counter(ip), now)
+        refusal = self.address_refusal(count, ip, now)
+        if refusal is not None:
+            raise refusal
+
+    def address_refusal(
+        self, failures_before: int, ip: str, now: datetime
+    ) -> TooManyRequests | None:
+        """The refusal for an attempt from `ip` that `failures_before` failures from its address
+        preceded: an attempt goes ahead only while they are fewer than the limit.
+
+        Checked before the hash and again after it. Parallel attempts all pass the first
+        check before any of them is counted; the second one makes each wrong password past
+        the limit (its own count says so) and each right one that came after it (the
+        address's count says so) answer `too_many_requests` too, so an address learns
+        nothing from more than the limit of guesses, however many it sends at once.
+        """
+        if failures_before < self._rules.address_failure_limit:
+            return None
+        _, ttl = self._throttle.count(_address_counter(ip), now)
+        return TooManyRequests(retry_after=max(ttl, 1))
 
     def check_subject(self, lockouts: LockoutRepository, subject: str, now: datetime) -> LockState:
         state = lockouts.get(subject)
@@ -77,18 +109,17 @@ class Lockout:
             raise locked
         return state
 
-    def count_failure(self, subject: str, state: LockState, ip: str, now: datetime) -> int:
-        """Count one failure for the address and the subject; the subject's new count.
+    def count_failure(self, subject: str, state: LockState, ip: str, now: datetime) -> Failures:
+        """Count one failure for the address and the subject; both new counts.
 
         Counters are bumped outside any transaction (and before the lock is written), so a
         parallel attempt sees the count at once, even before the lock row commits.
         """
-        self._throttle.hit(
-            f"addr-fail:{address_group(ip)}", self._rules.address_window_seconds, now
-        )
-        return self._throttle.hit(
+        address = self._throttle.hit(_address_counter(ip), self._rules.address_window_seconds, now)
+        subject_count = self._throttle.hit(
             self._counter(subject, state), self._rules.lockout_window_seconds, now
         )
+        return Failures(subject_count, address)
 
     def lock_if_reached(
         self,
@@ -114,10 +145,13 @@ class Lockout:
         ends = current.locked_until
         return AccountLocked(until=ends if ends is not None and ends > now else until, now=now)
 
-    def failures(self, subject: str, state: LockState, now: datetime) -> int:
-        """The subject's failures counted so far in this lock generation."""
-        count, _ = self._throttle.count(self._counter(subject, state), now)
-        return count
+    def failures(self, subject: str, state: LockState, ip: str, now: datetime) -> Failures:
+        """The failures counted so far for the subject, in this lock generation, and for the
+        address, read together."""
+        subject_count, address = self._throttle.counts(
+            [self._counter(subject, state), _address_counter(ip)], now
+        )
+        return Failures(subject_count, address)
 
     def threshold_reached(self, failures: int) -> bool:
         return failures >= self._rules.lockout_threshold
@@ -140,7 +174,7 @@ class Lockout:
         refusal = refusal_of()
         if refusal is None:
             return
-        failures = self.count_failure(subject, state, client.ip, now)
+        failures = self.count_failure(subject, state, client.ip, now).subject
         if isinstance(refusal, InvalidMfaCode):
             refusal = InvalidMfaCode(attempts_left=max(0, self._rules.lockout_threshold - failures))
         with uow() as work:

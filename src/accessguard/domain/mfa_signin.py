@@ -163,7 +163,7 @@ class SecondStep:
         each judged before the others were counted, would get more tries than the lockout
         allows. The lock row may not be written yet; the counter already says it."""
         challenge, now = opened.challenge, self._clock.now()
-        failures = self._lockout.failures(challenge.subject, opened.lock, now)
+        failures = self._lockout.failures(challenge.subject, opened.lock, client.ip, now).subject
         if not self._lockout.threshold_reached(failures):
             return
         with self._uow() as uow:
@@ -177,7 +177,9 @@ class SecondStep:
 
     def _refuse(self, opened: OpenChallenge, method: str, client: ClientInfo) -> NoReturn:
         challenge, now = opened.challenge, self._clock.now()
-        failures = self._lockout.count_failure(challenge.subject, opened.lock, client.ip, now)
+        failures = self._lockout.count_failure(
+            challenge.subject, opened.lock, client.ip, now
+        ).subject
         with self._uow() as uow:
             tries = uow.challenges.count_failure(challenge.token_digest)
             locked = self._lockout.lock_if_reached(

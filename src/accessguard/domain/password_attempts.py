@@ -83,18 +83,25 @@ class PasswordAttempts:
         """Count a wrong password (unless `count` is off: failures racing this attempt
         already reached the threshold), lock when it reaches the threshold, audit it as
         `kind`, and return the refusal to give."""
-        failures = (
-            self._lockout.count_failure(attempt.subject, attempt.lock, client.ip, now)
-            if count
-            else self._rules.lockout_threshold + 1
-        )
+        failures = self._rules.lockout_threshold + 1
+        too_many = None
+        if count:
+            counted = self._lockout.count_failure(attempt.subject, attempt.lock, client.ip, now)
+            failures = counted.subject
+            # A wrong password past its address's limit (parallel ones all passed the check
+            # before the hash) says no more than a refusal for the limit would have.
+            too_many = self._lockout.address_refusal(counted.address - 1, client.ip, now)
         with self._uow(deferred_writes=True) as uow:
             locked = self._lockout.lock_if_reached(
                 uow.lockouts, attempt.subject, attempt.lock, failures, now
             )
-            refusal: AccessError = locked or InvalidCredentials()
+            refusal: AccessError = too_many or locked or InvalidCredentials()
             detail = None
-            if locked is not None and failures == self._rules.lockout_threshold:
+            if (
+                too_many is None
+                and locked is not None
+                and failures == self._rules.lockout_threshold
+            ):
                 # The attempt that locks was a wrong password and is answered as one (the
                 # contract: `invalid_credentials` for a wrong password), saying until when the
                 # lock now holds; `account_locked` answers from the next attempt on, as it

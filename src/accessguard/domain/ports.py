@@ -6,6 +6,7 @@ audit row and its notification are stored together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
@@ -238,6 +239,9 @@ class ThrottleStore(Protocol):
 
     def count(self, key: str, now: datetime) -> tuple[int, int]:
         """The current count and the seconds until the window ends (0, 0 when empty)."""
+
+    def counts(self, keys: Sequence[str], now: datetime) -> list[int]:
+        """The current count of each key, in order (0 when empty), read together."""
 
     def reset(self, key: str) -> None:
         """Forget the key."""

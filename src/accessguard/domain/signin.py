@@ -117,8 +117,14 @@ class SignIn:
         )
         if not matches or account is None:
             raise self._attempts.refuse(attempt, _KIND, client, now)
-        failures = self._lockout.failures(attempt.subject, attempt.lock, now)
-        if self._lockout.threshold_reached(failures):
+        failures = self._lockout.failures(attempt.subject, attempt.lock, client.ip, now)
+        too_many = self._lockout.address_refusal(failures.address, client.ip, now)
+        if too_many is not None:
+            # Failures racing this attempt from its address used up the address's limit
+            # while it was hashing: a right password now would confirm one guess too many.
+            self._attempts.audit(_KIND, too_many.code.value, account.id, client, now)
+            raise too_many
+        if self._lockout.threshold_reached(failures.subject):
             # Failures racing this attempt locked the subject while it was hashing.
             raise self._attempts.refuse(attempt, _KIND, client, now, count=False)
         # Nothing in it reads back its own writes, so on PostgreSQL they land as one statement.
@@ -136,7 +142,7 @@ class SignIn:
             )
         if isinstance(outcome, AccessError):
             raise outcome
-        if isinstance(outcome, SignedIn) and failures:
+        if isinstance(outcome, SignedIn) and failures.subject:
             # With a second factor due, the counter stays: a right password followed by wrong
             # codes must still reach the lock, or the password would buy endless guesses.
             # Most sign-ins follow no failure: nothing to reset, so no round trip. A failure

@@ -7,7 +7,7 @@ Every Redis failure becomes ServiceUnavailable: a lockout check that cannot coun
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -59,6 +59,11 @@ class RedisThrottleStore:
         if ttl == -2:  # expired between the two reads
             return 0, 0
         return int(value), max(int(ttl), 1)
+
+    def counts(self, keys: Sequence[str], now: datetime) -> list[int]:
+        with _mapped():
+            values = self._client.mget([self._prefix + key for key in keys])
+        return [0 if value is None else int(value) for value in values]
 
     def reset(self, key: str) -> None:
         with _mapped():

@@ -7,7 +7,9 @@ other's counts immediately (they are not part of the use case's transaction).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -53,12 +55,14 @@ class SqlThrottleStore:
             # trips on PostgreSQL), and on SQLite it never waits for a writer.
             conn.execution_options(isolation_level="AUTOCOMMIT")
             row = _COUNT.first(conn, {"key": key})
-        if row is None:
-            return 0, 0
-        count, expires_at = int(row["count"]), row["expires_at"]
-        if expires_at <= now:
-            return 0, 0
-        return count, math.ceil((expires_at - now).total_seconds())
+        return _counted(row, now)
+
+    def counts(self, keys: Sequence[str], now: datetime) -> list[int]:
+        with mapped_errors(), self._engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            # Each read sees the last commit, as Redis's MGET would: every counter is
+            # written in its own committed statement.
+            return [_counted(_COUNT.first(conn, {"key": key}), now)[0] for key in keys]
 
     def reset(self, key: str) -> None:
         with mapped_errors(), self._engine.begin() as conn:
@@ -67,3 +71,13 @@ class SqlThrottleStore:
     def purge_expired(self, now: datetime) -> int:
         with mapped_errors(), self._engine.begin() as conn:
             return conn.execute(counters.delete().where(counters.c.expires_at <= now)).rowcount
+
+
+def _counted(row: dict[str, Any] | None, now: datetime) -> tuple[int, int]:
+    """A counter row's count and seconds left, or (0, 0) when absent or its window ended."""
+    if row is None:
+        return 0, 0
+    count, expires_at = int(row["count"]), row["expires_at"]
+    if expires_at <= now:
+        return 0, 0
+    return count, math.ceil((expires_at - now).total_seconds())
