@@ -172,19 +172,78 @@ def test_five_wrong_tries_kill_the_code(services: Services, auth: Authenticated)
         services.sms.confirm(auth, right, CLIENT)
 
 
-def test_a_resend_voids_the_older_code(
-    services: Services, auth: Authenticated, account: Account, clock: SettableClock
-) -> None:
+def resent(services: Services, auth: Authenticated, clock: SettableClock) -> tuple[str, str]:
+    """A code, then a resend once the cooldown allows: both codes, the older first."""
     services.sms.start(auth, PHONE, CLIENT)
     first = last_code(services)
     clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
     services.sms.start(auth, PHONE, CLIENT)
     second = last_code(services)
+    assert texts_to(services, PHONE) == 2
+    return first, second
+
+
+def test_a_code_a_resend_replaced_still_works_if_it_arrives_first(
+    services: Services, auth: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    first, _ = resent(services, auth, clock)
+    services.sms.confirm(auth, first, CLIENT)
+    assert services.sms.enabled(account.id)
+
+
+def test_either_code_accepted_uses_up_both(
+    services: Services, auth: Authenticated, clock: SettableClock
+) -> None:
+    first, second = resent(services, auth, clock)
+    services.sms.confirm(auth, second, CLIENT)
+    with pytest.raises(SmsCodeExpired):
+        services.sms.confirm(auth, first, CLIENT)
+
+
+def test_a_replaced_code_works_only_until_its_own_expiry(
+    services: Services, auth: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    first, second = resent(services, auth, clock)
+    lifetime, cooldown = services.rules.sms_code_seconds, services.rules.sms_resend_cooldown_seconds
+    clock.advance(seconds=lifetime - cooldown)  # the first code's five minutes are over
     if first != second:  # one chance in a million that both are the same
         with pytest.raises(InvalidMfaCode):
             services.sms.confirm(auth, first, CLIENT)
     services.sms.confirm(auth, second, CLIENT)
     assert services.sms.enabled(account.id)
+
+
+def test_a_resend_to_another_number_voids_the_older_code(
+    services: Services, auth: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    """A corrected number must be proven by its own code: one sent to the mistyped number
+    proves nothing about the new one."""
+    services.sms.start(auth, PHONE, CLIENT)
+    first = last_code(services)
+    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    services.sms.start(auth, NEW_PHONE, CLIENT)
+    second = last_code(services, NEW_PHONE)
+    if first != second:
+        with pytest.raises(InvalidMfaCode):
+            services.sms.confirm(auth, first, CLIENT)
+    services.sms.confirm(auth, second, CLIENT)
+    assert services.sms.enabled(account.id)
+
+
+def test_a_code_that_ran_out_of_tries_is_not_revived_by_a_resend(
+    services: Services, auth: Authenticated, clock: SettableClock
+) -> None:
+    services.sms.start(auth, PHONE, CLIENT)
+    first = last_code(services)
+    for _ in range(5):
+        with pytest.raises(InvalidMfaCode):
+            services.sms.confirm(auth, other_than(first), CLIENT)
+    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    services.sms.start(auth, PHONE, CLIENT)
+    second = last_code(services)
+    if first != second:
+        with pytest.raises(InvalidMfaCode):
+            services.sms.confirm(auth, first, CLIENT)
 
 
 def test_a_resend_waits_for_the_cooldown_and_says_how_long(
@@ -227,6 +286,18 @@ def test_a_failed_resend_does_not_restart_the_cooldown(
         with_failing_gateway(services, clock).start(auth, PHONE, CLIENT)
     services.sms.start(auth, PHONE, CLIENT)
     assert texts_to(services, PHONE) == 2
+
+
+def test_a_failed_resend_leaves_the_code_sent_before_it_working(
+    services: Services, auth: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    services.sms.start(auth, PHONE, CLIENT)
+    first = last_code(services)
+    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    with pytest.raises(SmsDeliveryFailed):
+        with_failing_gateway(services, clock).start(auth, PHONE, CLIENT)
+    services.sms.confirm(auth, first, CLIENT)
+    assert services.sms.enabled(account.id)
 
 
 def test_a_number_gets_a_capped_number_of_texts_a_day(
@@ -398,6 +469,20 @@ def test_the_sign_in_factor_sends_and_accepts_a_code_for_its_own_sign_in_only(
     factor.verify_sign_in(account.id, code, CHALLENGE)
     with pytest.raises(SmsCodeExpired):
         factor.verify_sign_in(account.id, code, CHALLENGE)
+
+
+def test_a_sign_in_accepts_the_code_its_resend_replaced(
+    services: Services, enrolled: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    factor = services.sms_factor
+    # From a known device: no wait across sign-ins, whose counter Redis keeps by its own clock.
+    factor.send_sign_in_code(account.id, CHALLENGE, CLIENT, known_device="d1")
+    first = last_code(services)
+    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    factor.send_sign_in_code(account.id, CHALLENGE, CLIENT, known_device="d1")
+    factor.verify_sign_in(account.id, first, CHALLENGE)
+    with pytest.raises(SmsCodeExpired):  # the newer code went with it
+        factor.verify_sign_in(account.id, last_code(services), CHALLENGE)
 
 
 def test_a_sign_in_code_is_refused_for_another_account_and_when_wrong(

@@ -30,9 +30,10 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         title="Verification code rejected",
         what_you_see="“The verification code is not correct”, with the attempts left.",
         why="The code does not match. Authenticator codes change every 30 seconds; SMS codes "
-        "expire after a few minutes and a resent code replaces the old one.",
-        what_to_do="Enter the current code from your authenticator app, or the newest SMS. If "
-        "you lost your device, use a recovery code or open an account-recovery request.",
+        "expire after a few minutes, and after a resend only the last two codes work.",
+        what_to_do="Enter the current code from your authenticator app, or the code from the "
+        "newest SMS. If you lost your device, use a recovery code or open an "
+        "account-recovery request.",
         keywords="code not working wrong code 2fa authenticator sms verification",
     ),
     _entry(
@@ -201,8 +202,9 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         "Ask for a new code and enter it within a few minutes.",
         title="SMS code expired or used up",
         what_you_see="A message that the SMS code no longer works.",
-        why="Each SMS code works once, for a few minutes, and after 5 wrong tries it stops "
-        "working. A newer code replaces older ones.",
+        why="Each SMS code works for a few minutes and after 5 wrong tries it stops working. "
+        "When you asked for a new code, the one before it works too until it expires, and "
+        "either one, once used, ends both.",
         what_to_do="Ask for a new code and type the one in the newest message. If you are "
         "signing in, you can also use your authenticator app or a recovery code.",
         keywords="sms code expired old code used up too many tries text message",

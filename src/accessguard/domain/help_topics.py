@@ -88,8 +88,8 @@ TOPICS: tuple[HelpTopic, ...] = (
         what_you_see="“The verification code is not correct”, a note that the code was already "
         "used, that your device clock is wrong, or that an SMS could not be sent.",
         why="Authenticator codes change every 30 seconds and depend on your phone's clock; each "
-        "code works once. SMS codes expire after a few minutes, and a resent code replaces the "
-        "old one. Attempts are limited to stop guessing.",
+        "code works once. SMS codes expire after a few minutes; after a resend, the code before "
+        "it works too until it expires. Attempts are limited to stop guessing.",
         what_to_do=(
             "Authenticator app: enter the code currently shown, before it changes.",
             "If you are told your clock is wrong, turn on automatic date and time on your "

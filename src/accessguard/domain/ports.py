@@ -390,17 +390,22 @@ class SmsRepository(Protocol):
     def code(self, owner: str) -> SmsCode | None:
         """The owner's code row, live or not."""
 
-    def put_code(self, code: SmsCode, *, sent_before: datetime, begun_before: datetime) -> bool:
+    def put_code(
+        self, code: SmsCode, *, sent_before: datetime, begun_before: datetime, max_tries: int
+    ) -> bool:
         """Atomically put `code` (unsent) in place of the owner's code, unless that one is
         unused and was sent after `sent_before`, or is unsent and begun after `begun_before`
         (the resend cooldown); False (nothing written) when refused. Of parallel puts for one
-        owner exactly one wins."""
+        owner exactly one wins. The code replaced stays acceptable as `previous_*` when it
+        went to the same number and could still be accepted at `code.created_at` (sent,
+        unused, unexpired, fewer than `max_tries` tries)."""
 
     def mark_sent(self, owner: str, code_digest: str, at: datetime) -> None:
         """Record that the gateway took the code (its cooldown starts)."""
 
     def drop_code(self, owner: str, code_digest: str) -> None:
-        """Delete the code if it is still the owner's (a send that failed)."""
+        """Void the code if it is still the owner's (a send that failed): the code it
+        replaced, if kept, becomes the owner's code again; else the row goes."""
 
     def take_try(
         self, owner: str, account_id: str, max_tries: int, now: datetime

@@ -1,8 +1,10 @@
 """Six-digit codes sent by text message: issued under a resend cooldown and daily caps, sent
 at once (a late code is worse than none), checked with a limit on tries, accepted once.
 
-One live code per owner ("sign_in:<challenge digest>", "enrol:<account id>", …): a resend
-replaces the row, so the older code stops working. Codes are stored as keyed digests only.
+One row per owner ("sign_in:<challenge digest>", "enrol:<account id>", …). A resend to the
+same number replaces the row's code but keeps the one it replaced acceptable until that
+one's own expiry: texts arrive late, and a customer who asked again types whichever came
+first. Either code accepted uses up both. Codes are stored as keyed digests only.
 """
 
 from __future__ import annotations
@@ -52,6 +54,18 @@ class SmsCode:
     sent_at: datetime | None = None
     tries: int = 0
     used_at: datetime | None = None
+    # The code this one replaced, sent to the same number and still unexpired at the resend.
+    previous_digest: str | None = None
+    previous_sent_at: datetime | None = None
+    previous_expires_at: datetime | None = None
+
+    def digests_accepted(self, now: datetime) -> list[str]:
+        """The digests a typed code may match now: this code's, and the one it replaced
+        while that one has not expired."""
+        replaced = self.previous_digest
+        if replaced is None or self.previous_expires_at is None or self.previous_expires_at <= now:
+            return [self.code_digest]
+        return [self.code_digest, replaced]
 
 
 @dataclass(frozen=True)
@@ -155,7 +169,10 @@ class SmsCodes:
         )
         with self.uow() as uow:
             placed = uow.sms.put_code(
-                fresh, sent_before=now - cooldown, begun_before=now - IN_FLIGHT
+                fresh,
+                sent_before=now - cooldown,
+                begun_before=now - IN_FLIGHT,
+                max_tries=MAX_TRIES,
             )
             current = None if placed else uow.sms.code(owner)
         if not placed:  # a parallel request for this owner won
@@ -169,6 +186,7 @@ class SmsCodes:
             log.warning("SMS code (%s) for account %s not delivered", purpose, account_id)
             self._release_gap(gap)  # a failed send leaves no wait behind
             with self.uow() as uow:
+                # The code sent before this one, if any, works on as if no resend was asked.
                 uow.sms.drop_code(owner, fresh.code_digest)
                 uow.audit.record(self._event(account_id, purpose, failed.code.value, client))
             raise
@@ -191,7 +209,8 @@ class SmsCodes:
             tried = uow.sms.take_try(owner, account_id, MAX_TRIES, now)
         if tried is None:
             raise SmsCodeExpired()
-        if not self.hasher.matches(owner, code, tried.code_digest):
+        matched = [self.hasher.matches(owner, code, d) for d in tried.digests_accepted(now)]
+        if not any(matched):
             raise InvalidMfaCode(attempts_left=MAX_TRIES - tried.tries)
         with self.uow() as uow:
             claimed = uow.sms.claim(owner, tried.code_digest, now)

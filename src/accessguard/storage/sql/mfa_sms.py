@@ -24,6 +24,9 @@ _CODE_COLUMNS = (
     _C.sent_at,
     _C.tries,
     _C.used_at,
+    _C.previous_digest,
+    _C.previous_sent_at,
+    _C.previous_expires_at,
 )
 
 
@@ -73,7 +76,9 @@ class SqlSms:
         query = sa.select(*_CODE_COLUMNS).where(_C.owner == owner)
         return _code(self._conn.execute(query).mappings().first())
 
-    def put_code(self, code: SmsCode, *, sent_before: datetime, begun_before: datetime) -> bool:
+    def put_code(
+        self, code: SmsCode, *, sent_before: datetime, begun_before: datetime, max_tries: int
+    ) -> bool:
         insert = upsert(self._conn, sms_codes)
         values = {
             "owner": code.owner,
@@ -93,11 +98,26 @@ class SqlSms:
             sa.and_(_C.sent_at.is_not(None), _C.sent_at <= sent_before),
             sa.and_(_C.sent_at.is_(None), _C.created_at <= begun_before),
         )
+        # The SET expressions read the row as it was, so the code being replaced is kept
+        # when it could still be accepted, on the same number.
+        keep = sa.and_(
+            _C.phone == insert.excluded.phone,
+            _C.sent_at.is_not(None),
+            _C.used_at.is_(None),
+            _C.expires_at > code.created_at,
+            _C.tries < max_tries,
+        )
+        kept = {
+            "previous_digest": _C.code_digest,
+            "previous_sent_at": _C.sent_at,
+            "previous_expires_at": _C.expires_at,
+        }
         stmt = (
             insert.values(values)
             .on_conflict_do_update(
                 index_elements=[_C.owner],
-                set_={name: insert.excluded[name] for name in values if name != "owner"},
+                set_={name: insert.excluded[name] for name in values if name != "owner"}
+                | {name: sa.case((keep, column), else_=None) for name, column in kept.items()},
                 where=replaceable,
             )
             .returning(_C.owner)
@@ -112,9 +132,21 @@ class SqlSms:
         )
 
     def drop_code(self, owner: str, code_digest: str) -> None:
-        self._conn.execute(
-            sms_codes.delete().where(_C.owner == owner, _C.code_digest == code_digest)
+        mine = sa.and_(_C.owner == owner, _C.code_digest == code_digest)
+        restored = self._conn.execute(
+            sms_codes.update()
+            .where(mine, _C.previous_digest.is_not(None))
+            .values(
+                code_digest=_C.previous_digest,
+                sent_at=_C.previous_sent_at,
+                expires_at=_C.previous_expires_at,
+                previous_digest=None,
+                previous_sent_at=None,
+                previous_expires_at=None,
+            )
         )
+        if not restored.rowcount:
+            self._conn.execute(sms_codes.delete().where(mine))
 
     def take_try(
         self, owner: str, account_id: str, max_tries: int, now: datetime

@@ -271,6 +271,11 @@ sms_codes = sa.Table(
     sa.Column("sent_at", UTCDateTime()),  # the gateway took it; the resend cooldown starts
     sa.Column("tries", sa.Integer, nullable=False, server_default="0"),
     sa.Column("used_at", UTCDateTime()),
+    # The code a resend to the same number replaced, acceptable until its own expiry: texts
+    # arrive late, and the first to arrive is the one a customer types.
+    sa.Column("previous_digest", sa.String(64)),
+    sa.Column("previous_sent_at", UTCDateTime()),
+    sa.Column("previous_expires_at", UTCDateTime()),
 )
 
 recovery_codes = sa.Table(
