@@ -251,6 +251,23 @@ def test_removal_needs_the_password_and_a_current_code(
         services.totp.remove(auth, PASSWORD, code_at(secret, clock.now()), CLIENT)
 
 
+def test_removing_an_app_that_is_not_there_judges_no_secret(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    """A retry after the app went (with the recovery codes it took along) says there is no
+    app, whatever it sends, and never counts toward the lockout."""
+    auth = auth_for(account, clock.now())
+    stand_in, retry = services.recovery_codes.regenerate(auth, PASSWORD, CLIENT)[:2]
+    services.totp.remove(auth, PASSWORD, stand_in, CLIENT)
+    for _ in range(services.rules.lockout_threshold + 1):
+        for code in (retry, "abcde-fghij", "123456"):
+            with pytest.raises(TotpNotSetUp):
+                services.totp.remove(auth, PASSWORD, code, CLIENT)
+        with pytest.raises(TotpNotSetUp):
+            services.totp.remove(auth, "not the password at all", retry, CLIENT)
+    assert services.signin(account.email, PASSWORD, None, CLIENT)  # not locked
+
+
 def burnt_steps(services: Services) -> list[int]:
     with services.engine.connect() as conn:
         return list(conn.execute(sa.select(totp_burnt_steps.c.step)).scalars())

@@ -238,6 +238,9 @@ class Totp:
 
     def remove(self, auth: Authenticated, password: str, code: str, client: ClientInfo) -> None:
         account, now = auth.account, self.clock.now()
+        # Nothing to remove answers so before any secret is judged: a retry with a recovery
+        # code after the app was removed would otherwise count toward the lockout.
+        self._credential(account.id, active=True)
 
         def refusal() -> AccessError | None:
             if not self.hasher.verify(account.password_hash, prepare(password)):
