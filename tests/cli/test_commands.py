@@ -40,10 +40,14 @@ def signs_in(email: str, password: str) -> bool:
         services.close()
 
 
-def test_migrate_creates_the_schema(environment: Path) -> None:
+def test_migrate_creates_the_schema_then_says_there_is_nothing_to_do(environment: Path) -> None:
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 0, result.output
     assert environment.exists()
+    assert "created the database schema" in result.output
+    again = runner.invoke(app, ["migrate"])
+    assert again.exit_code == 0, again.output
+    assert "the database schema is up to date" in again.output
 
 
 def test_create_user_reads_the_password_from_stdin() -> None:
@@ -57,9 +61,27 @@ def test_create_user_reads_the_password_from_stdin() -> None:
     assert signs_in("ops@example.com", PASSWORD)
 
 
+def test_create_user_takes_a_password_line_ending_in_crlf() -> None:
+    # A password piped from a Windows file or shell: the carriage return is the line's, not
+    # the password's.
+    result = runner.invoke(
+        app,
+        ["create-user", "ops@example.com", "--password-stdin", "--verified"],
+        input=PASSWORD + "\r\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert signs_in("ops@example.com", PASSWORD)
+
+
+def test_create_user_with_nothing_on_stdin_says_no_password_was_read() -> None:
+    result = runner.invoke(app, ["create-user", "ops@example.com", "--password-stdin"], input="")
+    assert result.exit_code == 1
+    assert "No password was read from standard input" in result.output
+
+
 @pytest.mark.parametrize(
     ("password", "reason"),
-    [("passwordpassword", "too common"), ("too short", "the limit is 15 characters")],
+    [("passwordpassword", "too common"), ("too short", "too short (at least 15 characters).")],
 )
 def test_create_user_refuses_a_weak_password_with_the_reason(password: str, reason: str) -> None:
     result = runner.invoke(

@@ -19,7 +19,7 @@ from accessguard.domain.errors import AccessError, ServiceUnavailable
 from accessguard.domain.hashing import keep_python_together
 from accessguard.domain.model import ClientInfo
 from accessguard.settings import Settings
-from accessguard.storage.sql.migrate import upgrade
+from accessguard.storage.sql.migrate import current_revision, upgrade
 
 app = typer.Typer(
     help="accessguard: sign-in and account access for trading platforms.",
@@ -47,12 +47,16 @@ def _settings() -> Settings:
         raise typer.Exit(code=1) from None
 
 
-def _services(settings: Settings | None = None) -> Services:
-    """Services on a migrated database; an unreachable database is one line and exit 1."""
+def _services(settings: Settings | None = None, *, say_migration: bool = False) -> Services:
+    """Services on a migrated database; an unreachable database is one line and exit 1.
+    `say_migration`: print what migrating did (created, upgraded, nothing to do)."""
     settings = settings or _settings()
     services = build_services(settings, one_command=True)
     try:
+        before = current_revision(services.engine) if say_migration else None
         upgrade(services.engine)
+        if say_migration:
+            _say_migration(before, current_revision(services.engine))
     except AccessError as error:
         services.close()
         address = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -62,6 +66,15 @@ def _services(settings: Settings | None = None) -> Services:
             "database, user, password)."
         )
     return services
+
+
+def _say_migration(before: str | None, after: str | None) -> None:
+    if before is None:
+        typer.echo(f"created the database schema (revision {after})")
+    elif before != after:
+        typer.echo(f"upgraded the database schema from revision {before} to {after}")
+    else:
+        typer.echo(f"the database schema is up to date (revision {after})")
 
 
 def _driver_reason(error: BaseException) -> str:
@@ -82,8 +95,7 @@ def _fail(message: str) -> NoReturn:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema (Alembic)."""
-    _services().close()
-    typer.echo("database is at the latest schema")
+    _services(say_migration=True).close()
 
 
 @app.command()
@@ -104,8 +116,7 @@ def serve(
             "--workers above 1 needs ACCESSGUARD_SECRET_KEYS, the same for every process: "
             'make one with python -c "import secrets; print(secrets.token_urlsafe(48))"'
         )
-    _services(settings).close()
-    typer.echo("database is at the latest schema")
+    _services(settings, say_migration=True).close()
     if workers == 1 and settings.pin_threads:
         keep_python_together()  # before uvicorn starts its loop and its request threads
     uvicorn.run(
@@ -140,7 +151,7 @@ def create_user(
         email = validate_email(email, check_deliverability=False, strict=True).normalized
     except EmailNotValidError as error:
         _fail(f"{email!r} is not an email address: {error}")
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(18)
+    password = _password_from_stdin() if password_stdin else secrets.token_urlsafe(18)
     services = _services()
     try:
         account = services.accounts.register(
@@ -152,14 +163,29 @@ def create_user(
             "and that ACCESSGUARD_DATABASE_URL and ACCESSGUARD_REDIS_URL name them."
         )
     except AccessError as error:
-        limit = error.facts.get("min_length") or error.facts.get("max_length")
-        said = f" (the limit is {limit} characters)" if limit else ""
-        _fail(f"{error.entry.message}{said} {error.entry.remedy}")
+        message = error.entry.message
+        if "min_length" in error.facts:
+            message = f"{message.rstrip('.')} (at least {error.facts['min_length']} characters)."
+        elif "max_length" in error.facts:
+            message = f"{message.rstrip('.')} (at most {error.facts['max_length']} characters)."
+        _fail(f"{message} {error.entry.remedy}")
     finally:
         services.close()
     if account is None:
         _fail(f"An account for {email} exists already; to lift a lock use `accessguard unlock`.")
     typer.echo(f"created {email}" + ("" if password_stdin else f" with password {password}"))
+
+
+def _password_from_stdin() -> str:
+    """The first line of standard input, without its line ending: `\r\n` too, or a password
+    piped from a Windows file would end in a carriage return nobody can type."""
+    line = sys.stdin.readline()
+    if not line:
+        _fail(
+            "No password was read from standard input. Pipe one line holding it, for example "
+            "`printf '%s\\n' \"$PASSWORD\" | accessguard create-user EMAIL --password-stdin`."
+        )
+    return line.removesuffix("\n").removesuffix("\r")
 
 
 @app.command()

@@ -7,6 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 
 from accessguard.storage.sql.engine import mapped_errors
 
@@ -23,3 +24,9 @@ def alembic_config(engine: sa.Engine) -> Config:
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     with mapped_errors():
         command.upgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    """The schema revision the database is at; None before the first migration."""
+    with mapped_errors(), engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
