@@ -147,7 +147,7 @@ def test_an_invalid_number_is_refused_before_anything_is_sent(
 ) -> None:
     with pytest.raises(PhoneNumberInvalid) as refused:
         services.sms.start(auth, "+1 555 0000", CLIENT)
-    assert refused.value.facts["fields"][0]["field"] == "body.phone"
+    assert refused.value.facts["fields"][0]["field"] == "phone"
     assert mailbox(services.engine) == []
 
 
@@ -371,7 +371,7 @@ def test_changing_the_number_needs_the_password_and_a_code_to_the_old_one(
 ) -> None:
     with pytest.raises(ValidationFailed) as missing:
         services.sms.start(enrolled, NEW_PHONE, CLIENT)
-    assert {f["field"] for f in missing.value.facts["fields"]} == {"body.password", "body.code"}
+    assert {f["field"] for f in missing.value.facts["fields"]} == {"password", "code"}
 
     services.sms.send_current_code(enrolled, CLIENT)
     old_code = last_code(services, PHONE)

@@ -56,5 +56,5 @@ def test_anything_but_a_textable_number_is_refused_with_its_field(typed: str, wh
     with pytest.raises(PhoneNumberInvalid) as refused:
         PARSE(typed)
     [field] = refused.value.facts["fields"]
-    assert field["field"] == "body.phone"
+    assert field["field"] == "phone"
     assert why in field["message"]

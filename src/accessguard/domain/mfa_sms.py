@@ -218,7 +218,7 @@ class Sms:
             given = (("password", password), ("code", code))
             raise ValidationFailed(
                 fields=[
-                    {"field": f"body.{name}", "message": "needed while a number is active"}
+                    {"field": name, "message": "needed while a number is active"}
                     for name, value in given
                     if not value
                 ]

@@ -32,7 +32,7 @@ E164_DIGITS = 15
 
 
 def _refused(message: str) -> PhoneNumberInvalid:
-    return PhoneNumberInvalid(fields=[{"field": "body.phone", "message": message}])
+    return PhoneNumberInvalid(fields=[{"field": "phone", "message": message}])
 
 
 class PhoneNumberParser:

@@ -51,7 +51,18 @@ def envelope_parts(error: AccessError, request_id: str) -> tuple[dict[str, Any],
         body["retry_after"] = error.retry_after
         headers["Retry-After"] = str(error.retry_after)
     body.update(error.facts)
+    if "fields" in body:
+        body["fields"] = [{**f, "field": _located(f["field"])} for f in body["fields"]]
     return {"error": body}, headers
+
+
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def _located(field: str) -> str:
+    """A field as FastAPI's own validation names it, by where it came from (`body.email`).
+    The use cases name the body's fields bare (`email`): they know no HTTP."""
+    return field if field.split(".", 1)[0] in _LOCATIONS else f"body.{field}"
 
 
 def wants_page(request: Request) -> bool:
@@ -86,7 +97,8 @@ def _fields(exc: RequestValidationError) -> list[dict[str, str]]:
     return [
         {
             "field": ".".join(str(part) for part in err.get("loc", ())),
-            "message": str(err.get("msg", "invalid")),
+            # Pydantic's "Value error, " says which kind of check failed, not what is wrong.
+            "message": str(err.get("msg", "invalid")).removeprefix("Value error, "),
         }
         for err in exc.errors()
     ]

@@ -98,6 +98,18 @@ def test_weak_passwords_are_refused_with_their_own_codes(
     assert inbox(services, "a@example.com") == []
 
 
+@pytest.mark.parametrize("length", [257, 5000, 60_000])
+def test_a_password_too_long_is_told_so_at_any_length(client: TestClient, length: int) -> None:
+    # Only the body limit bounds what is sent; the policy's own limit answers, with its figure.
+    refused = register(client, "a@example.com", "x" * length)
+    error = refused["body"]["error"]
+    assert (refused["status"], error["code"], error["max_length"]) == (
+        422,
+        "password_too_long",
+        256,
+    ), error
+
+
 def test_any_unicode_password_is_accepted_and_normalised(
     client: TestClient, services: Services
 ) -> None:
@@ -113,7 +125,9 @@ def test_invalid_email_is_a_validation_error_naming_the_field(client: TestClient
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "validation_error"
-    assert error["fields"][0]["field"] == "body.email"
+    [field] = error["fields"]
+    assert field["field"] == "body.email"
+    assert field["message"] == "must be a whole address, such as name@example.com"
 
 
 def test_registering_an_unconfirmed_address_again_lets_the_inbox_owner_choose_the_password(
@@ -219,7 +233,7 @@ def test_a_spelling_that_folds_into_another_address_cannot_open_an_account(
     refused = register(client, spelling, "a squatter's password")
     assert refused["status"] == 422
     assert refused["body"]["error"]["fields"] == [
-        {"field": "email", "message": PLAIN_ONLY},
+        {"field": "body.email", "message": PLAIN_ONLY},
     ]
     with services.uow(read_only=True) as uow:
         assert uow.accounts.by_email_key(email_key(spelling)) is None

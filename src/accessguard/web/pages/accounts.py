@@ -27,7 +27,7 @@ from accessguard.domain.model import ClientInfo
 from accessguard.domain.passwords_change import UsableLink
 from accessguard.web import cookies
 from accessguard.web.api.v1.schemas import Body as ApiBody
-from accessguard.web.api.v1.schemas import Credentials, EmailBody, Password
+from accessguard.web.api.v1.schemas import EmailBody, NewPassword, RegistrationBody
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
 from accessguard.web.pages.common import check_csrf, render
@@ -50,7 +50,7 @@ CsrfField = Annotated[str, Form(max_length=512)]
 class NewPasswordForm(ApiBody):
     """ResetBody without its token: a mangled link is reset_token_invalid, not a form error."""
 
-    new_password: Password
+    new_password: NewPassword
 
 
 def validated(schema: type[Schema], **values: str) -> Schema:
@@ -118,7 +118,7 @@ def register_submit(
 ) -> Response:
     try:
         check_csrf(request, csrf_token, session_bound=False)
-        body = validated(Credentials, email=email, password=password)
+        body = validated(RegistrationBody, email=email, password=password)
         svc.accounts.register(body.email, body.password, client)
     except AccessError as error:
         context = {"email": email, **password_rule(svc), **form_state(error)}

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
-from accessguard.web.api.v1.schemas import Credentials, EmailBody, Status, TokenBody
+from accessguard.web.api.v1.schemas import EmailBody, RegistrationBody, Status, TokenBody
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
 
@@ -15,7 +15,9 @@ router = APIRouter(tags=["accounts"])
 
 @router.post("/accounts", status_code=202, response_model=Status)
 def register(
-    body: Credentials, svc: Services = Depends(services), client: ClientInfo = Depends(client_info)
+    body: RegistrationBody,
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
 ) -> Status:
     svc.accounts.register(body.email, body.password, client)
     svc.dispatcher_wake()

@@ -47,6 +47,14 @@ Password = Annotated[
     Field(json_schema_extra={"pattern": "^[^\\u0000]*$"}),  # documents _sound_text's NUL rule
     AfterValidator(_sound_text),
 ]
+# A password being chosen has no bound here: the policy's own limit (PASSWORD_MAX_LENGTH, after
+# NFKC) answers `password_too_long` at any length, and the 64 KiB body limit bounds the work.
+NewPassword = Annotated[
+    str,
+    StringConstraints(strict=True, min_length=1),
+    Field(json_schema_extra={"pattern": "^[^\\u0000]*$"}),
+    AfterValidator(_sound_text),
+]
 Token = Annotated[
     str, StringConstraints(strict=True, min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_\-.]+$")
 ]
@@ -65,6 +73,11 @@ class SignInBody(Credentials):
     device_token: Token | None = None
 
 
+class RegistrationBody(Body):
+    email: Email
+    password: NewPassword
+
+
 class EmailBody(Body):
     email: Email
 
@@ -75,12 +88,12 @@ class TokenBody(Body):
 
 class ResetBody(Body):
     token: Token
-    new_password: Password
+    new_password: NewPassword
 
 
 class ChangePasswordBody(Body):
     current_password: Password
-    new_password: Password
+    new_password: NewPassword
 
 
 class Status(BaseModel):
