@@ -215,6 +215,16 @@ def test_a_short_new_password_says_the_minimum(
     assert 'aria-describedby="new_password-hint new_password-error form-error"' in response.text
 
 
+def test_a_new_password_pasted_far_too_long_is_refused_beside_the_field(
+    two_browsers: tuple[TestClient, TestClient],
+) -> None:
+    phone, _ = two_browsers
+    response = post(phone, "/account/password", current_password=PASSWORD, new_password="x" * 5000)
+    assert response.status_code == 422
+    assert 'href="/help/password_too_long"' in response.text
+    assert 'aria-describedby="new_password-hint new_password-error form-error"' in response.text
+
+
 def test_the_same_password_again_is_refused_beside_the_new_one_and_ends_no_session(
     two_browsers: tuple[TestClient, TestClient],
 ) -> None:

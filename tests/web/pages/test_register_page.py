@@ -127,6 +127,17 @@ def test_short_password_is_shown_beside_the_field_with_the_minimum(client: TestC
     assert "short pass" not in page
 
 
+def test_a_pasted_password_too_long_is_shown_beside_the_field_at_any_length(
+    client: TestClient,
+) -> None:
+    for length in (300, 5000):
+        response = register(client, password="x" * length)
+        assert response.status_code == 422
+        assert "This password is too long." in response.text
+        assert 'href="/help/password_too_long"' in response.text
+        assert f'value="{EMAIL}"' in response.text  # the form, not an error page
+
+
 def test_common_password_is_refused_with_its_code(client: TestClient) -> None:
     response = register(client, password="passwordpassword")
     assert response.status_code == 422

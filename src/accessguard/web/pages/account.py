@@ -27,6 +27,7 @@ from accessguard.web.deps import services
 from accessguard.web.geo import place_of
 from accessguard.web.pages.accounts import (
     CsrfField,
+    NewPasswordField,
     PasswordField,
     duration,
     form_state,
@@ -263,7 +264,7 @@ def sessions_list(session_id: str) -> Response:
 def change_password(
     request: Request,
     current_password: PasswordField = "",
-    new_password: PasswordField = "",
+    new_password: NewPasswordField = "",
     csrf_token: CsrfField = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),

@@ -43,6 +43,9 @@ PASSWORD_CODES = {
 }
 EmailField = Annotated[str, Form(max_length=320)]
 PasswordField = Annotated[str, Form(max_length=4096)]
+# A password being chosen is bounded by the body limit only, so that the form comes back with
+# the policy's own `password_too_long` beside the field at any length.
+NewPasswordField = Annotated[str, Form()]
 TokenField = Annotated[str, Form(max_length=512)]
 CsrfField = Annotated[str, Form(max_length=512)]
 
@@ -111,7 +114,7 @@ def register_page(request: Request, svc: Services = Depends(services)) -> Respon
 def register_submit(
     request: Request,
     email: EmailField = "",
-    password: PasswordField = "",
+    password: NewPasswordField = "",
     csrf_token: CsrfField = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
@@ -290,7 +293,7 @@ def reset_page(
 def reset_submit(
     request: Request,
     token: TokenField = "",
-    new_password: PasswordField = "",
+    new_password: NewPasswordField = "",
     csrf_token: CsrfField = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
