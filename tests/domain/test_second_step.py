@@ -183,55 +183,6 @@ def test_wrong_passwords_and_wrong_codes_share_one_counter(
         svc.second_step(due.mfa_token, "totp", "000000", None, APP)
 
 
-def alerts(svc: Services) -> list[dict[str, str]]:
-    """The owner's mails saying that someone who knew the password failed the second step."""
-    return [m for m in inbox(svc, "ada@example.com") if "used your password" in m["subject"]]
-
-
-def test_a_lock_reached_by_a_wrong_password_after_wrong_codes_still_alerts_the_owner(
-    svc: Services, factor: StandInFactor
-) -> None:
-    due = half_signed_in(svc, factor)
-    for _ in range(THRESHOLD - 1):
-        with pytest.raises(InvalidMfaCode):
-            svc.second_step(due.mfa_token, "totp", "000000", None, APP)
-    assert alerts(svc) == []
-    with pytest.raises(InvalidCredentials) as locking:  # ending the round another way
-        svc.signin("ada@example.com", "not the password at all", None, OTHER_APP)
-    assert "locked_until" in locking.value.facts
-
-    [alert] = alerts(svc)
-    assert "entered wrong verification codes" in alert["body"]
-    assert "The attempt that paused sign-ins came from" in alert["body"]
-    assert OTHER_APP.user_agent in alert["body"]
-
-
-def test_a_lock_from_wrong_passwords_alone_alerts_nobody(
-    svc: Services, factor: StandInFactor
-) -> None:
-    account = make_account(svc)
-    factor.enabled.add(account.id)
-    for _ in range(THRESHOLD):
-        with pytest.raises(InvalidCredentials):
-            svc.signin(account.email, "not the password at all", None, APP)
-    with pytest.raises(AccountLocked):
-        svc.signin(account.email, PASSWORD, None, APP)
-    assert alerts(svc) == []
-
-
-def test_a_code_mistyped_before_a_success_is_forgotten_by_a_later_lock(
-    svc: Services, factor: StandInFactor
-) -> None:
-    due = half_signed_in(svc, factor)
-    with pytest.raises(InvalidMfaCode):
-        svc.second_step(due.mfa_token, "totp", "000000", None, APP)
-    assert isinstance(svc.second_step(due.mfa_token, "totp", GOOD, None, APP), SignedIn)
-    for _ in range(THRESHOLD):
-        with pytest.raises(InvalidCredentials):
-            svc.signin("ada@example.com", "not the password at all", None, OTHER_APP)
-    assert alerts(svc) == []
-
-
 def test_a_success_resets_the_counter(svc: Services, factor: StandInFactor) -> None:
     due = half_signed_in(svc, factor)
     for _ in range(THRESHOLD - 1):

@@ -36,14 +36,6 @@ def test_a_reset_counter_counts_nothing(services: Services) -> None:
     assert services.throttle.count("reset-me", now) == (0, 0)
 
 
-def test_reset_forgets_every_key_it_names_and_no_other(services: Services) -> None:
-    now = services.clock.now()
-    for key in ("first", "second", "kept"):
-        services.throttle.hit(key, 600, now)
-    services.throttle.reset("first", "second")
-    assert services.throttle.counts(["first", "second", "kept"], now) == [0, 0, 1]
-
-
 def test_a_counter_whose_window_ended_counts_nothing(services: Services) -> None:
     # Redis lets the key expire by its own clock, the SQL store by the caller's: a one-second
     # window read two seconds later is over on both.

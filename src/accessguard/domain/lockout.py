@@ -79,9 +79,6 @@ class Lockout:
     def _counter(self, subject: str, state: LockState) -> str:
         return f"fail:{subject}:{state.generation}"
 
-    def _code_counter(self, subject: str, state: LockState) -> str:
-        return f"code-fail:{subject}:{state.generation}"
-
     def check_address(self, ip: str, now: datetime) -> None:
         count, _ = self._throttle.count(_address_counter(ip), now)
         refusal = self.address_refusal(count, ip, now)
@@ -189,21 +186,9 @@ class Lockout:
             )
         raise outcome
 
-    def count_code_failure(self, subject: str, state: LockState, now: datetime) -> None:
-        """Note that one of the subject's failures was a wrong code after a right password,
-        beside `count_failure`: whoever typed it may know the password."""
-        self._throttle.hit(
-            self._code_counter(subject, state), self._rules.lockout_window_seconds, now
-        )
-
-    def codes_failed(self, subject: str, state: LockState, now: datetime) -> bool:
-        """Whether any failure counted toward the subject's lock was a wrong code."""
-        count, _ = self._throttle.count(self._code_counter(subject, state), now)
-        return count > 0
-
     def reset_counter(self, subject: str, state: LockState) -> None:
-        """A success resets only its own subject's counters."""
-        self._throttle.reset(self._counter(subject, state), self._code_counter(subject, state))
+        """A success resets only its own subject's counter."""
+        self._throttle.reset(self._counter(subject, state))
 
 
 def require_recent_sign_in(

@@ -180,7 +180,6 @@ class SecondStep:
         failures = self._lockout.count_failure(
             challenge.subject, opened.lock, client.ip, now
         ).subject
-        self._lockout.count_code_failure(challenge.subject, opened.lock, now)
         with self._uow() as uow:
             tries = uow.challenges.count_failure(challenge.token_digest)
             locked = self._lockout.lock_if_reached(

@@ -56,13 +56,10 @@ def _seen_from(
     )
 
 
-def second_step_failed(
-    account: Account, client: ClientInfo, at: datetime, until: str, *, by_codes: bool = True
-) -> Message:
+def second_step_failed(account: Account, client: ClientInfo, at: datetime, until: str) -> Message:
     """The password was typed right, then wrong codes until the sign-in locked: whoever did
-    it may know the password, which only its owner can change. `by_codes` off: another
-    failure reached the lock after such codes; `client` is the one that reached it."""
-    return _seen_from(account, "second_step_failed", client, at, until=until, by_codes=by_codes)
+    it may know the password, which only its owner can change."""
+    return _seen_from(account, "second_step_failed", client, at, until=until)
 
 
 def password_changed(account: Account, client: ClientInfo, at: datetime, how: str) -> Message:

@@ -22,7 +22,6 @@ from accessguard.domain.model import (
     LockState,
     SecondFactors,
 )
-from accessguard.domain.notifications import second_step_failed
 from accessguard.domain.ports import UnitOfWorkFactory
 from accessguard.domain.rules import Rules
 
@@ -92,23 +91,10 @@ class PasswordAttempts:
             # A wrong password past its address's limit (parallel ones all passed the check
             # before the hash) says no more than a refusal for the limit would have.
             too_many = self._lockout.address_refusal(counted.address - 1, client.ip, now)
-        # Wrong codes after the right password count toward the same lock; the owner hears of
-        # them when it comes, whichever failure reaches it, or whoever knows the password
-        # could end each round with a wrong password and never be reported.
-        alert = (
-            count
-            and attempt.account is not None
-            and failures == self._rules.lockout_threshold
-            and self._lockout.codes_failed(attempt.subject, attempt.lock, now)
-        )
         with self._uow(deferred_writes=True) as uow:
             locked = self._lockout.lock_if_reached(
                 uow.lockouts, attempt.subject, attempt.lock, failures, now
             )
-            if alert and locked is not None and attempt.account is not None:
-                until = str(locked.facts["locked_until"])
-                notice = second_step_failed(attempt.account, client, now, until, by_codes=False)
-                uow.outbox.add(notice, now)
             refusal: AccessError = too_many or locked or InvalidCredentials()
             detail = None
             if (

@@ -243,8 +243,8 @@ class ThrottleStore(Protocol):
     def counts(self, keys: Sequence[str], now: datetime) -> list[int]:
         """The current count of each key, in order (0 when empty), read together."""
 
-    def reset(self, *keys: str) -> None:
-        """Forget the keys."""
+    def reset(self, key: str) -> None:
+        """Forget the key."""
 
 
 class PasswordHasher(Protocol):

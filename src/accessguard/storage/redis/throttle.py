@@ -65,9 +65,9 @@ class RedisThrottleStore:
             values = self._client.mget([self._prefix + key for key in keys])
         return [0 if value is None else int(value) for value in values]
 
-    def reset(self, *keys: str) -> None:
+    def reset(self, key: str) -> None:
         with _mapped():
-            self._client.delete(*(self._prefix + key for key in keys))
+            self._client.delete(self._prefix + key)
 
     def ping(self) -> bool:
         with _mapped():

@@ -64,9 +64,9 @@ class SqlThrottleStore:
             # written in its own committed statement.
             return [_counted(_COUNT.first(conn, {"key": key}), now)[0] for key in keys]
 
-    def reset(self, *keys: str) -> None:
+    def reset(self, key: str) -> None:
         with mapped_errors(), self._engine.begin() as conn:
-            conn.execute(_RESET, [{"key": key} for key in keys])
+            conn.execute(_RESET, {"key": key})
 
     def purge_expired(self, now: datetime) -> int:
         with mapped_errors(), self._engine.begin() as conn:
