@@ -31,9 +31,9 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         what_you_see="“The verification code is not correct”, with the attempts left.",
         why="The code does not match. Authenticator codes change every 30 seconds; SMS codes "
         "expire after a few minutes, and after a resend only the last two codes work.",
-        what_to_do="Enter the current code from your authenticator app, or the code from the "
-        "newest SMS. If you lost your device, use a recovery code or open an "
-        "account-recovery request.",
+        what_to_do="Enter the current code from your authenticator app, or the code from one "
+        "of your two newest SMS messages. If you lost your device, use a recovery code or open "
+        "an account-recovery request.",
         keywords="code not working wrong code 2fa authenticator sms verification",
     ),
     _entry(
@@ -177,8 +177,8 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         "Wait for the code on its way, or ask again when the time shown has passed.",
         title="Code resent too soon",
         what_you_see="A countdown before another SMS code can be sent.",
-        why="SMS messages can take a minute to arrive; limiting resends protects your number "
-        "from floods and keeps the newest code clear.",
+        why="SMS messages can take a minute to arrive, and limiting resends protects your "
+        "number from floods.",
         what_to_do="Wait for the message already on its way, or ask again when the countdown ends.",
         keywords="sms resend code not received wait",
     ),

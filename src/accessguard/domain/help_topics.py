@@ -94,8 +94,9 @@ TOPICS: tuple[HelpTopic, ...] = (
             "Authenticator app: enter the code currently shown, before it changes.",
             "If you are told your clock is wrong, turn on automatic date and time on your "
             "phone, then enter a fresh code.",
-            "SMS: use the newest message only. Wait for the countdown before asking for "
-            "another; messages can take a minute to arrive.",
+            "SMS: type the code from either of your two newest messages, whichever arrives "
+            "first. Wait for the countdown before asking for another; messages can take a "
+            "minute to arrive.",
             "If the SMS cannot be sent, try again shortly or use your authenticator app.",
             "If the sign-in expired, start again with your email and password.",
         ),
@@ -130,8 +131,8 @@ TOPICS: tuple[HelpTopic, ...] = (
         what_to_do=(
             "Type the number with its country code, starting with +; spaces, dashes and "
             "brackets are fine. Landlines and premium-rate numbers cannot receive codes.",
-            "Enter the code from the newest SMS within a few minutes. You can ask for another "
-            "after a minute; a new code replaces the old one.",
+            "Enter the code from the SMS within a few minutes. You can ask for another after a "
+            "minute; the one before it keeps working until it expires.",
             "To change the number, give your password and a code from your authenticator app, "
             "or ask for a code to your current number first.",
             "Lost the old number? Use a recovery code, or open an account-recovery request.",
