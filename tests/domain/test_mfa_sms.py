@@ -31,7 +31,7 @@ from accessguard.domain.errors import (
     ValidationFailed,
 )
 from accessguard.domain.mfa_sms import Sms
-from accessguard.domain.model import Account, ClientInfo, Session
+from accessguard.domain.model import Account, ClientInfo, Message, Session
 from accessguard.domain.ports import SecondFactor
 from accessguard.domain.sessions import Authenticated
 from accessguard.notify.channels.sms_webhook import SmsWebhookChannel
@@ -210,6 +210,24 @@ def test_a_replaced_code_works_only_until_its_own_expiry(
         with pytest.raises(InvalidMfaCode):
             services.sms.confirm(auth, first, CLIENT)
     services.sms.confirm(auth, second, CLIENT)
+    assert services.sms.enabled(account.id)
+
+
+def test_the_code_before_a_resend_works_while_the_resend_is_still_being_sent(
+    services: Services, auth: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    services.sms.start(auth, PHONE, CLIENT)
+    first = last_code(services)
+    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    gateway = services.sms.codes.sender
+
+    class FirstTextArrivesMeanwhile:
+        def deliver_immediately(self, message: Message) -> None:
+            services.sms.confirm(auth, first, CLIENT)
+            gateway.deliver_immediately(message)
+
+    codes = dataclasses.replace(services.sms.codes, sender=FirstTextArrivesMeanwhile())
+    dataclasses.replace(services.sms, codes=codes).start(auth, PHONE, CLIENT)
     assert services.sms.enabled(account.id)
 
 

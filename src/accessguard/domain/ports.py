@@ -411,7 +411,8 @@ class SmsRepository(Protocol):
         self, owner: str, account_id: str, max_tries: int, now: datetime
     ) -> SmsCode | None:
         """Atomically count one try of the owner's sent, unused, unexpired code that has had
-        fewer than `max_tries`; the code after counting, or None when none is open."""
+        fewer than `max_tries` (or, while its resend is still with the gateway, of the code it
+        replaced, if unexpired); the code after counting, or None when none is open."""
 
     def claim(self, owner: str, code_digest: str, now: datetime) -> bool:
         """Atomically mark the code used; of parallel claims exactly one wins."""

@@ -60,12 +60,14 @@ class SmsCode:
     previous_expires_at: datetime | None = None
 
     def digests_accepted(self, now: datetime) -> list[str]:
-        """The digests a typed code may match now: this code's, and the one it replaced
-        while that one has not expired."""
+        """The digests a typed code may match now: this code's once sent, and the one it
+        replaced while that one has not expired (also while this one is still with the
+        gateway: the earlier text may arrive just then)."""
+        accepted = [self.code_digest] if self.sent_at is not None else []
         replaced = self.previous_digest
-        if replaced is None or self.previous_expires_at is None or self.previous_expires_at <= now:
-            return [self.code_digest]
-        return [self.code_digest, replaced]
+        if replaced is not None and self.previous_expires_at and self.previous_expires_at > now:
+            accepted.append(replaced)
+        return accepted
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,10 @@ class SqlSms:
                 _C.account_id == account_id,
                 _C.tries < max_tries,
                 _C.used_at.is_(None),
-                _C.sent_at.is_not(None),
+                sa.or_(
+                    _C.sent_at.is_not(None),
+                    sa.and_(_C.previous_digest.is_not(None), _C.previous_expires_at > now),
+                ),
                 _C.expires_at > now,
             )
             .values(tries=_C.tries + 1)
