@@ -50,6 +50,19 @@ def test_migrate_creates_the_schema_then_says_there_is_nothing_to_do(environment
     assert "the database schema is up to date" in again.output
 
 
+def test_a_database_file_whose_folder_cannot_be_made_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("ACCESSGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'a-file' / 'x.db'}")
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 1
+    assert result.output.startswith("The database at sqlite:///"), result.output
+    assert "FileExistsError" in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_create_user_reads_the_password_from_stdin() -> None:
     result = runner.invoke(
         app,

@@ -51,7 +51,15 @@ def _services(settings: Settings | None = None, *, say_migration: bool = False) 
     """Services on a migrated database; an unreachable database is one line and exit 1.
     `say_migration`: print what migrating did (created, upgraded, nothing to do)."""
     settings = settings or _settings()
-    services = build_services(settings, one_command=True)
+    try:
+        services = build_services(settings, one_command=True)
+    except OSError as error:  # a SQLite file's folder that cannot be made
+        address = make_url(settings.database_url).render_as_string(hide_password=True)
+        _fail(
+            f"The database at {address} could not be used ({type(error).__name__}: "
+            f"{error.strerror}). Check that ACCESSGUARD_DATABASE_URL names a file in a folder "
+            "that exists or can be made."
+        )
     try:
         before = current_revision(services.engine) if say_migration else None
         upgrade(services.engine)
