@@ -172,11 +172,17 @@ def test_five_wrong_tries_kill_the_code(services: Services, auth: Authenticated)
         services.sms.confirm(auth, right, CLIENT)
 
 
+def code_then_cooldown(services: Services, auth: Authenticated, clock: SettableClock) -> str:
+    """A code texted to PHONE; the clock then moved past its resend cooldown."""
+    services.sms.start(auth, PHONE, CLIENT)
+    code = last_code(services)
+    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    return code
+
+
 def resent(services: Services, auth: Authenticated, clock: SettableClock) -> tuple[str, str]:
     """A code, then a resend once the cooldown allows: both codes, the older first."""
-    services.sms.start(auth, PHONE, CLIENT)
-    first = last_code(services)
-    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    first = code_then_cooldown(services, auth, clock)
     services.sms.start(auth, PHONE, CLIENT)
     second = last_code(services)
     assert texts_to(services, PHONE) == 2
@@ -216,9 +222,7 @@ def test_a_replaced_code_works_only_until_its_own_expiry(
 def test_the_code_before_a_resend_works_while_the_resend_is_still_being_sent(
     services: Services, auth: Authenticated, account: Account, clock: SettableClock
 ) -> None:
-    services.sms.start(auth, PHONE, CLIENT)
-    first = last_code(services)
-    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    first = code_then_cooldown(services, auth, clock)
     gateway = services.sms.codes.sender
 
     class FirstTextArrivesMeanwhile:
@@ -236,9 +240,7 @@ def test_a_resend_to_another_number_voids_the_older_code(
 ) -> None:
     """A corrected number must be proven by its own code: one sent to the mistyped number
     proves nothing about the new one."""
-    services.sms.start(auth, PHONE, CLIENT)
-    first = last_code(services)
-    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    first = code_then_cooldown(services, auth, clock)
     services.sms.start(auth, NEW_PHONE, CLIENT)
     second = last_code(services, NEW_PHONE)
     if first != second:
@@ -309,9 +311,7 @@ def test_a_failed_resend_does_not_restart_the_cooldown(
 def test_a_failed_resend_leaves_the_code_sent_before_it_working(
     services: Services, auth: Authenticated, account: Account, clock: SettableClock
 ) -> None:
-    services.sms.start(auth, PHONE, CLIENT)
-    first = last_code(services)
-    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    first = code_then_cooldown(services, auth, clock)
     with pytest.raises(SmsDeliveryFailed):
         with_failing_gateway(services, clock).start(auth, PHONE, CLIENT)
     services.sms.confirm(auth, first, CLIENT)
