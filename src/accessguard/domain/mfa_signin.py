@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NoReturn
 
@@ -117,9 +117,11 @@ class SecondStep:
         available = self.methods(challenge)
         if self._texts is None or "sms" not in available:
             raise MfaMethodUnavailable(methods=available)
-        return self._texts.send_sign_in_code(
+        sent = self._texts.send_sign_in_code(
             challenge.account_id, challenge.token_digest, client, known_device=challenge.device_id
         )
+        # The code cannot finish a sign-in that has ended: its useful life is the shorter one.
+        return replace(sent, expires_at=min(sent.expires_at, challenge.expires_at))
 
     def __call__(
         self,

@@ -285,6 +285,18 @@ def test_sign_in_with_a_texted_code(
     assert done.status_code == 200, done.text
 
 
+def test_a_texted_code_is_said_to_last_no_longer_than_its_sign_in(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    with_phone(client, services)
+    started = login(client).json()
+    clock.advance(seconds=120)  # the customer took a while to choose the text
+    sent = client.post(
+        f"{API}/login/mfa/sms", json={"mfa_token": started["mfa_token"]}, headers=APP
+    ).json()
+    assert sent["expires_at"] == started["expires_at"]
+
+
 def test_others_with_the_password_cannot_use_up_a_known_devices_texts(
     client_factory: Callable[..., TestClient], services_factory: Callable[..., Services]
 ) -> None:
