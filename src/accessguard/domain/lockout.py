@@ -153,6 +153,11 @@ class Lockout:
         )
         return Failures(subject_count, address)
 
+    def subject_failures(self, subject: str, state: LockState, now: datetime) -> int:
+        """The subject's failures counted so far in this lock generation, alone."""
+        count, _ = self._throttle.count(self._counter(subject, state), now)
+        return count
+
     def threshold_reached(self, failures: int) -> bool:
         return failures >= self._rules.lockout_threshold
 

@@ -165,7 +165,7 @@ class SecondStep:
         each judged before the others were counted, would get more tries than the lockout
         allows. The lock row may not be written yet; the counter already says it."""
         challenge, now = opened.challenge, self._clock.now()
-        failures = self._lockout.failures(challenge.subject, opened.lock, client.ip, now).subject
+        failures = self._lockout.subject_failures(challenge.subject, opened.lock, now)
         if not self._lockout.threshold_reached(failures):
             return
         with self._uow() as uow:
