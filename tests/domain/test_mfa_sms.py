@@ -21,12 +21,12 @@ from accessguard.domain.errors import (
     Forbidden,
     InvalidCredentials,
     InvalidMfaCode,
-    NotFound,
     PhoneNumberInvalid,
     ReauthenticationRequired,
     SmsCodeExpired,
     SmsDeliveryFailed,
     SmsLimitReached,
+    SmsNotSetUp,
     SmsResendTooSoon,
     ValidationFailed,
 )
@@ -452,7 +452,7 @@ def test_removal_needs_the_password_and_a_current_code(
         seconds=services.rules.security_hold_seconds
     )
     assert "sms_removed" in queued(services)
-    with pytest.raises(NotFound):
+    with pytest.raises(SmsNotSetUp):
         services.sms.send_current_code(enrolled, CLIENT)
 
 
@@ -517,7 +517,7 @@ def test_a_sign_in_code_is_refused_for_another_account_and_when_wrong(
 
 
 def test_no_sign_in_code_without_an_active_number(services: Services, account: Account) -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(SmsNotSetUp):
         services.sms_factor.send_sign_in_code(account.id, CHALLENGE, CLIENT)
     with services.uow(read_only=True) as uow:
         assert not services.sms_factor.enabled_in(uow.accounts.second_factors(account.id))

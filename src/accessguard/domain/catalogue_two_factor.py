@@ -226,6 +226,20 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         keywords="sms limit too many codes text messages daily limit",
     ),
     _entry(
+        ErrorCode.SMS_NOT_SET_UP,
+        409,
+        "There is no phone number for text-message codes on your account.",
+        "Open your account page to see which second factors are set up now.",
+        title="No phone number set up",
+        what_you_see="Asking for a code to your phone, or removing the phone, says there is "
+        "no number.",
+        why="The number was removed, perhaps from another device or browser tab, or was "
+        "never confirmed.",
+        what_to_do="Open your account page to see what is set up now. To use text-message "
+        "codes again, add your mobile number and enter the code sent to it.",
+        keywords="sms phone number not set up removed no number text message",
+    ),
+    _entry(
         ErrorCode.PHONE_NUMBER_INVALID,
         422,
         "This phone number is incomplete, or cannot receive text messages.",

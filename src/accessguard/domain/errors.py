@@ -50,6 +50,7 @@ class ErrorCode(StrEnum):
     SMS_DELIVERY_FAILED = "sms_delivery_failed"
     SMS_CODE_EXPIRED = "sms_code_expired"
     SMS_LIMIT_REACHED = "sms_limit_reached"
+    SMS_NOT_SET_UP = "sms_not_set_up"
     PHONE_NUMBER_INVALID = "phone_number_invalid"
     SERVICE_UNAVAILABLE = "service_unavailable"
     REQUEST_TIMED_OUT = "request_timed_out"
@@ -233,6 +234,10 @@ class TotpAlreadyEnabled(AccessError):
 
 class TotpNotSetUp(AccessError):
     code = ErrorCode.TOTP_NOT_SET_UP
+
+
+class SmsNotSetUp(AccessError):
+    code = ErrorCode.SMS_NOT_SET_UP
 
 
 class TotpClockDrift(AccessError):

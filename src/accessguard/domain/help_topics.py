@@ -148,6 +148,7 @@ TOPICS: tuple[HelpTopic, ...] = (
             E.SMS_LIMIT_REACHED,
             E.SMS_RESEND_TOO_SOON,
             E.SMS_DELIVERY_FAILED,
+            E.SMS_NOT_SET_UP,
         ),
     ),
     HelpTopic(

@@ -17,8 +17,8 @@ from accessguard.domain.errors import (
     Forbidden,
     InvalidCredentials,
     InvalidMfaCode,
-    NotFound,
     SmsCodeExpired,
+    SmsNotSetUp,
     ValidationFailed,
 )
 from accessguard.domain.lockout import Lockout, require_recent_sign_in
@@ -202,7 +202,7 @@ class Sms:
         with self.uow(read_only=True) as uow:
             current = _active(uow, account_id)
         if current is None:
-            raise NotFound()
+            raise SmsNotSetUp()  # removed meanwhile, perhaps from another tab or device
         return current
 
     def _prove_owner(
@@ -270,12 +270,12 @@ class SmsFactor:
     ) -> SentCode:
         """Text a code for the sign-in whose challenge digest is `challenge` to the account's
         number; from a `known_device`, under that device's own daily caps. Raises
-        `SmsResendTooSoon`, `SmsLimitReached`, `SmsDeliveryFailed`, and `NotFound` when the
+        `SmsResendTooSoon`, `SmsLimitReached`, `SmsDeliveryFailed`, and `SmsNotSetUp` when the
         account has no active number."""
         with self.uow(read_only=True) as uow:
             current = _active(uow, account_id)
         if current is None:
-            raise NotFound()
+            raise SmsNotSetUp()
         return self.codes.send(
             sign_in_owner(challenge),
             account_id,

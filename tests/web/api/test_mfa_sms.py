@@ -89,6 +89,25 @@ def test_add_change_and_remove_a_number(client: TestClient, services: Services) 
     assert "was removed" in inbox(services, "ada@example.com")[-1]["body"]
 
 
+def test_a_number_already_removed_says_so_as_the_app_does(
+    client: TestClient, services: Services
+) -> None:
+    # A second tab's removal, or a retry after the first went through: the customer hears
+    # that there is no number, not that the address does not exist.
+    headers = signed_in(client, services)
+    enrol(client, services, headers)
+    client.post(f"{API}/me/mfa/sms/code", headers=headers)
+    proof = {"password": PASSWORD, "code": last_code(services, PHONE)}
+    removed = client.request("DELETE", f"{API}/me/mfa/sms", json=proof, headers=headers)
+    assert removed.status_code == 204, removed.text
+
+    again = client.request("DELETE", f"{API}/me/mfa/sms", json=proof, headers=headers)
+    asked = client.post(f"{API}/me/mfa/sms/code", headers=headers)
+    for answer in (again, asked):
+        assert answer.status_code == 409, answer.text
+        assert error(answer)["code"] == "sms_not_set_up"
+
+
 def test_an_invalid_number_names_the_field(client: TestClient, services: Services) -> None:
     headers = signed_in(client, services)
     for phone in ("+1 800 FLOWERS", "0151 23456789", "+44 20 7946 0018", "+1 555"):
@@ -161,7 +180,8 @@ def test_anonymous_and_out_of_order_calls(client: TestClient, services: Services
     )
     headers = signed_in(client, services)
     nothing = client.post(f"{API}/me/mfa/sms/code", headers=headers)
-    assert nothing.status_code == 404
+    assert nothing.status_code == 409
+    assert error(nothing)["code"] == "sms_not_set_up"
     unsent = client.post(f"{API}/me/mfa/sms/confirm", json={"code": "123456"}, headers=headers)
     assert unsent.status_code == 401
     assert error(unsent)["code"] == "sms_code_expired"
