@@ -86,8 +86,10 @@ def test_create_user_takes_a_password_line_ending_in_crlf() -> None:
     assert signs_in("ops@example.com", PASSWORD)
 
 
-def test_create_user_with_nothing_on_stdin_says_no_password_was_read() -> None:
-    result = runner.invoke(app, ["create-user", "ops@example.com", "--password-stdin"], input="")
+@pytest.mark.parametrize("piped", ["", "\n", "\r\n"], ids=["nothing", "empty line", "crlf"])
+def test_create_user_with_no_password_on_stdin_says_none_was_read(piped: str) -> None:
+    # An empty line is what `printf '%s\n' "$PASSWORD"` pipes when the variable is unset.
+    result = runner.invoke(app, ["create-user", "ops@example.com", "--password-stdin"], input=piped)
     assert result.exit_code == 1
     assert "No password was read from standard input" in result.output
 

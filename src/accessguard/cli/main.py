@@ -187,13 +187,14 @@ def create_user(
 def _password_from_stdin() -> str:
     """The first line of standard input, without its line ending: `\r\n` too, or a password
     piped from a Windows file would end in a carriage return nobody can type."""
-    line = sys.stdin.readline()
-    if not line:
+    password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        # Also an empty first line: an unset variable in `printf '%s\n' "$PASSWORD"` gives one.
         _fail(
             "No password was read from standard input. Pipe one line holding it, for example "
             "`printf '%s\\n' \"$PASSWORD\" | accessguard create-user EMAIL --password-stdin`."
         )
-    return line.removesuffix("\n").removesuffix("\r")
+    return password
 
 
 @app.command()
