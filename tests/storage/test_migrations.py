@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +16,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from accessguard.bootstrap import Services
+from accessguard.domain.emails import email_key
+from accessguard.domain.lockout import email_subject
+from accessguard.storage.sql.migrate import upgrade
 from accessguard.storage.sql.tables import metadata
 from tests.support import new_pg_database
 
@@ -50,3 +55,52 @@ def test_instances_starting_together_on_an_empty_database_all_migrate(
             assert not compare_metadata(MigrationContext.configure(conn), metadata)
     finally:
         engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    if request.param == "sqlite":
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'keys.db'}")
+        yield engine
+        engine.dispose()
+        return
+    with new_pg_database("accessguard_rekey") as url:
+        engine = sa.create_engine(url)
+        yield engine
+        engine.dispose()
+
+
+def test_upgrading_splits_addresses_that_full_case_folding_had_merged(
+    empty_database: sa.Engine,
+) -> None:
+    """Keys made before 0007 folded `ß` into `ss`: the upgrade gives straße@ its own key, so
+    strasse@ can have an account of its own, and keeps its lock with it."""
+    upgrade(empty_database, "0006")
+    columns = ("id", "email", "email_key", "password_hash", "created_at", "role")
+    accounts = sa.table("accounts", *map(sa.column, columns))
+    lockouts = sa.table("lockouts", *map(sa.column, ("subject", "generation", "level")))
+    now = datetime.now(UTC)
+    old_keys = {"1": "strasse@example.com", "2": "ada@example.com"}
+    with empty_database.begin() as conn:
+        for account_id, email in (("1", "Straße@example.com"), ("2", "Ada@example.com")):
+            conn.execute(
+                accounts.insert().values(
+                    id=account_id,
+                    email=email,
+                    email_key=old_keys[account_id],
+                    password_hash="x",
+                    created_at=now,
+                    role="customer",
+                )
+            )
+        locked = {"subject": email_subject("strasse@example.com"), "generation": 1, "level": 1}
+        conn.execute(lockouts.insert().values(locked))
+
+    upgrade(empty_database)
+
+    with empty_database.connect() as conn:
+        keys = dict(conn.execute(sa.select(accounts.c.id, accounts.c.email_key)).all())
+        subjects = set(conn.execute(sa.select(lockouts.c.subject)).scalars())
+    assert keys == {"1": email_key("Straße@example.com"), "2": "ada@example.com"}
+    assert keys["1"] == "straße@example.com" != email_key("strasse@example.com")
+    assert subjects == {email_subject("straße@example.com")}

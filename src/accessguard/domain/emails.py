@@ -25,4 +25,14 @@ def is_plain(address: str) -> bool:
 
 def email_key(address: str) -> str:
     """Identity of an address: case, width and compatibility variants collapse to one key."""
-    return unicodedata.normalize("NFKC", normalise_email(address)).casefold()
+    return fold_case(unicodedata.normalize("NFKC", normalise_email(address)))
+
+
+def fold_case(text: str) -> str:
+    """Case variants of each character collapse (capital and small sharp s, the three
+    sigmas), but no character becomes two: full case folding turns `ß` into `ss`, and
+    straße@ and strasse@ are two mailboxes (as straße.de and strasse.de are two domains
+    under IDNA 2008). This is Unicode's simple case folding, which keeps a string's length."""
+    if text.isascii():
+        return text.lower()
+    return "".join(folded if len(folded := char.casefold()) == 1 else char.lower() for char in text)

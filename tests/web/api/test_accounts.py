@@ -242,6 +242,35 @@ def test_a_spelling_that_folds_into_another_address_cannot_open_an_account(
     assert token_from(confirm["body"], "/verify-email")
 
 
+def test_addresses_that_differ_by_sharp_s_and_ss_are_two_accounts(
+    client: TestClient, services: Services
+) -> None:
+    # Two mailboxes (and, under IDNA 2008, two domains): full case folding made them one
+    # key, so the second owner could never sign up and signed in to the first's account.
+    assert register(client, "straße@example.com")["status"] == 202
+    assert register(client, "STRASSE@example.com", "the other owner's passphrase")["status"] == 202
+    for address in ("straße@example.com", "STRASSE@example.com"):
+        [mail] = inbox(services, address)
+        token = token_from(mail["body"], "/verify-email")
+        assert (
+            client.post("/api/v1/accounts/verify-email", json={"token": token}).status_code == 200
+        )
+    other = client.post(
+        "/api/v1/login", json={"email": "strasse@example.com", "password": PASSWORD}
+    )
+    assert other.status_code == 401
+    assert other.json()["error"]["code"] == "invalid_credentials"
+    own = client.post(
+        "/api/v1/login",
+        json={"email": "Strasse@example.com", "password": "the other owner's passphrase"},
+    )
+    assert own.status_code == 200, own.text
+    me = client.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {own.json()['session']['token']}"}
+    )
+    assert me.json()["email"] == "STRASSE@example.com"
+
+
 def test_sign_up_notices_and_resends_to_one_inbox_are_capped_per_window(
     client: TestClient, services: Services
 ) -> None:
