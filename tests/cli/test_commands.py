@@ -86,6 +86,17 @@ def test_create_user_takes_a_password_line_ending_in_crlf() -> None:
     assert signs_in("ops@example.com", PASSWORD)
 
 
+@pytest.mark.parametrize(
+    "piped",
+    [b"nul\x00passphrase for ops desk\n", b"\xffpassphrase for ops desk\n"],
+    ids=["nul", "not utf-8"],
+)
+def test_create_user_refuses_a_password_no_sign_in_form_can_send(piped: bytes) -> None:
+    result = runner.invoke(app, ["create-user", "ops@example.com", "--password-stdin"], input=piped)
+    assert result.exit_code == 1, result.output
+    assert "NUL character or bytes that are not UTF-8" in result.output
+
+
 @pytest.mark.parametrize("piped", ["", "\n", "\r\n"], ids=["nothing", "empty line", "crlf"])
 def test_create_user_with_no_password_on_stdin_says_none_was_read(piped: str) -> None:
     # An empty line is what `printf '%s\n' "$PASSWORD"` pipes when the variable is unset.

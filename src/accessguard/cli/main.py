@@ -186,15 +186,29 @@ def create_user(
 
 def _password_from_stdin() -> str:
     """The first line of standard input, without its line ending: `\r\n` too, or a password
-    piped from a Windows file would end in a carriage return nobody can type."""
-    password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    piped from a Windows file would end in a carriage return nobody can type. Read as bytes
+    and decoded here, so text that is not UTF-8 is refused in words whatever the locale."""
+    try:
+        line = sys.stdin.buffer.readline().decode("utf-8")
+    except UnicodeDecodeError:
+        _fail(_UNSENDABLE_STDIN)
+    password = line.removesuffix("\n").removesuffix("\r")
     if not password:
         # Also an empty first line: an unset variable in `printf '%s\n' "$PASSWORD"` gives one.
         _fail(
             "No password was read from standard input. Pipe one line holding it, for example "
             "`printf '%s\\n' \"$PASSWORD\" | accessguard create-user EMAIL --password-stdin`."
         )
+    if "\x00" in password:
+        _fail(_UNSENDABLE_STDIN)
     return password
+
+
+# The API and the pages refuse such a password, so nobody could ever sign in with it.
+_UNSENDABLE_STDIN = (
+    "The password read from standard input holds a NUL character or bytes that are not UTF-8, "
+    "which no sign-in form can send. Pipe the password as UTF-8 text."
+)
 
 
 @app.command()
