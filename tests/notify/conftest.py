@@ -78,6 +78,7 @@ class MailCollector:
         self.messages: list[EmailMessage] = []
         self.recipients: list[str] = []  # RCPT TO, as the envelope named them
         self.refuse_recipients = False
+        self.refusal = "550 5.1.1"  # for good; "450 …" is for now
 
     async def handle_RCPT(
         self,
@@ -88,7 +89,7 @@ class MailCollector:
         rcpt_options: list[str],
     ) -> str:
         if self.refuse_recipients:
-            return f"550 5.1.1 <{address}>: no such mailbox"
+            return f"{self.refusal} <{address}>: no such mailbox"
         envelope.rcpt_tos.append(address)
         self.recipients.append(address)
         return "250 OK"
@@ -102,13 +103,16 @@ class MailCollector:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = True) -> None:
         self.port = free_port()
         self.handler = MailCollector()
+        self._smtputf8 = smtputf8  # many servers lack it
         self._controller: Controller | None = None
 
     def start(self) -> None:
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self._smtputf8
+        )
         self._controller.start()
 
     def stop(self) -> None:
@@ -129,6 +133,15 @@ def smtp_down() -> Iterator[SmtpServer]:
 def smtp(smtp_down: SmtpServer) -> SmtpServer:
     smtp_down.start()
     return smtp_down
+
+
+@pytest.fixture
+def smtp_ascii_only() -> Iterator[SmtpServer]:
+    """A server up, without SMTPUTF8: it takes only ASCII addresses."""
+    server = SmtpServer(smtputf8=False)
+    server.start()
+    yield server
+    server.stop()
 
 
 class _GatewayHandler(BaseHTTPRequestHandler):

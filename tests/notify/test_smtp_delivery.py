@@ -145,19 +145,65 @@ def test_a_mailbox_at_an_international_domain_is_reached_without_smtputf8(
     engine: sa.Engine,
     clock: SettableClock,
     account: Account,
-    smtp: SmtpServer,
+    smtp_ascii_only: SmtpServer,
     make_dispatcher: Callable[..., Dispatcher],
 ) -> None:
-    # The test server, as most, does not offer SMTPUTF8: the domain goes as DNS knows it.
+    # Many servers do not offer SMTPUTF8: the domain goes as DNS knows it.
     abroad = dataclasses.replace(account, email="ada@b\u00fccher.example")
     queue(engine, notifications.already_registered(abroad), clock.now())
 
-    report = make_dispatcher({"email": smtp_channel(smtp)}).run_once()
+    report = make_dispatcher({"email": smtp_channel(smtp_ascii_only)}).run_once()
 
     assert report == DispatchReport(sent=1)
-    assert smtp.handler.recipients == ["ada@xn--bcher-kva.example"]
-    [sent] = smtp.handler.messages
+    assert smtp_ascii_only.handler.recipients == ["ada@xn--bcher-kva.example"]
+    [sent] = smtp_ascii_only.handler.messages
     assert sent["To"] == "ada@xn--bcher-kva.example"
+
+
+@pytest.mark.parametrize(
+    ("refusal", "report"),
+    [("550 5.1.1", DispatchReport(abandoned=1)), ("450 4.2.2", DispatchReport(retried=1))],
+    ids=["for good", "for now"],
+)
+def test_a_recipient_refused_for_good_is_not_tried_again(
+    engine: sa.Engine,
+    clock: SettableClock,
+    account: Account,
+    smtp: SmtpServer,
+    make_dispatcher: Callable[..., Dispatcher],
+    refusal: str,
+    report: DispatchReport,
+) -> None:
+    smtp.handler.refuse_recipients, smtp.handler.refusal = True, refusal
+    message_id = queue(engine, notifications.already_registered(account), clock.now())
+
+    assert make_dispatcher({"email": smtp_channel(smtp)}).run_once() == report
+    row = outbox_row(engine, message_id)
+    assert row["attempts"] == 1
+    assert row["last_error"].endswith(f"recipient refused {refusal[:3]}")
+
+
+def test_a_mailbox_name_beyond_ascii_is_given_up_at_once_by_a_server_without_smtputf8(
+    engine: sa.Engine,
+    clock: SettableClock,
+    account: Account,
+    smtp_ascii_only: SmtpServer,
+    make_dispatcher: Callable[..., Dispatcher],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The same server would refuse it for a day of retries: the operator hears why, once.
+    abroad = dataclasses.replace(account, email="j\u00f6s\u00e9@example.com")
+    message_id = queue(engine, notifications.already_registered(abroad), clock.now())
+
+    report = make_dispatcher({"email": smtp_channel(smtp_ascii_only)}).run_once()
+
+    assert report == DispatchReport(abandoned=1)
+    assert smtp_ascii_only.handler.messages == []
+    assert outbox_row(engine, message_id)["status"] == "abandoned"
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "refused for good" in record.getMessage()
+    assert "lacks SMTPUTF8" in record.getMessage()
+    assert "j\u00f6s\u00e9" not in record.getMessage()
 
 
 @pytest.mark.parametrize("outage", ["closed port", "recipient refused"])

@@ -49,6 +49,12 @@ class DispatchReport:
 
 
 @dataclass(frozen=True)
+class _Failure:
+    reason: str  # short, with no address or content in it
+    permanent: bool = False  # refused for good: not tried again
+
+
+@dataclass(frozen=True)
 class _Claimed:
     id: int
     attempts: int  # this one included
@@ -95,7 +101,7 @@ class Dispatcher:
                 break
             if claimed.attempts > self._max_attempts:
                 # Earlier claims died before recording; a message that crashes us is not retried.
-                outcomes[self._record(claimed, "interrupted too often")] += 1
+                outcomes[self._record(claimed, _Failure("interrupted too often"))] += 1
             else:
                 outcomes[self._record(claimed, self._deliver(claimed))] += 1
         return DispatchReport(outcomes["sent"], outcomes["retried"], outcomes["abandoned"])
@@ -144,42 +150,42 @@ class Dispatcher:
         )
         return _Claimed(row["id"], row["attempts"] + 1, message, unreadable)
 
-    def _deliver(self, claimed: _Claimed) -> str | None:
-        """None when sent, else a short reason with no address or content in it."""
+    def _deliver(self, claimed: _Claimed) -> _Failure | None:
+        """None when sent, else why not."""
         if claimed.unreadable is not None:
-            return claimed.unreadable
+            return _Failure(claimed.unreadable)
         message = claimed.message
         if message.channel == deferred.CHANNEL:
             return self._carry_out(claimed)
         channel = self._channels.get(message.channel)
         if channel is None:
-            return f"no channel {message.channel!r}"
+            return _Failure(f"no channel {message.channel!r}")
         try:
             channel.send(message.to, self._renderer.render(message))
         except DeliveryFailed as error:
-            return error.reason
+            return _Failure(error.reason, error.permanent)
         except jinja2.TemplateError as error:
-            return f"template {message.template!r}: {type(error).__name__}"
+            return _Failure(f"template {message.template!r}: {type(error).__name__}")
         except Exception as error:  # noqa: BLE001 - counted as a failed attempt, not a stuck row
             # The type only: an exception's text may quote the address or the message.
             log.error("outbox message %d: unexpected %s", claimed.id, type(error).__name__)
-            return f"unexpected {type(error).__name__}"
+            return _Failure(f"unexpected {type(error).__name__}")
         return None
 
-    def _carry_out(self, claimed: _Claimed) -> str | None:
+    def _carry_out(self, claimed: _Claimed) -> _Failure | None:
         handler = self._handlers.get(claimed.message.template)
         if handler is None:
-            return f"no handler for {claimed.message.template!r}"
+            return _Failure(f"no handler for {claimed.message.template!r}")
         try:
             handler(deferred.asked(claimed.message))
         except AccessError as error:  # the database or Redis away: tried again later
-            return error.code.value
+            return _Failure(error.code.value)
         except Exception as error:  # noqa: BLE001 - counted as a failed attempt, not a stuck row
             log.error("outbox request %d: unexpected %s", claimed.id, type(error).__name__)
-            return f"unexpected {type(error).__name__}"
+            return _Failure(f"unexpected {type(error).__name__}")
         return None
 
-    def _record(self, claimed: _Claimed, failure: str | None) -> Outcome:
+    def _record(self, claimed: _Claimed, failure: _Failure | None) -> Outcome:
         now = self._clock.now()
         values: dict[str, Any]
         outcome: Outcome
@@ -195,20 +201,25 @@ class Dispatcher:
                     done,
                     claimed.attempts,
                 )
-        elif claimed.attempts >= self._max_attempts:
+        elif failure.permanent or claimed.attempts >= self._max_attempts:
             outcome = "abandoned"
-            values = {"status": "abandoned", "payload": _REDACTED, "last_error": failure[:300]}
+            values = {
+                "status": "abandoned",
+                "payload": _REDACTED,
+                "last_error": failure.reason[:300],
+            }
             log.error(
-                "outbox message %d (%s) abandoned after %d attempts: %s",
+                "outbox message %d (%s) abandoned after %d attempts%s: %s",
                 claimed.id,
                 claimed.message.template,
                 claimed.attempts,
-                failure,
+                ", refused for good" if failure.permanent else "",
+                failure.reason,
             )
         else:
             outcome = "retried"
             wait = backoff(claimed.attempts)
-            values = {"next_attempt_at": now + wait, "last_error": failure[:300]}
+            values = {"next_attempt_at": now + wait, "last_error": failure.reason[:300]}
             log.warning(
                 "outbox message %d (%s) attempt %d of %d failed, next in %d s: %s",
                 claimed.id,
@@ -216,7 +227,7 @@ class Dispatcher:
                 claimed.attempts,
                 self._max_attempts,
                 wait.total_seconds(),
-                failure,
+                failure.reason,
             )
         with self._engine.begin() as conn:
             conn.execute(outbox.update().where(outbox.c.id == claimed.id).values(values))

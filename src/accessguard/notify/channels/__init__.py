@@ -11,9 +11,12 @@ class DeliveryFailed(Exception):
     """A send did not go through. `reason` is short and holds no address and no content,
     because it is logged and stored as the outbox row's `last_error`."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        # The receiving side refused this message for good (a 5xx answer to it): sending it
+        # again would get the same answer, so it is not retried.
+        self.permanent = permanent
 
 
 class Channel(Protocol):

@@ -77,9 +77,25 @@ class SmtpChannel:
         try:
             with self._connect() as smtp:
                 smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused as error:
+            # One recipient per message: its code says whether the refusal is for good (5xx:
+            # no such mailbox) or for now (4xx: greylisting, a full mailbox).
+            codes = [code for code, _ in error.recipients.values()]
+            permanent = bool(codes) and all(code >= 500 for code in codes)
+            refused = " ".join(str(code) for code in codes)
+            raise self._failed(f"recipient refused {refused}", permanent=permanent) from error
+        except smtplib.SMTPDataError as error:
+            # The message itself refused (5xx: its content or size): the same message would be.
+            permanent = error.smtp_code >= 500
+            raise self._failed(f"SMTPDataError {error.smtp_code}", permanent=permanent) from error
         except smtplib.SMTPResponseException as error:
-            # Only the code: the server's text often quotes the address it refused.
+            # Only the code: the server's text often quotes the address it refused. A refused
+            # sender or login is the operator's settings, which a retry may find mended.
             raise self._failed(f"{type(error).__name__} {error.smtp_code}") from error
+        except smtplib.SMTPNotSupportedError as error:
+            # A mailbox name that is not ASCII needs SMTPUTF8, which this server lacks.
+            reason = "the mail server lacks SMTPUTF8, which this address needs"
+            raise self._failed(reason, permanent=True) from error
         except (smtplib.SMTPException, OSError) as error:
             raise self._failed(type(error).__name__) from error
 
@@ -100,7 +116,7 @@ class SmtpChannel:
     def _sender_domain(self) -> str:
         return parseaddr(self._sender)[1].rpartition("@")[2] or "localhost"
 
-    def _failed(self, detail: str) -> DeliveryFailed:
+    def _failed(self, detail: str, *, permanent: bool = False) -> DeliveryFailed:
         reason = f"smtp {self._host}:{self._port}: {detail}"
         log.warning("email not delivered: %s", reason)
-        return DeliveryFailed(reason)
+        return DeliveryFailed(reason, permanent=permanent)
