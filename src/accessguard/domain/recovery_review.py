@@ -34,7 +34,7 @@ LIST_LIMIT = 100
 HISTORY_LIMIT = 100
 # Audit kinds that change how an account is protected; prefixes, so that new factors' events
 # (sms_…, recovery_codes_…) show up without a change here.
-SECURITY_KINDS = ("password_", "totp_", "sms_", "recovery_code", "email_", "unlock")
+SECURITY_KINDS = ("password_", "totp_", "sms_", "phone_", "recovery_code", "email_", "unlock")
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,9 @@ def test_the_list_shows_each_case_with_its_signals(
     with services.uow() as uow:
         event = AuditEvent(clock.now(), "totp_removed", "success", owner.id, "8.8.4.4", "x")
         uow.audit.record(event)
+        # A new number is what a SIM swap needs: support must see it beside the request.
+        moved = AuditEvent(clock.now(), "phone_changed", "success", owner.id, "8.8.4.4", "x")
+        uow.audit.record(moved)
         refused = AuditEvent(clock.now(), "password_change", "invalid_credentials", owner.id)
         uow.audit.record(refused)
     earlier = request_recovery(client)
@@ -122,7 +125,10 @@ def test_the_list_shows_each_case_with_its_signals(
     assert signals["usual_countries"] == ["GB", "US"]
     assert signals["last_sign_in"]["ip"] == "8.8.8.8"
     assert signals["last_sign_in"]["country"] == "US"
-    assert [c["kind"] for c in signals["recent_security_changes"]] == ["totp_removed"]
+    assert [c["kind"] for c in signals["recent_security_changes"]] == [
+        "phone_changed",  # newest first
+        "totp_removed",
+    ]
     assert [(c["reference"], c["status"]) for c in signals["earlier_cases"]] == [
         (earlier, "cancelled")
     ]

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from accessguard.bootstrap import Services
+from accessguard.domain.model import AuditEvent
 from tests.domain.recovery_support import (
     OWNER,
     case_id,
@@ -66,7 +67,13 @@ def test_others_get_the_catalogue_error_page(
 def test_support_sees_cases_with_signals_and_escaped_text(
     client: TestClient, services: Services, opened: str
 ) -> None:
+    owner = cases(services)[0]["account_id"]
+    with services.uow() as uow:
+        for kind in ("sms_code_sent", "phone_changed", "totp_enabled"):
+            uow.audit.record(AuditEvent(services.clock.now(), kind, "success", str(owner)))
     page = client.get(PAGE, headers={**HTML, **staff(services)})
+    for words in ("SMS code sent", "Phone number for SMS codes changed", "Authenticator app added"):
+        assert words in page.text
     assert page.status_code == 200
     reference = str(cases(services)[0]["reference"])
     assert reference in page.text

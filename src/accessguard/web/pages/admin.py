@@ -32,6 +32,28 @@ NOTICES = {
 }
 
 
+# The audit's names for the security changes support sees (domain/recovery_review.py), in words.
+CHANGE_WORDS = {
+    "email_verified": "Email address confirmed",
+    "password_changed": "Password changed",
+    "password_reset": "Password reset by emailed link",
+    "password_reset_requested": "Password reset link asked for",
+    "totp_enabled": "Authenticator app added",
+    "totp_removed": "Authenticator app removed",
+    "sms_enabled": "Phone number for SMS codes added",
+    "phone_changed": "Phone number for SMS codes changed",
+    "sms_removed": "Phone number for SMS codes removed",
+    "sms_code_sent": "SMS code sent",
+    "recovery_codes_regenerated": "New recovery codes made",
+    "recovery_code_used": "Recovery code used",
+    "unlock": "Lockout lifted by an operator",
+}
+
+
+def change_words(kind: str) -> str:
+    return CHANGE_WORDS.get(kind) or kind.replace("_", " ").capitalize()
+
+
 def _status(value: str) -> CaseStatus | None:
     try:
         return CaseStatus(value)
@@ -71,6 +93,7 @@ def _cases_page(
         "wait": duration(svc.rules.recovery_wait_seconds),
         "note_max": NOTE_MAX,
         "own_id": auth.account.id,
+        "change_words": change_words,
     }
     return render(request, "pages/admin_recovery.html", context, error=error, auth=auth)
 
