@@ -217,7 +217,7 @@ _ENTRIES = [
         ErrorCode.PASSWORD_TOO_LONG,
         422,
         "This password is too long.",
-        "Choose a password of at most the length shown.",
+        "Choose a shorter password: the longest allowed is given with this message.",
         title="Password too long",
         what_you_see="The new password is refused as too long.",
         why="Extremely long passwords are refused to protect the service.",
@@ -241,8 +241,8 @@ _ENTRIES = [
         ErrorCode.PASSWORD_UNCHANGED,
         422,
         "This is the password the account has now.",
-        "Choose a new password. If you remember this one and nobody else knows it, you can "
-        "simply sign in with it.",
+        "Choose a different one. If nobody else knows this one, you can keep it: there is "
+        "nothing to change.",
         title="New password same as the current one",
         what_you_see="The new password is refused because it is the one the account has now.",
         why="A change or a reset is meant to replace the password. If someone else learnt the "
@@ -250,7 +250,7 @@ _ENTRIES = [
         "session.",
         what_to_do="Choose a password you have not used here, such as a phrase of several "
         "unrelated words, or one from a password manager. If you were only unsure of your "
-        "password and nobody else knows it, sign in with it instead.",
+        "password and nobody else knows it, keep it: sign in with it, or stay signed in.",
         keywords="same password current password reuse old password new password",
     ),
     _entry(

@@ -147,7 +147,7 @@ def test_common_password_is_refused_with_its_code(client: TestClient) -> None:
 
 def test_the_password_rule_is_explained_before_typing(client: TestClient) -> None:
     page = client.get("/register", headers=HTML).text
-    assert "At least 15 characters" in page
+    assert "At least 15 characters, at most 256." in page
     assert "no digits or symbols are required" in page
     assert 'autocomplete="new-password"' in page
     assert 'autocomplete="username"' in page
@@ -210,6 +210,9 @@ def test_resend_answers_alike_and_sends_a_working_link(
     assert known.status_code == unknown.status_code == 200
     assert "Check your email" in known.text
     assert "Check your email" in unknown.text
+    # Past the cap nothing more is sent: the page says so rather than promise a new link.
+    cap = f"We send at most {services.rules.recipient_email_limit} new links to one address"
+    assert cap in " ".join(known.text.split())
     token = verification_token(services)
     confirmed = post(client, "/register", "/verify-email", token=token)
     assert "Email confirmed" in confirmed.text

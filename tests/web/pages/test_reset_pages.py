@@ -165,7 +165,7 @@ def test_the_current_password_is_refused_next_to_the_field_saying_what_to_do(
     same = post(client, "/forgot-password", "/reset-password", token=token, new_password=PASSWORD)
     assert same.status_code == 422
     assert "This is the password the account has now." in same.text
-    assert "you can simply sign in with it" in same.text
+    assert "you can keep it: there is nothing to change" in same.text
     assert 'href="/help/password_unchanged"' in same.text
     assert 'aria-invalid="true"' in same.text
     assert reset_form(client, token).status_code == 200

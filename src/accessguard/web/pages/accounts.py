@@ -208,7 +208,12 @@ def resend_submit(
         return _verify_page(request, "resend", error=error, email=email)
     svc.dispatcher_wake()
     return _verify_page(
-        request, "resent", email=body.email, lifetime=duration(svc.rules.verify_token_seconds)
+        request,
+        "resent",
+        email=body.email,
+        lifetime=duration(svc.rules.verify_token_seconds),
+        per_window=svc.rules.recipient_email_limit,
+        window=duration(svc.rules.address_window_seconds),
     )
 
 
