@@ -61,6 +61,23 @@ def test_logout_revokes_the_session_server_side(client: TestClient, services: Se
     assert after.json()["error"]["code"] == "session_expired"
 
 
+def test_signing_out_again_is_not_an_error_but_a_token_never_issued_is(
+    client: TestClient, services: Services
+) -> None:
+    # An app retrying a sign-out whose answer it lost must hear it is signed out.
+    make_account(services)
+    token = sign_in(client)
+    client.cookies.clear()
+    assert client.post("/api/v1/logout", headers=bearer(token)).status_code == 204
+    again = client.post("/api/v1/logout", headers=bearer(token))
+    assert again.status_code == 204
+    assert "ag_session=" in again.headers["set-cookie"]  # the stale cookie goes too
+    made_up = client.post("/api/v1/logout", headers=bearer("x" * 43))
+    assert made_up.status_code == 401
+    assert made_up.json()["error"]["code"] == "not_authenticated"
+    assert client.post("/api/v1/logout").status_code == 401
+
+
 def test_idle_session_expires(client: TestClient, services: Services, clock: SettableClock) -> None:
     make_account(services)
     token = sign_in(client)
