@@ -54,11 +54,18 @@ def refused(page: Response, status: int, code: str) -> None:
 def test_others_get_the_catalogue_error_page(
     client: TestClient, services: Services, opened: str
 ) -> None:
-    refused(client.get(PAGE, headers=HTML), 401, "not_authenticated")
+    anonymous = client.get(PAGE, headers=HTML)
+    refused(anonymous, 401, "not_authenticated")
+    assert 'href="/login"' in anonymous.text
     customer = staff(services, "eve@example.com", role="customer")
     refused(client.get(PAGE, headers={**HTML, **customer}), 403, "forbidden")
     password_only = staff(services, "pat@example.com", second_factor=None)
-    refused(client.get(PAGE, headers={**HTML, **password_only}), 403, "mfa_session_required")
+    page = client.get(PAGE, headers={**HTML, **password_only})
+    refused(page, 403, "mfa_session_required")
+    # It says to sign out and in again with the second step: the way out is on the page,
+    # where a link to /login would only lead back to the account.
+    assert 'action="/logout"' in page.text
+    assert csrf(page.text)
     answer = client.post(f"{PAGE}/{opened}/approve", data={"note": ""}, headers=HTML)
     refused(answer, 401, "not_authenticated")
     assert cases(services)[0]["status"] == "open"
