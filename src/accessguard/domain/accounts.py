@@ -105,7 +105,14 @@ class Accounts(PasswordUseCase):
         now = self.clock.now()
         with self.uow() as uow:
             account_id = uow.tokens.consume(VERIFY, digest(token), now)
-            if account_id is not None:
+            if account_id is None:
+                # A link followed again (Back, a second click, another device) whose
+                # address is confirmed already: done, not "invalid". Its holder had the link.
+                issued_to = uow.tokens.issued_to(VERIFY, digest(token))
+                account = uow.accounts.get(issued_to) if issued_to else None
+                if account is not None and account.email_verified:
+                    return
+            else:
                 uow.accounts.mark_verified(account_id, now)
                 uow.audit.record(
                     AuditEvent(

@@ -271,11 +271,12 @@ _ENTRIES = [
     _entry(
         ErrorCode.VERIFICATION_TOKEN_INVALID,
         400,
-        "This email confirmation link is invalid, used or expired.",
+        "This email confirmation link is invalid, replaced by a newer one, or expired.",
         "Ask for a new confirmation link.",
         title="Email confirmation link not working",
         what_you_see="The confirmation page says the link is invalid or expired.",
-        why="Confirmation links work once and for 24 hours; a newer link replaces older ones.",
+        why="Confirmation links work for 24 hours, and a newer link replaces older ones. A "
+        "link followed again after it confirmed your address simply says so.",
         what_to_do="Ask for a new link from the sign-in page and use the newest email. If your "
         "address is already confirmed, simply sign in.",
         keywords="verification link expired confirm email invalid",

@@ -148,6 +148,10 @@ class OneTimeTokenRepository(Protocol):
     def any_usable(self, purpose: str, account_id: str, now: datetime) -> bool:
         """Whether the account has an unused, unexpired token of this purpose."""
 
+    def issued_to(self, purpose: str, token_digest: str) -> str | None:
+        """The account a token of this purpose was made for, used or not, expired or not;
+        None for a token never made (or purged since)."""
+
 
 class LockoutRepository(Protocol):
     def get(self, subject: str) -> LockState:

@@ -83,6 +83,11 @@ class SqlTokens:
         )
         return self._conn.execute(stmt).first() is not None
 
+    def issued_to(self, purpose: str, token_digest: str) -> str | None:
+        t = one_time_tokens.c
+        stmt = sa.select(t.account_id).where(t.token_digest == token_digest, t.purpose == purpose)
+        return self._conn.execute(stmt).scalar_one_or_none()
+
     def usable_owner(self, purpose: str, token_digest: str, now: datetime) -> str | None:
         stmt = sa.select(one_time_tokens.c.account_id).where(
             *self._usable(purpose, token_digest, now)
