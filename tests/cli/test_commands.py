@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -216,6 +218,27 @@ def test_an_unreachable_database_is_one_line_saying_what_to_check(
     assert "refused" in result.output.lower() or "failed" in result.output.lower()
     assert "ACCESSGUARD_DATABASE_URL" in result.output
     assert ":pw@" not in result.output
+
+
+def test_unlock_of_something_that_is_no_email_address_says_so() -> None:
+    result = runner.invoke(app, ["unlock", "@@"])
+    assert result.exit_code == 1
+    assert "'@@' is not an email address" in result.output
+
+
+def test_a_one_shot_command_says_a_failure_once_without_the_logs_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # In a real process, where nothing else has set up logging: the service's warning
+    # ("database unavailable: OperationalError") used to come first, in the log's terms.
+    monkeypatch.setenv("ACCESSGUARD_DATABASE_URL", "postgresql+psycopg://ops:pw@127.0.0.1:9/none")
+    monkeypatch.setenv("ACCESSGUARD_DB_TIMEOUT_SECONDS", "1")
+    command = [sys.executable, "-m", "accessguard", "unlock", "ada@example.com"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("The database at ")
 
 
 def test_a_missing_database_is_told_apart_from_a_server_that_is_down(

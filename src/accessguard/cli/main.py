@@ -29,6 +29,14 @@ app = typer.Typer(
 _CLI = ClientInfo(ip="cli", user_agent="accessguard-cli")
 
 
+@app.callback()
+def _one_line_per_outcome() -> None:
+    """A one-shot command says what happened in its own words; the service's warnings (the
+    database gone, a setting missing that only pages need) would repeat it on stderr in the
+    log's terms. Errors still show. `serve` sets up its own log."""
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s %(message)s")
+
+
 def _settings() -> Settings:
     """The configuration, or one line per wrong variable naming it and the fix, and exit 1.
 
@@ -115,7 +123,9 @@ def serve(
     ),
 ) -> None:
     """Migrate the database, then serve the web pages and the API."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
+    )
     settings = _settings()
     if workers > 1 and not settings.secret_keys:
         # Each process would make up its own key: a device cookie or an authenticator secret
@@ -214,6 +224,10 @@ _UNSENDABLE_STDIN = (
 @app.command()
 def unlock(email: str) -> None:
     """Lift the lockout on an account and all of its devices."""
+    try:
+        validate_email(email, check_deliverability=False, strict=True)
+    except EmailNotValidError as error:
+        _fail(f"{email!r} is not an email address: {error}")
     services = _services()
     try:
         found = services.support.unlock(email, actor="cli")
