@@ -220,12 +220,6 @@ def test_an_unreachable_database_is_one_line_saying_what_to_check(
     assert ":pw@" not in result.output
 
 
-def test_unlock_of_something_that_is_no_email_address_says_so() -> None:
-    result = runner.invoke(app, ["unlock", "@@"])
-    assert result.exit_code == 1
-    assert "'@@' is not an email address" in result.output
-
-
 def test_a_one_shot_command_says_a_failure_once_without_the_logs_words(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -279,10 +273,11 @@ def test_mail_queued_by_a_command_without_secret_keys_reaches_the_server(
         server.close()
 
 
-def test_create_user_refuses_what_is_not_an_email() -> None:
-    result = runner.invoke(app, ["create-user", "not-an-email", "--password-stdin"], input=PASSWORD)
+@pytest.mark.parametrize("command", ["create-user", "unlock"])
+def test_a_command_given_what_is_not_an_email_says_so(command: str) -> None:
+    result = runner.invoke(app, [command, "@@"], input=PASSWORD)
     assert result.exit_code == 1
-    assert "not an email address" in result.output
+    assert "'@@' is not an email address" in result.output
 
 
 def test_operator_commands_are_not_held_to_the_per_address_limit(
