@@ -1,3 +1,3 @@
-from accessguard.cli.main import app
+from accessguard.cli.main import main
 
-app()
+main()

@@ -29,12 +29,12 @@ app = typer.Typer(
 _CLI = ClientInfo(ip="cli", user_agent="accessguard-cli")
 
 
-@app.callback()
-def _one_line_per_outcome() -> None:
-    """A one-shot command says what happened in its own words; the service's warnings (the
-    database gone, a setting missing that only pages need) would repeat it on stderr in the
-    log's terms. Errors still show. `serve` sets up its own log."""
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s %(message)s")
+def main() -> None:
+    """The `accessguard` command. A one-shot command says what happened in its own words; the
+    service's warnings (the database gone, a setting only pages need) would repeat it on
+    stderr in the log's terms, so only errors are logged. `serve` sets up its own log."""
+    logging.getLogger("accessguard").setLevel(logging.ERROR)
+    app()
 
 
 def _settings() -> Settings:
@@ -123,9 +123,8 @@ def serve(
     ),
 ) -> None:
     """Migrate the database, then serve the web pages and the API."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
-    )
+    logging.getLogger("accessguard").setLevel(logging.NOTSET)  # all that the root lets through
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = _settings()
     if workers > 1 and not settings.secret_keys:
         # Each process would make up its own key: a device cookie or an authenticator secret
