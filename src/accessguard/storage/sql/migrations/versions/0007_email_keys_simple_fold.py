@@ -5,7 +5,10 @@ strasse@example.com could not register and signed in to straße@example.com's ac
 password. Keys are now made with simple case folding (domain/emails.fold_case). This revision
 recomputes the keys that change (only addresses holding a character that full folding turned
 into two) and moves their lock, and the open second steps counting on it, to the new lockout
-subject. Failure counters not yet at a lock start again for those few addresses.
+subject. Failure counters not yet at a lock start again for those few addresses, and the old
+subject, which now belongs to the other mailbox (strasse@), starts a new lock generation:
+counters are named by it, so the failures counted before (in Redis, or in the counters
+table) do not count against that mailbox's owner.
 
 Both foldings are written out here as they were when this revision was made: the domain's may
 change later, and a migration must keep doing what it did.
@@ -48,7 +51,10 @@ def _rekey(fold: Callable[[str], str]) -> None:
         "accounts", sa.column("id", sa.String), sa.column("email", sa.String),
         sa.column("email_key", sa.String),
     )  # fmt: skip
-    lockouts = sa.table("lockouts", sa.column("subject", sa.String))
+    lockouts = sa.table(
+        "lockouts", sa.column("subject", sa.String), sa.column("generation", sa.Integer),
+        sa.column("level", sa.Integer), sa.column("locked_until", sa.DateTime),
+    )  # fmt: skip
     challenges = sa.table("mfa_challenges", sa.column("subject", sa.String))
     changes = []
     # Stored addresses are NFC with the domain lower-cased: the key is their fold. ASCII
@@ -62,8 +68,15 @@ def _rekey(fold: Callable[[str], str]) -> None:
     for account_id, old_key, new_key in changes:
         conn.execute(accounts.update().where(accounts.c.id == account_id).values(email_key=new_key))
         old, new = _subject(old_key), _subject(new_key)
+        generations = sa.select(lockouts.c.generation).where(lockouts.c.subject.in_((old, new)))
+        newest = max(conn.execute(generations).scalars(), default=0)
+        # Going up nothing is there (no key held a ß); going down, the row put there below.
+        conn.execute(lockouts.delete().where(lockouts.c.subject == new))
         for table in (lockouts, challenges):
             conn.execute(table.update().where(table.c.subject == old).values(subject=new))
+        conn.execute(
+            lockouts.insert().values(subject=old, generation=newest + 1, level=0, locked_until=None)
+        )
 
 
 def upgrade() -> None:
