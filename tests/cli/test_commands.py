@@ -76,13 +76,18 @@ def test_create_user_reads_the_password_from_stdin() -> None:
     assert signs_in("ops@example.com", PASSWORD)
 
 
-def test_create_user_takes_a_password_line_ending_in_crlf() -> None:
-    # A password piped from a Windows file or shell: the carriage return is the line's, not
-    # the password's.
+@pytest.mark.parametrize(
+    "piped",
+    [PASSWORD + "\r\n", "\ufeff" + PASSWORD + "\r\n"],
+    ids=["crlf", "byte-order mark"],
+)
+def test_create_user_takes_a_password_from_a_windows_file(piped: str) -> None:
+    # The carriage return is the line's, and the mark that Notepad puts first the file's:
+    # neither is the password's, and nobody could type them at sign-in.
     result = runner.invoke(
         app,
         ["create-user", "ops@example.com", "--password-stdin", "--verified"],
-        input=PASSWORD + "\r\n",
+        input=piped.encode(),
     )
     assert result.exit_code == 0, result.output
     assert signs_in("ops@example.com", PASSWORD)
@@ -271,6 +276,15 @@ def test_mail_queued_by_a_command_without_secret_keys_reaches_the_server(
         assert "/verify-email?token=" in mail["body"]
     finally:
         server.close()
+
+
+def test_create_user_says_why_a_full_width_spelling_is_refused() -> None:
+    result = runner.invoke(app, ["create-user", "\uff46ull@example.com"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "'\uff46ull@example.com' cannot be used: it must be typed in ordinary characters, "
+        "not full-width or other special forms."
+    )
 
 
 @pytest.mark.parametrize("command", ["create-user", "unlock"])

@@ -99,7 +99,9 @@ def _driver_reason(error: BaseException) -> str:
     user, never the password."""
     cause = error.__cause__
     original = getattr(cause, "orig", None) or cause
-    said = " ".join(str(original).split()) if original is not None else ""
+    lines = str(original).splitlines() if original is not None else []
+    # Its lines are sentences, most without a full stop of their own ("…refused", "Is the…").
+    said = "; ".join(" ".join(line.split()) for line in lines if line.strip())
     return said[:300] or "no answer"
 
 
@@ -181,6 +183,9 @@ def create_user(
         )
     except AccessError as error:
         message = error.entry.message
+        fields = error.facts.get("fields") or []
+        if fields:  # the form's words ("the highlighted fields") do not fit a terminal
+            _fail(f"{email!r} cannot be used: it {fields[0]['message']}.")
         if "min_length" in error.facts:
             message = f"{message.rstrip('.')} (at least {error.facts['min_length']} characters)."
         elif "max_length" in error.facts:
@@ -198,7 +203,8 @@ def _password_from_stdin() -> str:
     piped from a Windows file would end in a carriage return nobody can type. Read as bytes
     and decoded here, so text that is not UTF-8 is refused in words whatever the locale."""
     try:
-        line = sys.stdin.buffer.readline().decode("utf-8")
+        # utf-8-sig: a file saved by Notepad starts with a byte-order mark nobody can type.
+        line = sys.stdin.buffer.readline().decode("utf-8-sig")
     except UnicodeDecodeError:
         _fail(_UNSENDABLE_STDIN)
     password = line.removesuffix("\n").removesuffix("\r")
