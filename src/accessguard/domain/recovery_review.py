@@ -32,9 +32,19 @@ from accessguard.domain.tokens import Signer, digest
 SUPPORT_ROLE = "support"
 LIST_LIMIT = 100
 HISTORY_LIMIT = 100
-# Audit kinds that change how an account is protected; prefixes, so that new factors' events
-# (sms_…, recovery_codes_…) show up without a change here.
-SECURITY_KINDS = ("password_", "totp_", "sms_", "phone_", "recovery_code", "email_", "unlock")
+# Audit kinds that change how an account is protected; prefixes, so that new events of these
+# (recovery_codes_…) show up without a change here. A code sent by text changes nothing, and
+# listed among the changes it crowded them out.
+SECURITY_KINDS = (
+    "password_",
+    "totp_",
+    "sms_enabled",
+    "sms_removed",
+    "phone_",
+    "recovery_code",
+    "email_",
+    "unlock",
+)
 
 
 @dataclass(frozen=True)

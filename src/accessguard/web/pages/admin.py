@@ -43,7 +43,6 @@ CHANGE_WORDS = {
     "sms_enabled": "Phone number for SMS codes added",
     "phone_changed": "Phone number for SMS codes changed",
     "sms_removed": "Phone number for SMS codes removed",
-    "sms_code_sent": "SMS code sent",
     "recovery_codes_regenerated": "New recovery codes made",
     "recovery_code_used": "Recovery code used",
     "unlock": "Lockout lifted by an operator",
