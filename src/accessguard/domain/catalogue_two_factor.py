@@ -80,7 +80,8 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         ErrorCode.SECOND_FACTOR_REQUIRED,
         409,
         "Recovery codes need two-step verification to be turned on first.",
-        "Add an authenticator app on your account page; you get recovery codes with it.",
+        "Add an authenticator app or a phone number on your account page; you get recovery "
+        "codes with it.",
         title="Two-step verification is not turned on",
         what_you_see="A message that recovery codes need two-step verification.",
         why="Recovery codes stand in for your authenticator app or phone when you lose it, so "
@@ -109,7 +110,8 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         ErrorCode.TOTP_NOT_SET_UP,
         409,
         "There is no authenticator app set-up to finish or remove.",
-        "Start the set-up again from your account page, then enter the code the app shows.",
+        "Open your account page to see what is set up now; to add an app, start the set-up "
+        "again there.",
         title="No authenticator app set-up",
         what_you_see="Confirming or removing an authenticator app says there is none.",
         why="The set-up was not started, was replaced by a newer one, or the app was already "
@@ -285,7 +287,8 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         ErrorCode.MFA_SESSION_REQUIRED,
         403,
         "This needs a sign-in with two-step verification.",
-        "Sign out, then sign in again with your password and a verification code.",
+        "Turn on two-step verification on your account page if it is off, then sign out and "
+        "sign in again with your password and a verification code.",
         title="Sign in with two-step verification",
         what_you_see="Support staff: the support tools are refused although you are signed in.",
         why="Support tools can remove the protection of a customer's account, so they only "

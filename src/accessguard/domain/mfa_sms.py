@@ -78,9 +78,15 @@ def _active(uow: UnitOfWork, account_id: str) -> SmsCredential | None:
 
 
 def _email(
-    account: Account, template: str, phone: str, client: ClientInfo, now: datetime
+    account: Account,
+    template: str,
+    phone: str,
+    client: ClientInfo,
+    now: datetime,
+    hold_until: datetime | None = None,
 ) -> Message:
     data = {
+        "hold_until": hold_until.isoformat(timespec="minutes") if hold_until else None,
         "anti_phishing_phrase": account.anti_phishing_phrase,
         "phone_ending": phone[-2:],
         "ip": client.ip,
@@ -173,6 +179,7 @@ class Sms:
         proven = self.codes.check(owner, account.id, code)
         now = self.clock.now()
         with self.uow() as uow:
+            hold = None  # a first number holds nothing: no factor was weakened
             if current is None:
                 done, kind = uow.sms.add_confirmed(account.id, proven.phone, now), "sms_enabled"
             else:
@@ -181,7 +188,7 @@ class Sms:
                 uow.accounts.set_security_hold(account.id, hold)
             if not done:  # removed or added meanwhile: this code no longer fits
                 raise SmsCodeExpired()
-            uow.outbox.add(_email(account, kind, proven.phone, client, now), now)
+            uow.outbox.add(_email(account, kind, proven.phone, client, now, hold), now)
             _audit(uow, account, kind, client, now)
 
     def remove(self, auth: Authenticated, password: str, code: str, client: ClientInfo) -> None:
@@ -195,7 +202,8 @@ class Sms:
             uow.recovery_codes.delete_unless_second_factor(account.id)
             hold = now + timedelta(seconds=self.rules.security_hold_seconds)
             uow.accounts.set_security_hold(account.id, hold)
-            uow.outbox.add(_email(account, "sms_removed", current.phone, client, now), now)
+            notice = _email(account, "sms_removed", current.phone, client, now, hold)
+            uow.outbox.add(notice, now)
             _audit(uow, account, "sms_removed", client, now)
 
     def _current(self, account_id: str) -> SmsCredential:

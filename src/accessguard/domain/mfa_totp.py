@@ -260,7 +260,10 @@ class Totp:
             uow.recovery_codes.delete_unless_second_factor(account.id)
             hold = now + timedelta(seconds=self.rules.security_hold_seconds)
             uow.accounts.set_security_hold(account.id, hold)
-            uow.outbox.add(owner_notice(account, "totp_removed", client, now), now)
+            until = hold.isoformat(timespec="minutes")
+            uow.outbox.add(
+                owner_notice(account, "totp_removed", client, now, hold_until=until), now
+            )
             uow.audit.record(owner_event(account.id, "totp_removed", client, now))
 
     def _secret(self, credential: TotpCredential) -> str:

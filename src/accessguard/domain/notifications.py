@@ -62,5 +62,8 @@ def second_step_failed(account: Account, client: ClientInfo, at: datetime, until
     return _seen_from(account, "second_step_failed", client, at, until=until)
 
 
-def password_changed(account: Account, client: ClientInfo, at: datetime, how: str) -> Message:
-    return _seen_from(account, "password_changed", client, at, how=how)
+def password_changed(
+    account: Account, client: ClientInfo, at: datetime, how: str, hold_until: datetime | None = None
+) -> Message:
+    until = hold_until.isoformat(timespec="minutes") if hold_until else None
+    return _seen_from(account, "password_changed", client, at, how=how, hold_until=until)

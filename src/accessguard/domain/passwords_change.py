@@ -209,7 +209,12 @@ class Passwords(PasswordUseCase):
         # A sign-in half-finished with the old password must not finish after the change.
         uow.challenges.void_all(account.id, now)
         if how != "set":
-            uow.outbox.add(notifications.password_changed(account, client, now, how), now)
+            # A reset holds withdrawals (its caller sets the hold); the mail says until when.
+            hold = now + timedelta(seconds=self.rules.security_hold_seconds)
+            notice = notifications.password_changed(
+                account, client, now, how, hold if how == "reset" else None
+            )
+            uow.outbox.add(notice, now)
         uow.audit.record(
             AuditEvent(
                 now, f"password_{how}", "success", account.id, client.ip, client.user_agent[:300]

@@ -75,7 +75,9 @@ def test_add_change_and_remove_a_number(client: TestClient, services: Services) 
     confirmed = client.post(f"{API}/me/mfa/sms/confirm", json={"code": new_code}, headers=headers)
     assert confirmed.status_code == 204, confirmed.text
     assert client.get(f"{API}/me", headers=headers).json()["security_hold_until"] is not None
-    assert "changed to a number ending in 78" in inbox(services, "ada@example.com")[-1]["body"]
+    changed_mail = inbox(services, "ada@example.com")[-1]["body"]
+    assert "changed to a number ending in 78" in changed_mail
+    assert "withdrawals are on hold until " in changed_mail
 
     client.post(f"{API}/me/mfa/sms/code", headers=headers)
     removed = client.request(

@@ -76,7 +76,9 @@ def test_enable_then_remove(client: TestClient, services: Services, clock: Setta
     me = client.get(f"{API}/me", headers=headers).json()
     assert me["mfa"]["totp"] is False
     assert me["security_hold_until"] is not None
-    assert "authenticator app was removed" in inbox(services, "ada@example.com")[-1]["body"]
+    removed_mail = inbox(services, "ada@example.com")[-1]["body"]
+    assert "authenticator app was removed" in removed_mail
+    assert "withdrawals are on hold until " in removed_mail
 
 
 def test_error_envelopes_of_the_totp_codes(

@@ -90,6 +90,11 @@ def test_forgot_then_reset_ends_every_session(
     assert sign_in(client, NEW).status_code == 303
     account = client.get("/account", headers=HTML).text
     assert "Withdrawals are on hold until" in account
+    # The owner's mail says as much, with the hold's end, not "for a while".
+    notice = inbox(services, "ada@example.com")[-1]["body"]
+    assert "reset with a password-reset link" in notice
+    assert "Every session on your account was signed out, and for your protection " in notice
+    assert "withdrawals are on hold until " in notice
 
 
 def test_forgot_answers_alike_for_known_and_unknown(client: TestClient, services: Services) -> None:
