@@ -8,6 +8,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
+from accessguard.web.templating import static_url
 from tests.support import PASSWORD, make_account
 
 API = "/api/v1"
@@ -33,6 +34,21 @@ def test_every_api_answer_is_no_store_personal_lists_included(
         answer = client.get(API + path, headers=bearer)
         assert answer.status_code == 200
         assert answer.headers["cache-control"] == "no-store", path
+
+
+def test_probes_are_not_stored_and_versioned_static_files_are_kept_a_year(
+    client: TestClient,
+) -> None:
+    # A cached "up" would hide an outage from a load balancer that asks through a cache.
+    for path in ("/healthz", "/readyz", "/openapi.json"):
+        assert client.get(path).headers["cache-control"] == "no-store", path
+    stylesheet = static_url("app.css")
+    assert client.get(stylesheet).headers["cache-control"] == (
+        "public, max-age=31536000, immutable"  # its URL changes with its content
+    )
+    unversioned = client.get("/static/app.css")
+    assert "cache-control" not in unversioned.headers  # revalidated by its ETag
+    assert unversioned.headers["etag"]
 
 
 def test_refusals_before_the_app_carry_the_security_headers(client: TestClient) -> None:

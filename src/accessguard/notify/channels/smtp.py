@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -14,8 +13,6 @@ from accessguard.domain.clock import SystemClock
 from accessguard.domain.ports import Clock
 from accessguard.notify.channels import DeliveryFailed
 from accessguard.notify.render import Rendered
-
-log = logging.getLogger(__name__)
 
 
 def with_ascii_domain(address: str) -> str:
@@ -117,6 +114,6 @@ class SmtpChannel:
         return parseaddr(self._sender)[1].rpartition("@")[2] or "localhost"
 
     def _failed(self, detail: str, *, permanent: bool = False) -> DeliveryFailed:
-        reason = f"smtp {self._host}:{self._port}: {detail}"
-        log.warning("email not delivered: %s", reason)
-        return DeliveryFailed(reason, permanent=permanent)
+        # Not logged here: the outbox logs each failed attempt once, with this reason and
+        # what it does next (retry or give up).
+        return DeliveryFailed(f"smtp {self._host}:{self._port}: {detail}", permanent=permanent)

@@ -1,5 +1,6 @@
 """Headers every answer carries: a strict CSP, no sniffing, no framing, no referrer; HSTS
-when served over TLS; and no-store on every API answer."""
+when served over TLS; no-store on every API answer and probe; a year's caching for
+versioned static files."""
 
 from __future__ import annotations
 
@@ -32,7 +33,11 @@ def _defaults(referrer_policy: str) -> tuple[tuple[bytes, bytes], ...]:
 # A year, this host only: subdomains may belong to other services of the customer's.
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 # API answers carry personal data (sessions, addresses, history) or tokens: never stored.
+# Nor are probes' answers, or a cache would report the service up after it went down.
 NO_STORE = (b"cache-control", b"no-store")
+NOT_STORED = frozenset({"/healthz", "/readyz", "/openapi.json"})
+# `?v=` is the file's content hash (templating.static_url): that URL never changes content.
+IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
 
 
 class SecurityHeadersMiddleware:
@@ -43,6 +48,7 @@ class SecurityHeadersMiddleware:
         self._for_token_pages = _defaults("no-referrer") + extra
         self._for_pages = _defaults("same-origin") + extra
         self._for_api = (*self._for_pages, NO_STORE)
+        self._for_versioned_static = (*self._for_pages, IMMUTABLE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,8 +58,10 @@ class SecurityHeadersMiddleware:
         # Pages with a token in their URL never leak it in a Referer; elsewhere the referrer
         # stays on this site (and browsers keep sending a real Origin).
         path = scope["path"]
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or path in NOT_STORED:
             defaults = self._for_api
+        elif path.startswith("/static/") and scope.get("query_string", b"").startswith(b"v="):
+            defaults = self._for_versioned_static
         elif path in TOKEN_PAGES:
             defaults = self._for_token_pages
         else:
