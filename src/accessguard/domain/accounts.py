@@ -108,9 +108,7 @@ class Accounts(PasswordUseCase):
             if account_id is None:
                 # A link followed again (Back, a second click, another device) whose
                 # address is confirmed already: done, not "invalid". Its holder had the link.
-                issued_to = uow.tokens.issued_to(VERIFY, digest(token))
-                account = uow.accounts.get(issued_to) if issued_to else None
-                if account is not None and account.email_verified:
+                if _confirmed_already(uow, token):
                     return
             else:
                 uow.accounts.mark_verified(account_id, now)
@@ -126,6 +124,12 @@ class Accounts(PasswordUseCase):
                 )
         if account_id is None:
             raise VerificationTokenInvalid()
+
+    def confirmed_already(self, token: str) -> bool:
+        """Whether the address this confirmation link was sent to is confirmed: the link's
+        page then says so instead of offering to confirm it again."""
+        with self.uow(read_only=True) as uow:
+            return _confirmed_already(uow, token)
 
     def resend_verification(self, email: str, client: ClientInfo) -> None:
         """Queued, the same on every path: `send_verification_again` looks the address up."""
@@ -184,3 +188,9 @@ class Accounts(PasswordUseCase):
         """The account's second factors, as GET /me and the account page show them."""
         with self.uow(read_only=True) as uow:
             return uow.accounts.second_factors(account_id)
+
+
+def _confirmed_already(uow: UnitOfWork, token: str) -> bool:
+    issued_to = uow.tokens.issued_to(VERIFY, digest(token))
+    account = uow.accounts.get(issued_to) if issued_to else None
+    return account is not None and account.email_verified

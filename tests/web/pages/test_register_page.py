@@ -202,6 +202,9 @@ def test_a_link_confirmed_already_says_so_when_pressed_again(
     again = post(client, "/verify-email?token=x", "/verify-email", token=token)
     assert first.status_code == again.status_code == 200
     assert "Your email address is confirmed. You can now sign in." in again.text
+    reopened = client.get(f"/verify-email?token={token}", headers=HTML)
+    assert "Your email address is confirmed. You can now sign in." in reopened.text
+    assert "Confirm my email" not in reopened.text
 
 
 def test_resend_answers_alike_and_sends_a_working_link(

@@ -162,9 +162,15 @@ def _verify_page(
 
 
 @router.get("/verify-email")
-def verify_email_page(request: Request, token: str = Query("", max_length=512)) -> Response:
+def verify_email_page(
+    request: Request,
+    token: str = Query("", max_length=512),
+    svc: Services = Depends(services),
+) -> Response:
     if not token:  # no link at hand: this is where to ask for a new one
         return _verify_page(request, "resend")
+    if svc.accounts.confirmed_already(token):  # the link opened again: nothing left to press
+        return _verify_page(request, "confirmed")
     return _verify_page(request, "confirm", token=token)
 
 
