@@ -143,8 +143,8 @@ class Passwords(PasswordUseCase):
                     # just chose its first password.
                     self._replace(uow, account, new_hash, client, now, how="set")
                 else:
-                    self._replace(uow, account, new_hash, client, now, how="reset")
                     hold = now + timedelta(seconds=self.rules.security_hold_seconds)
+                    self._replace(uow, account, new_hash, client, now, how="reset", hold=hold)
                     uow.accounts.set_security_hold(account.id, hold)
                 uow.sessions.revoke_all(account.id, now)
                 # A lost-device case rested on knowing the old password; whoever reset it
@@ -201,7 +201,9 @@ class Passwords(PasswordUseCase):
         client: ClientInfo,
         now: datetime,
         how: str,
+        hold: datetime | None = None,
     ) -> None:
+        """`hold`: until when withdrawals are held, for the owner's mail (a reset holds)."""
         if how != "change":  # a change has replaced it already, if still the one checked
             uow.accounts.set_password(account.id, new_hash)
         for link in (RESET, FINISH):
@@ -209,11 +211,7 @@ class Passwords(PasswordUseCase):
         # A sign-in half-finished with the old password must not finish after the change.
         uow.challenges.void_all(account.id, now)
         if how != "set":
-            # A reset holds withdrawals (its caller sets the hold); the mail says until when.
-            hold = now + timedelta(seconds=self.rules.security_hold_seconds)
-            notice = notifications.password_changed(
-                account, client, now, how, hold if how == "reset" else None
-            )
+            notice = notifications.password_changed(account, client, now, how, hold)
             uow.outbox.add(notice, now)
         uow.audit.record(
             AuditEvent(
