@@ -451,3 +451,22 @@ def test_of_regenerations_sent_from_one_form_exactly_one_makes_a_set(services: S
     assert kinds(outcomes) == Counter({"list": 1, "RecoveryCodesReplaced": 3}), outcomes
     made = [o for o in outcomes if isinstance(o, list)]
     assert _working_sets(services, auth.account.id, made) == 1
+
+
+def test_parallel_sign_outs_and_revokes_of_one_session_end_and_record_it_once(
+    services: Services,
+) -> None:
+    make_account(services)
+    leaving = sign_in(services, "ada@example.com", PASSWORD)
+    auth = services.sessions.authenticate(leaving.session_token)
+    other = sign_in(services, "ada@example.com", PASSWORD, 1)
+    target = services.sessions.authenticate(other.session_token).session.id
+
+    signed_out = race(12, lambda i: services.sessions.logout(auth, client(i)))
+    revoked = race(12, lambda i: outcome_of(services.sessions.revoke, auth, target, client(i)))
+
+    assert kinds(signed_out) == Counter({"NoneType": 12}), signed_out  # a retry is no error
+    assert kinds(revoked) == Counter({"NoneType": 1, "NotFound": 11}), revoked
+    with services.engine.connect() as conn:
+        recorded = Counter(conn.execute(sa.select(audit_events.c.kind)).scalars())
+    assert (recorded["logout"], recorded["session_revoked"]) == (1, 1)

@@ -122,9 +122,10 @@ class Sessions:
                 (s for s in uow.sessions.list_active(auth.account.id, now) if s.id == session_id),
                 None,
             )
-            if target is None:
+            # The revoke's own answer decides: of parallel requests that all saw the session
+            # live, one ends it, and the others are told it is gone.
+            if target is None or not uow.sessions.revoke(session_id, now):
                 raise NotFound()
-            uow.sessions.revoke(session_id, now)
             uow.audit.record(
                 AuditEvent(
                     now,
@@ -140,7 +141,8 @@ class Sessions:
     def logout(self, auth: Authenticated, client: ClientInfo) -> None:
         now = self._clock.now()
         with self._uow() as uow:
-            uow.sessions.revoke(auth.session.id, now)
+            if not uow.sessions.revoke(auth.session.id, now):
+                return  # a parallel sign-out of this session ended it and recorded it
             uow.challenges.void_all(auth.account.id, now)
             uow.audit.record(
                 AuditEvent(now, "logout", "success", auth.account.id, client.ip, client.user_agent)
