@@ -15,6 +15,8 @@ from accessguard.domain.emails import email_key
         ("ΟΔΟΣ@example.gr", "οδος@example.gr"),  # capital, small and final sigma
         ("\uff41da@example.com", "ada@example.com"),  # full-width a
         ("e\u0301@example.com", "\u00e9@example.com"),  # combining accent, precomposed
+        ("J\u030cAN@example.com", "\u01f0an@example.com"),  # a capital with no precomposed form
+        ("\u03aa\u0301@example.gr", "\u0390@example.gr"),  # the same, in Greek
     ],
 )
 def test_case_width_and_composition_variants_share_a_key(one: str, other: str) -> None:

@@ -80,9 +80,12 @@ def test_upgrading_splits_addresses_that_full_case_folding_had_merged(
     accounts = sa.table("accounts", *map(sa.column, columns))
     lockouts = sa.table("lockouts", *map(sa.column, ("subject", "generation", "level")))
     now = datetime.now(UTC)
-    old_keys = {"1": "strasse@example.com", "2": "ada@example.com"}
+    # Full folding also left ǰ decomposed (j + caron), where a capital J + caron now lands.
+    jan = "\u01f0an@example.com"
+    old_keys = {"1": "strasse@example.com", "2": "ada@example.com", "3": "j\u030can@example.com"}
     with empty_database.begin() as conn:
-        for account_id, email in (("1", "Straße@example.com"), ("2", "Ada@example.com")):
+        addresses = (("1", "Straße@example.com"), ("2", "Ada@example.com"), ("3", jan))
+        for account_id, email in addresses:
             conn.execute(
                 accounts.insert().values(
                     id=account_id,
@@ -104,11 +107,13 @@ def test_upgrading_splits_addresses_that_full_case_folding_had_merged(
             subject: (generation, level)
             for subject, generation, level in conn.execute(sa.select(lockouts))
         }
-    assert keys == {"1": email_key("Straße@example.com"), "2": "ada@example.com"}
+    assert keys == {"1": email_key("Straße@example.com"), "2": "ada@example.com", "3": jan}
+    assert email_key("J\u030cAN@example.com") == jan
     assert keys["1"] == "straße@example.com" != email_key("strasse@example.com")
     # The lock went with its account; the old subject, now strasse@'s, starts a generation
     # of its own, so the failures counted under the old one do not count against strasse@.
     assert states == {
         email_subject("straße@example.com"): (1, 1),
         email_subject("strasse@example.com"): (2, 0),
+        email_subject(old_keys["3"]): (1, 0),  # no lock to move: a fresh generation all the same
     }

@@ -32,7 +32,9 @@ def fold_case(text: str) -> str:
     """Case variants of each character collapse (capital and small sharp s, the three
     sigmas), but no character becomes two: full case folding turns `ß` into `ss`, and
     straße@ and strasse@ are two mailboxes (as straße.de and strasse.de are two domains
-    under IDNA 2008). This is Unicode's simple case folding, which keeps a string's length."""
+    under IDNA 2008). This is Unicode's simple case folding, composed again afterwards: a
+    capital with no precomposed form (`J` + caron) folds to a letter that has one (`ǰ`)."""
     if text.isascii():
         return text.lower()
-    return "".join(folded if len(folded := char.casefold()) == 1 else char.lower() for char in text)
+    folded = "".join(f if len(f := char.casefold()) == 1 else char.lower() for char in text)
+    return unicodedata.normalize("NFC", folded)

@@ -38,7 +38,8 @@ def _full_fold(email: str) -> str:
 
 def _simple_fold(email: str) -> str:
     text = unicodedata.normalize("NFKC", email)
-    return "".join(folded if len(folded := char.casefold()) == 1 else char.lower() for char in text)
+    folded = "".join(f if len(f := char.casefold()) == 1 else char.lower() for char in text)
+    return unicodedata.normalize("NFC", folded)
 
 
 def _subject(key: str) -> str:
