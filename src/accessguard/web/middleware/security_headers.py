@@ -4,7 +4,11 @@ versioned static files."""
 
 from __future__ import annotations
 
+import re
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accessguard.web.templating import static_url
 
 # No 'unsafe-inline' anywhere: every script and style is a file from this origin.
 CSP = (
@@ -38,6 +42,21 @@ NO_STORE = (b"cache-control", b"no-store")
 NOT_STORED = frozenset({"/healthz", "/readyz", "/openapi.json"})
 # `?v=` is the file's content hash (templating.static_url): that URL never changes content.
 IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
+# Any other static URL is checked again each time (its ETag makes that cheap).
+REVALIDATE = (b"cache-control", b"no-cache")
+_STATIC_NAME = re.compile(r"/static/([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _versioned(path: str, query: bytes) -> bool:
+    """Whether the URL is the one the pages use now, its hash that of the file served: in a
+    rolling upgrade an old instance must not have its file kept a year under a new hash."""
+    name = _STATIC_NAME.fullmatch(path)
+    if name is None or not query.startswith(b"v="):
+        return False
+    try:
+        return static_url(name.group(1)) == f"{path}?{query.decode('ascii', 'replace')}"
+    except OSError:  # no such file: a 404, stored by nobody
+        return False
 
 
 class SecurityHeadersMiddleware:
@@ -49,6 +68,7 @@ class SecurityHeadersMiddleware:
         self._for_pages = _defaults("same-origin") + extra
         self._for_api = (*self._for_pages, NO_STORE)
         self._for_versioned_static = (*self._for_pages, IMMUTABLE)
+        self._for_static = (*self._for_pages, REVALIDATE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,8 +80,9 @@ class SecurityHeadersMiddleware:
         path = scope["path"]
         if path.startswith("/api/") or path in NOT_STORED:
             defaults = self._for_api
-        elif path.startswith("/static/") and scope.get("query_string", b"").startswith(b"v="):
-            defaults = self._for_versioned_static
+        elif path.startswith("/static/"):
+            versioned = _versioned(path, scope.get("query_string", b""))
+            defaults = self._for_versioned_static if versioned else self._for_static
         elif path in TOKEN_PAGES:
             defaults = self._for_token_pages
         else:
