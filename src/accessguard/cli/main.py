@@ -59,10 +59,11 @@ def _services(settings: Settings | None = None, *, say_migration: bool = False) 
     """Services on a migrated database; an unreachable database is one line and exit 1.
     `say_migration`: print what migrating did (created, upgraded, nothing to do)."""
     settings = settings or _settings()
+    # How a failure names the database: its URL, with any password masked.
+    address = make_url(settings.database_url).render_as_string(hide_password=True)
     try:
         services = build_services(settings, one_command=True)
     except OSError as error:  # a SQLite file's folder that cannot be made
-        address = make_url(settings.database_url).render_as_string(hide_password=True)
         _fail(
             f"The database at {address} could not be used ({type(error).__name__}: "
             f"{error.strerror}). Check that ACCESSGUARD_DATABASE_URL names a file in a folder "
@@ -75,7 +76,6 @@ def _services(settings: Settings | None = None, *, say_migration: bool = False) 
             _say_migration(before, current_revision(services.engine))
     except AccessError as error:
         services.close()
-        address = make_url(settings.database_url).render_as_string(hide_password=True)
         _fail(
             f"The database at {address} could not be used ({_driver_reason(error)}). Check "
             "that it is running and that ACCESSGUARD_DATABASE_URL names it (host, port, "
