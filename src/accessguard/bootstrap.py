@@ -26,6 +26,7 @@ from accessguard.domain.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from accessguard.domain.ports_async import SignInStore
 from accessguard.domain.recovery_codes import (
     RecoveryCodeFactor,
     RecoveryCodeHasher,
@@ -49,6 +50,7 @@ from accessguard.settings import Settings
 from accessguard.storage.crypto import AesGcmBox
 from accessguard.storage.geo import country_of
 from accessguard.storage.redis.throttle import RedisThrottleStore
+from accessguard.storage.signin_store import PostgresRedisSignInStore
 from accessguard.storage.sql.engine import create_engine
 from accessguard.storage.sql.session_reads import AsyncpgSessionReads, ThreadedSessionReads
 from accessguard.storage.sql.session_reads_sqlite import SqliteSessionReads
@@ -86,6 +88,7 @@ class Services:
     sms_factor: SmsFactor
     uow: UnitOfWorkFactory
     session_reads: AsyncpgSessionReads | SqliteSessionReads
+    signin_store: SignInStore | None
     on_queued: list[Callable[[], None]] = field(default_factory=list)
 
     def dispatcher_wake(self) -> None:
@@ -96,6 +99,8 @@ class Services:
     def close(self) -> None:
         if isinstance(self.throttle, RedisThrottleStore):
             self.throttle.close()
+        if self.signin_store is not None:
+            self.signin_store.close()
         self.session_reads.close()
         self.engine.dispose()
 
@@ -175,6 +180,14 @@ def build_services(
     else:  # SQLite on a file: the engine's pool refuses an in-memory database
         assert engine.url.database  # noqa: S101 - create_engine made the file's folder
         session_reads = SqliteSessionReads(engine.url.database, ThreadedSessionReads(uow))
+    signin_store: SignInStore | None = None
+    if isinstance(session_reads, AsyncpgSessionReads) and settings.redis_url:
+        signin_store = PostgresRedisSignInStore(
+            session_reads,
+            settings.redis_url,
+            prefix=settings.redis_key_prefix,
+            timeout_seconds=settings.redis_timeout_seconds,
+        )
     sessions = Sessions(rules, uow, clock, session_reads)
     signer = Signer(keys)
     dispatcher = Dispatcher(
@@ -222,7 +235,7 @@ def build_services(
         throttle=throttle,
         hasher=hasher,
         accounts=accounts,
-        signin=SignIn(rules, uow, clock, hasher, throttle, sessions, signer, factors),
+        signin=SignIn(rules, uow, clock, hasher, throttle, sessions, signer, factors, signin_store),
         second_step=SecondStep(
             rules, uow, clock, throttle, sessions, signer, factors, texts=sms_factor
         ),
@@ -243,4 +256,5 @@ def build_services(
         sms_factor=sms_factor,
         uow=uow,
         session_reads=session_reads,
+        signin_store=signin_store,
     )

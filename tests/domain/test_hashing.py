@@ -4,6 +4,7 @@ others wait."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -17,10 +18,12 @@ from accessguard.domain.hashing import (
     HashingThreads,
     cores_allowed,
     on_hashing_thread,
+    on_hashing_thread_async,
     usable_cores,
 )
 from accessguard.domain.passwords import Argon2Hasher
 from tests.conftest import FAST_HASH
+from tests.storage.test_session_reads import in_a_thread
 
 
 def _hasher() -> Argon2Hasher:
@@ -274,3 +277,59 @@ def test_the_cores_allowed_are_read_from_the_os_and_kept_from_before_any_pinning
     thread.start()
     thread.join()
     assert seen == [([first], sorted(os.sched_getaffinity(0)))]
+
+
+def test_an_awaited_hash_answers_on_the_event_loop() -> None:
+    hasher = _hasher()
+    stored = hasher.hash("correct horse battery staple")
+
+    async def both() -> list[bool]:
+        return list(
+            await asyncio.gather(
+                hasher.verify_async(stored, "correct horse battery staple"),
+                hasher.verify_async(stored, "wrong horse battery staple"),
+            )
+        )
+
+    assert in_a_thread(lambda: asyncio.run(both())) == [True, False]
+
+
+def test_hashes_whose_waiters_gave_up_leave_every_hashing_thread_serving() -> None:
+    """A request cancelled while its hash is queued (the client went away) must not take a
+    hashing thread down with it: its hash is skipped, and the threads serve the next ones."""
+    cores = len(usable_cores())
+    gate = threading.Event()
+    ran = []
+
+    def blocked() -> None:
+        gate.wait(timeout=30)
+
+    def queued() -> None:
+        ran.append(True)
+
+    async def give_up() -> None:
+        waiting = [asyncio.ensure_future(on_hashing_thread_async(queued)) for _ in range(cores)]
+        await asyncio.sleep(0.05)  # every one of them queued behind the busy threads
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+
+    busy = [threading.Thread(target=on_hashing_thread, args=(blocked,)) for _ in range(cores)]
+    for thread in busy:
+        thread.start()
+    time.sleep(0.05)  # every hashing thread taken by a blocked hash
+    in_a_thread(lambda: asyncio.run(give_up()))
+    gate.set()
+    for thread in busy:
+        thread.join(timeout=30)
+
+    # Every hashing thread still takes work: one hash per core, all running at once.
+    together = threading.Barrier(cores)
+
+    def meet() -> int:
+        return together.wait(timeout=10)
+
+    with ThreadPoolExecutor(cores) as callers:
+        answers = [callers.submit(on_hashing_thread, meet) for _ in range(cores)]
+        assert sorted(answer.result(timeout=30) for answer in answers) == list(range(cores))
+    assert ran == []

@@ -32,7 +32,7 @@ def _account(services: Services) -> Account:
 
 def test_the_account_read_answers_as_sqlalchemy_does(services: Services) -> None:
     account = _account(services)
-    direct: DirectStatement = account_tables._FOR_PASSWORD_ATTEMPT
+    direct: DirectStatement = account_tables.FOR_PASSWORD_ATTEMPT
     with services.uow() as uow:
         uow.lockouts.lock("email:x", LockState(), AT)
     with services.engine.connect() as conn:

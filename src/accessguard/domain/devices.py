@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from accessguard.domain.model import Device
 from accessguard.domain.ports import UnitOfWork
+from accessguard.domain.ports_async import SignInWrites
 from accessguard.domain.rules import Rules
 from accessguard.domain.tokens import Signer, digest, new_token
 
@@ -43,7 +44,11 @@ class KnownDevices:
         if device is not None and presented:
             uow.devices.touch(device.id, now)
             return presented
+        return self.new(uow, account_id, now)
+
+    def new(self, writes: SignInWrites, account_id: str, now: datetime) -> str:
+        """A device for a client the account has not seen: its signed token, to keep."""
         plain, token_digest = new_token()
         expires = now + timedelta(seconds=self._rules.device_max_seconds)
-        uow.devices.add(Device(str(uuid.uuid4()), account_id, now, now, expires), token_digest)
+        writes.devices.add(Device(str(uuid.uuid4()), account_id, now, now, expires), token_digest)
         return self._signer.sign(plain)

@@ -22,6 +22,7 @@ and the request threads go on. Five things follow from running every hash here:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import queue
@@ -93,6 +94,10 @@ class HashingThreads:
             keep_to(core)
         while True:
             work, future = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                # Its caller gave up while it waited (a request cancelled on the event loop):
+                # no core spends a hash on it.
+                continue
             started = self._clock()
             try:
                 outcome: _Outcome = (future, True, work())
@@ -193,3 +198,9 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 def on_hashing_thread(work: Callable[[], T]) -> T:
     """Run `work` (an Argon2 call) on a hashing thread and wait for its result."""
     return _hashing_threads().submit(work).result()
+
+
+async def on_hashing_thread_async(work: Callable[[], T]) -> T:
+    """Run `work` on a hashing thread and await its result without holding a thread. Cancelled
+    while it waits its turn, the hash is skipped; once running, it finishes unheard."""
+    return await asyncio.wrap_future(_hashing_threads().submit(work))

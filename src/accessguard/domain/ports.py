@@ -258,6 +258,9 @@ class PasswordHasher(Protocol):
     def verify(self, password_hash: str, password: str) -> bool:
         """Whether the password matches, in time independent of where it differs."""
 
+    async def verify_async(self, password_hash: str, password: str) -> bool:
+        """As `verify`, awaited without holding a thread while the hash runs."""
+
     def needs_rehash(self, password_hash: str) -> bool:
         """Whether the hash was made with older parameters."""
 

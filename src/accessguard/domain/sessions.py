@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from accessguard.domain.errors import NotAuthenticated, NotFound, SessionExpired
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, SecondFactors, Session
-from accessguard.domain.ports import Clock, SessionReads, UnitOfWork, UnitOfWorkFactory
+from accessguard.domain.ports import Clock, SessionReads, UnitOfWorkFactory
+from accessguard.domain.ports_async import SignInWrites
 from accessguard.domain.rules import Rules
 from accessguard.domain.tokens import digest, new_token
 
@@ -42,7 +43,7 @@ class Sessions:
 
     def start(
         self,
-        uow: UnitOfWork,
+        uow: SignInWrites,
         account_id: str,
         client: ClientInfo,
         now: datetime,

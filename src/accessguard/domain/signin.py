@@ -3,10 +3,15 @@
 Hashing happens between two short transactions, so no database connection is held for the
 ~20 ms of Argon2 work, and the lock is re-checked after it so no attempt slips past a lock
 set while it was hashing.
+
+Two ways in, one set of rules: `__call__` on a worker thread, and `sign_in_async`, which
+does the common case (a right password, nothing unusual) from the event loop where storage
+allows it and hands everything else to the first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +25,7 @@ from accessguard.domain.errors import (
     EmailNotVerified,
 )
 from accessguard.domain.history import SECOND_STEP_DUE
-from accessguard.domain.lockout import Lockout
+from accessguard.domain.lockout import Lockout, address_counter, email_subject, locked_refusal
 from accessguard.domain.model import (
     Account,
     AuditEvent,
@@ -37,6 +42,7 @@ from accessguard.domain.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from accessguard.domain.ports_async import SignInStore, SignInWrites
 from accessguard.domain.rules import Rules
 from accessguard.domain.sessions import Sessions
 from accessguard.domain.tokens import Signer, digest, new_token
@@ -83,6 +89,7 @@ class SignIn:
         sessions: Sessions,
         device_signer: Signer,
         factors: Sequence[SecondFactor] = (),
+        store: SignInStore | None = None,
     ) -> None:
         self._rules = rules
         self._uow = uow
@@ -93,30 +100,128 @@ class SignIn:
         self._devices = KnownDevices(rules, device_signer)
         self._attempts = PasswordAttempts(rules, uow, self._lockout, self._devices)
         self._factors = tuple(factors)
+        self._store = store
         # Unknown emails are verified against this, so they cost the same time as real ones.
         self._dummy_hash = hasher.hash(uuid.uuid4().hex)
+
+    @property
+    def on_event_loop(self) -> bool:
+        """Whether `sign_in_async` does its common case on the event loop (a `SignInStore`)."""
+        return self._store is not None
 
     def __call__(
         self, email: str, password: str, device_token: str | None, client: ClientInfo
     ) -> SignInResult:
         now = self._clock.now()
+        attempt = self._before_hash(email_key(email), device_token, client, now)
+        account = attempt.account
+        matches = self._hasher.verify(
+            account.password_hash if account else self._dummy_hash, prepare(password)
+        )
+        if not matches or account is None:
+            raise self._attempts.refuse(attempt, _KIND, client, now)
+        return self._after_hash(attempt, password, device_token, client, now)
+
+    async def sign_in_async(
+        self, email: str, password: str, device_token: str | None, client: ClientInfo
+    ) -> SignInResult:
+        """The same sign-in, awaited. With a `SignInStore` (PostgreSQL with Redis), a right
+        password with nothing unusual about it signs in from the event loop, with no thread
+        waiting while it hashes: the same reads, checks and writes as `__call__`, each as one
+        round trip. Whatever else the reads show (a lock, failures, a known device, a second
+        factor, an old hash, a wrong password) goes to the synchronous path on a worker
+        thread, which checks it all again as if it had come first."""
+        store = self._store
+        if store is None or device_token:
+            # A known device counts and is touched on its own rows: the synchronous path.
+            return await asyncio.to_thread(self, email, password, device_token, client)
+        now = self._clock.now()
         key = email_key(email)
+        lockout = self._lockout
+        if not lockout.address_allows(await store.count(address_counter(client.ip))):
+            return await asyncio.to_thread(self, email, password, device_token, client)
+        subject = email_subject(key)
+        account, factors, lock = await store.for_password_attempt(key, subject)
+        attempt = PasswordAttempt(account, None, subject, lock, factors)
+        if attempt.locked(now) is not None:
+            return await asyncio.to_thread(self, email, password, device_token, client)
+        matches = await self._hasher.verify_async(
+            account.password_hash if account else self._dummy_hash, prepare(password)
+        )
+        if not matches or account is None:
+            raise await asyncio.to_thread(self._attempts.refuse, attempt, _KIND, client, now)
+        counter = lockout.subject_counter(subject, lock)
+        subject_failures, address_failures = await store.counts(
+            [counter, address_counter(client.ip)]
+        )
+        if not self._nothing_unusual(attempt, account, subject_failures, address_failures) or (
+            # A lock written by a racing failure while this attempt was hashing still holds.
+            locked_refusal(await store.lock_state(subject), now) is not None
+        ):
+            return await asyncio.to_thread(
+                self._after_hash, attempt, password, device_token, client, now
+            )
+        outcome = await store.write(lambda writes: self._signed_in(writes, account, client, now))
+        if subject_failures:
+            # As in `_after_hash`: a success resets its own counter, when there is one.
+            await store.reset(counter)
+        return outcome
+
+    def _nothing_unusual(
+        self, attempt: PasswordAttempt, account: Account, subject_failures: int, address: int
+    ) -> bool:
+        """A right password that signs straight in: no failures racing it to a limit, a
+        verified email, no second factor, no lock level to clear, no hash to renew."""
+        return (
+            self._lockout.address_allows(address)
+            and not self._lockout.threshold_reached(subject_failures)
+            and account.email_verified
+            and not self._methods(attempt)
+            and not attempt.lock.level
+            and not self._hasher.needs_rehash(account.password_hash)
+        )
+
+    def _signed_in(
+        self, writes: SignInWrites, account: Account, client: ClientInfo, now: datetime
+    ) -> SignedIn:
+        device_token = self._devices.new(writes, account.id, now)
+        token, session = self._sessions.start(writes, account.id, client, now)
+        writes.audit.record(
+            AuditEvent(now, _KIND, "success", account.id, client.ip, client.user_agent[:300])
+        )
+        return SignedIn(account.id, token, session.expires_at, device_token)
+
+    def _before_hash(
+        self, key: str, device_token: str | None, client: ClientInfo, now: datetime
+    ) -> PasswordAttempt:
         try:
             self._lockout.check_address(client.ip, now)
         except AccessError as refusal:
             self._attempts.audit(_KIND, refusal.code.value, None, client, now)
             raise
         attempt = self._attempts.read(key, device_token, now)
-        account = attempt.account
         locked = attempt.locked(now)
         if locked is not None:
             self._attempts.audit(_KIND, locked.code.value, attempt.account_id, client, now)
             raise locked
-        matches = self._hasher.verify(
-            account.password_hash if account else self._dummy_hash, prepare(password)
-        )
-        if not matches or account is None:
-            raise self._attempts.refuse(attempt, _KIND, client, now)
+        return attempt
+
+    def _methods(self, attempt: PasswordAttempt) -> tuple[str, ...]:
+        # The factors were read with the account before the hash: a factor added while it ran
+        # counts from the next sign-in, as if this one had begun a moment earlier.
+        return tuple(f.method for f in self._factors if f.enabled_in(attempt.factors))
+
+    def _after_hash(
+        self,
+        attempt: PasswordAttempt,
+        password: str,
+        device_token: str | None,
+        client: ClientInfo,
+        now: datetime,
+    ) -> SignInResult:
+        """Everything after a right password, on a worker thread."""
+        account = attempt.account
+        assert account is not None  # noqa: S101 - only called after a match
         failures = self._lockout.failures(attempt.subject, attempt.lock, client.ip, now)
         too_many = self._lockout.address_refusal(failures.address, client.ip, now)
         if too_many is not None:
@@ -172,9 +277,7 @@ class SignIn:
             uow.accounts.replace_password(account.id, account.password_hash, new_hash)
         if not account.email_verified:
             return EmailNotVerified()
-        # The factors were read with the account before the hash: a factor added while it ran
-        # counts from the next sign-in, as if this one had begun a moment earlier.
-        methods = tuple(f.method for f in self._factors if f.enabled_in(attempt.factors))
+        methods = self._methods(attempt)
         if methods:
             return self._challenge(uow, attempt, account, methods, client, now)
         if attempt.lock.level:

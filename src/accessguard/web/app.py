@@ -84,6 +84,8 @@ def create_app(
             if worker is not None:
                 # One send's time limits at most: SIGTERM must not wait out a dead mail server.
                 worker.stop(timeout=services.settings.smtp_timeout_seconds + 5)
+            if services.signin_store is not None:
+                await services.signin_store.aclose()
             await services.session_reads.aclose()
 
     app = FastAPI(

@@ -90,7 +90,7 @@ def lock_state(row: Mapping[str, Any] | None, prefix: str = "") -> LockState:
 
 
 _ANCHOR = sa.select(sa.literal_column("1").label("anchor")).subquery("anchor")
-_FOR_PASSWORD_ATTEMPT = DirectStatement(
+FOR_PASSWORD_ATTEMPT = DirectStatement(
     sa.select(
         accounts,
         *factor_columns(accounts.c.id),
@@ -102,6 +102,17 @@ _FOR_PASSWORD_ATTEMPT = DirectStatement(
     )
 )
 _ACCOUNT_FIELDS = tuple(accounts.c.keys())
+
+
+def password_attempt_from(
+    row: Mapping[str, Any],
+) -> tuple[Account | None, SecondFactors, LockState]:
+    """A row of FOR_PASSWORD_ATTEMPT as the account (None: no such email), its second factors
+    and the subject's lock."""
+    lock = lock_state(row, prefix="l__")
+    if row["id"] is None:
+        return None, SecondFactors(), lock
+    return Account(**{k: row[k] for k in _ACCOUNT_FIELDS}), factors_from(row), lock
 
 
 class SqlAccounts:
@@ -131,14 +142,11 @@ class SqlAccounts:
     def for_password_attempt(
         self, email_key: str, lock_subject: str
     ) -> tuple[Account | None, SecondFactors, LockState]:
-        row = _FOR_PASSWORD_ATTEMPT.first(
+        row = FOR_PASSWORD_ATTEMPT.first(
             self._conn, {"email_key": email_key, "subject": lock_subject}
         )
         assert row is not None  # noqa: S101 - the anchor always gives one row
-        lock = lock_state(row, prefix="l__")
-        if row["id"] is None:
-            return None, SecondFactors(), lock
-        return Account(**{k: row[k] for k in _ACCOUNT_FIELDS}), factors_from(row), lock
+        return password_attempt_from(row)
 
     def _set(self, account_id: str, **values: object) -> None:
         self._conn.execute(accounts.update().where(accounts.c.id == account_id).values(values))
@@ -177,7 +185,13 @@ class SqlAccounts:
 
 _SESSION_FIELDS = [c for c in sessions.c if c.name != "token_digest"]
 # Every sign-in adds a session: built once, run on the driver (storage/sql/direct.py).
-_INSERT_SESSION = DirectStatement(sessions.insert(), [c.name for c in sessions.c])
+INSERT_SESSION = DirectStatement(sessions.insert(), [c.name for c in sessions.c])
+
+
+def session_values(session: Session, token_digest: str) -> dict[str, Any]:
+    """INSERT_SESSION's values for a new session."""
+    values = {c.name: getattr(session, c.name) for c in _SESSION_FIELDS}
+    return {**values, "token_digest": token_digest}
 
 
 # Built once: this lookup runs on every authenticated request, and composing the statement
@@ -215,8 +229,7 @@ class SqlSessions:
         self._runner = runner
 
     def add(self, session: Session, token_digest: str) -> None:
-        values = {c.name: getattr(session, c.name) for c in _SESSION_FIELDS}
-        self._runner.insert(_INSERT_SESSION, {**values, "token_digest": token_digest})
+        self._runner.insert(INSERT_SESSION, session_values(session, token_digest))
 
     def by_token_digest(self, token_digest: str) -> Session | None:
         row = (
@@ -263,7 +276,13 @@ class SqlSessions:
 
 
 _DEVICE_FIELDS = [c for c in devices.c if c.name != "token_digest"]
-_INSERT_DEVICE = DirectStatement(devices.insert(), [c.name for c in devices.c])
+INSERT_DEVICE = DirectStatement(devices.insert(), [c.name for c in devices.c])
+
+
+def device_values(device: Device, token_digest: str) -> dict[str, Any]:
+    """INSERT_DEVICE's values for a new device."""
+    values = {c.name: getattr(device, c.name) for c in _DEVICE_FIELDS}
+    return {**values, "token_digest": token_digest}
 
 
 class SqlDevices:
@@ -272,8 +291,7 @@ class SqlDevices:
         self._runner = runner
 
     def add(self, device: Device, token_digest: str) -> None:
-        values = {c.name: getattr(device, c.name) for c in _DEVICE_FIELDS}
-        self._runner.insert(_INSERT_DEVICE, {**values, "token_digest": token_digest})
+        self._runner.insert(INSERT_DEVICE, device_values(device, token_digest))
 
     def by_token_digest(self, token_digest: str) -> Device | None:
         row = (

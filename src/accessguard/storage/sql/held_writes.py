@@ -57,7 +57,7 @@ class HoldInserts:
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
-        self._held: list[tuple[DirectStatement, Mapping[str, Any]]] = []
+        self._held: Held = []
 
     def read(self, statement: DirectStatement, values: Mapping[str, Any]) -> dict[str, Any] | None:
         with self._outside_transaction():
@@ -71,15 +71,7 @@ class HoldInserts:
         held, self._held = self._held, []
         if not held:
             return
-        if len(held) == 1:
-            statement, values = held[0]
-        else:
-            statement = combined(tuple(statement for statement, _ in held))
-            values = {
-                f"w{i}_{name}": value
-                for i, (_, one) in enumerate(held)
-                for name, value in one.items()
-            }
+        statement, values = as_one(held)
         with self._outside_transaction():
             statement.execute(self._conn, values)
 
@@ -102,6 +94,20 @@ class HoldInserts:
                 # still in autocommit.
                 if not self._conn.invalidated:
                     self._conn.invalidate(error)
+
+
+Held = list[tuple[DirectStatement, Mapping[str, Any]]]
+
+
+def as_one(held: Held) -> tuple[DirectStatement, Mapping[str, Any]]:
+    """Held INSERTs, in the order made, as one statement and its values."""
+    if len(held) == 1:
+        return held[0]
+    statement = combined(tuple(statement for statement, _ in held))
+    values = {
+        f"w{i}_{name}": value for i, (_, one) in enumerate(held) for name, value in one.items()
+    }
+    return statement, values
 
 
 @functools.cache

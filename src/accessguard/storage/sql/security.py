@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -96,7 +97,7 @@ class SqlTokens:
 
 
 # Every sign-in reads its lock twice: run on the driver (storage/sql/direct.py).
-_LOCK_STATE = DirectStatement(
+LOCK_STATE = DirectStatement(
     sa.select(*LOCK_COLUMNS).where(lockouts.c.subject == sa.bindparam("subject"))
 )
 
@@ -107,7 +108,7 @@ class SqlLockouts:
         self._runner = runner
 
     def get(self, subject: str) -> LockState:
-        return lock_state(self._runner.read(_LOCK_STATE, {"subject": subject}))
+        return lock_state(self._runner.read(LOCK_STATE, {"subject": subject}))
 
     def lock(self, subject: str, seen: LockState, until: datetime) -> bool:
         values = {"generation": seen.generation + 1, "level": seen.level + 1, "locked_until": until}
@@ -148,7 +149,20 @@ class SqlLockouts:
 
 # Built once, values passed at execution: `.values()` per call cost as much CPU as the insert.
 _AUDIT_FIELDS = ("at", "kind", "outcome", "account_id", "ip", "user_agent", "detail")
-_RECORD = DirectStatement(audit_events.insert(), _AUDIT_FIELDS)
+RECORD_EVENT = DirectStatement(audit_events.insert(), _AUDIT_FIELDS)
+
+
+def event_values(event: AuditEvent) -> dict[str, Any]:
+    """RECORD_EVENT's values, cut to the columns' lengths."""
+    return {
+        "at": event.at,
+        "kind": event.kind,
+        "outcome": event.outcome,
+        "account_id": event.account_id,
+        "ip": event.ip[:64],
+        "user_agent": event.user_agent[:300],
+        "detail": event.detail,
+    }
 
 
 class SqlAudit:
@@ -157,18 +171,7 @@ class SqlAudit:
         self._runner = runner
 
     def record(self, event: AuditEvent) -> None:
-        self._runner.insert(
-            _RECORD,
-            {
-                "at": event.at,
-                "kind": event.kind,
-                "outcome": event.outcome,
-                "account_id": event.account_id,
-                "ip": event.ip[:64],
-                "user_agent": event.user_agent[:300],
-                "detail": event.detail,
-            },
-        )
+        self._runner.insert(RECORD_EVENT, event_values(event))
 
     def sign_ins(self, account_id: str, limit: int) -> list[AuditEvent]:
         a = audit_events.c

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -55,11 +56,11 @@ _UNAVAILABLE = (
 APPLICATION_NAME = "accessguard-session-reads"
 
 
-_ASYNCPG = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+ASYNCPG = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 # Rows stay asyncpg's records: asyncpg already gives aware datetimes and Python types.
-_WITH_ACCOUNT = DirectStatement(WITH_ACCOUNT).compiled(_ASYNCPG)
-_TOUCH = DirectStatement(TOUCH_SESSION).compiled(_ASYNCPG)
-_WITH_ACCOUNT_AND_FACTORS = DirectStatement(WITH_ACCOUNT_AND_FACTORS).compiled(_ASYNCPG)
+_WITH_ACCOUNT = DirectStatement(WITH_ACCOUNT).compiled(ASYNCPG)
+_TOUCH = DirectStatement(TOUCH_SESSION).compiled(ASYNCPG)
+_WITH_ACCOUNT_AND_FACTORS = DirectStatement(WITH_ACCOUNT_AND_FACTORS).compiled(ASYNCPG)
 
 
 # What asyncpg reads from a DSN's query string, and the startup parameters PostgreSQL itself
@@ -130,6 +131,12 @@ class AsyncpgSessionReads:
     ) -> tuple[Session, Account, SecondFactors] | None:
         row = await self._run(_WITH_ACCOUNT_AND_FACTORS, digest=token_digest)
         return None if row is None else (*session_and_account(row), factors_from(row))
+
+    async def first(self, statement: Compiled, values: Mapping[str, Any]) -> Any:
+        """The statement's first row (an asyncpg record; None if it has none), or None for a
+        statement that returns none: sign-in's statements (storage/signin_store.py) share
+        this pool."""
+        return await self._run(statement, **values)
 
     async def aclose(self) -> None:
         """Close the running loop's pool (the app's lifespan calls this at shutdown)."""

@@ -4,6 +4,7 @@ body."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
@@ -39,13 +40,18 @@ def _signed_in(svc: Services, result: SignedIn) -> Response:
 
 
 @router.post("/login", response_model=SignInOut | MfaRequiredOut)
-def login(body: SignInBody, request: Request) -> Response:
+async def login(body: SignInBody, request: Request) -> Response:
     # The busiest write of the API, kept lean like /me (docs/performance.md): no dependencies
     # to solve, which saved a tenth of the Python the web stack spends on each sign-in.
     svc: Services = request.app.state.services
     client = client_of(request, svc.settings)
     device_token = cookies.device_token(request, svc.settings, body.device_token)
-    result = svc.signin(body.email, body.password, device_token, client)
+    if svc.signin.on_event_loop:
+        result = await svc.signin.sign_in_async(body.email, body.password, device_token, client)
+    else:  # SQLite: the whole sign-in on a request thread, as every other write
+        result = await run_in_threadpool(
+            svc.signin, body.email, body.password, device_token, client
+        )
     if isinstance(result, SecondFactorDue):
         return json_answer(
             MfaRequiredOut(

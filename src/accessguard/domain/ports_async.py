@@ -1,0 +1,81 @@
+"""What sign-in needs from storage when it runs on the event loop (domain/signin.py).
+
+Most sign-ins are a right password, with nothing unusual about them: a read before the hash,
+a count and a lock read after it, and one write. On PostgreSQL with Redis these go straight
+from the event loop, so no request thread waits while the hash runs; every other case, and
+every other backend, takes the synchronous path on a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+from accessguard.domain.model import (
+    Account,
+    AuditEvent,
+    Device,
+    LockState,
+    SecondFactors,
+    Session,
+)
+
+T = TypeVar("T")
+
+
+class NewSessions(Protocol):
+    def add(self, session: Session, token_digest: str) -> None:
+        """As `SessionRepository.add`."""
+
+
+class NewDevices(Protocol):
+    def add(self, device: Device, token_digest: str) -> None:
+        """As `DeviceRepository.add`."""
+
+
+class NewAuditRows(Protocol):
+    def record(self, event: AuditEvent) -> None:
+        """As `AuditLog.record`."""
+
+
+class SignInWrites(Protocol):
+    """The writes of a successful sign-in, new rows only: its device, its session and its
+    audit row. A unit of work is one; so is what `SignInStore.write` hands out."""
+
+    @property
+    def sessions(self) -> NewSessions: ...
+
+    @property
+    def devices(self) -> NewDevices: ...
+
+    @property
+    def audit(self) -> NewAuditRows: ...
+
+
+class SignInStore(Protocol):
+    async def count(self, key: str) -> int:
+        """The counter's current value (0 when empty), as `ThrottleStore.count`."""
+
+    async def counts(self, keys: Sequence[str]) -> list[int]:
+        """Each counter's value, in order, read together, as `ThrottleStore.counts`."""
+
+    async def reset(self, key: str) -> None:
+        """Forget the counter, as `ThrottleStore.reset`."""
+
+    async def for_password_attempt(
+        self, email_key: str, lock_subject: str
+    ) -> tuple[Account | None, SecondFactors, LockState]:
+        """As `AccountRepository.for_password_attempt`."""
+
+    async def lock_state(self, subject: str) -> LockState:
+        """As `LockoutRepository.get`."""
+
+    async def write(self, fill: Callable[[SignInWrites], T]) -> T:
+        """Call `fill` with repositories that only take new rows, then store every row it
+        added as one atomic write; `fill`'s result once stored."""
+
+    async def aclose(self) -> None:
+        """Close what the running event loop holds (the app's shutdown)."""
+
+    def close(self) -> None:
+        """Close whatever is left when the services end."""

@@ -1,0 +1,154 @@
+"""Sign-in's statements and counters awaited on the event loop: PostgreSQL through asyncpg,
+counters through Redis's asyncio client (domain/ports_async.py says why).
+
+The statements are the synchronous repositories' own SQLAlchemy objects, compiled once for
+asyncpg, and the rows a sign-in adds go out as one statement of data-modifying CTEs, as the
+unit of work sends them (storage/sql/held_writes.py): the two paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+import redis
+import redis.asyncio
+
+from accessguard.domain.errors import ServiceUnavailable
+from accessguard.domain.model import Account, AuditEvent, Device, LockState, SecondFactors, Session
+from accessguard.domain.ports_async import SignInWrites
+from accessguard.storage.sql.accounts import (
+    FOR_PASSWORD_ATTEMPT,
+    INSERT_DEVICE,
+    INSERT_SESSION,
+    device_values,
+    lock_state,
+    password_attempt_from,
+    session_values,
+)
+from accessguard.storage.sql.held_writes import Held, as_one
+from accessguard.storage.sql.security import LOCK_STATE, RECORD_EVENT, event_values
+from accessguard.storage.sql.session_reads import ASYNCPG, AsyncpgSessionReads
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_FOR_PASSWORD_ATTEMPT = FOR_PASSWORD_ATTEMPT.compiled(ASYNCPG)
+_LOCK_STATE = LOCK_STATE.compiled(ASYNCPG)
+
+
+class HeldRows:
+    """`SignInWrites` that only collect: each new row is held, to be sent as one statement."""
+
+    def __init__(self) -> None:
+        self.held: Held = []
+        self.sessions = _NewSessions(self.held)
+        self.devices = _NewDevices(self.held)
+        self.audit = _NewAuditRows(self.held)
+
+
+class _NewSessions:
+    def __init__(self, held: Held) -> None:
+        self._held = held
+
+    def add(self, session: Session, token_digest: str) -> None:
+        self._held.append((INSERT_SESSION, session_values(session, token_digest)))
+
+
+class _NewDevices:
+    def __init__(self, held: Held) -> None:
+        self._held = held
+
+    def add(self, device: Device, token_digest: str) -> None:
+        self._held.append((INSERT_DEVICE, device_values(device, token_digest)))
+
+
+class _NewAuditRows:
+    def __init__(self, held: Held) -> None:
+        self._held = held
+
+    def record(self, event: AuditEvent) -> None:
+        self._held.append((RECORD_EVENT, event_values(event)))
+
+
+@contextmanager
+def _redis_mapped() -> Iterator[None]:
+    try:
+        yield
+    except (redis.RedisError, OSError) as error:
+        # The type only, as for the synchronous client (storage/redis/throttle.py).
+        log.warning("redis unavailable: %s", type(error).__name__)
+        raise ServiceUnavailable() from error
+
+
+class PostgresRedisSignInStore:
+    """`SignInStore` on the asyncpg pool of the session reads and an asyncio Redis client.
+
+    A Redis client's connections belong to the event loop that opened them, so there is one
+    client per running loop, as there is one asyncpg pool per loop."""
+
+    def __init__(
+        self, reads: AsyncpgSessionReads, redis_url: str, *, prefix: str, timeout_seconds: float
+    ) -> None:
+        self._reads = reads
+        self._redis_url = redis_url
+        self._prefix = prefix
+        self._timeout = timeout_seconds
+        self._clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
+
+    def _redis(self) -> redis.asyncio.Redis:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = redis.asyncio.Redis.from_url(
+                self._redis_url,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+                health_check_interval=30,
+            )
+        return client
+
+    async def count(self, key: str) -> int:
+        with _redis_mapped():
+            value = await self._redis().get(self._prefix + key)
+        return 0 if value is None else int(value)
+
+    async def counts(self, keys: Sequence[str]) -> list[int]:
+        with _redis_mapped():
+            values = await self._redis().mget([self._prefix + key for key in keys])
+        return [0 if value is None else int(value) for value in values]
+
+    async def reset(self, key: str) -> None:
+        with _redis_mapped():
+            await self._redis().delete(self._prefix + key)
+
+    async def for_password_attempt(
+        self, email_key: str, lock_subject: str
+    ) -> tuple[Account | None, SecondFactors, LockState]:
+        record = await self._reads.first(
+            _FOR_PASSWORD_ATTEMPT, {"email_key": email_key, "subject": lock_subject}
+        )
+        return password_attempt_from(_FOR_PASSWORD_ATTEMPT.row(record))
+
+    async def lock_state(self, subject: str) -> LockState:
+        record = await self._reads.first(_LOCK_STATE, {"subject": subject})
+        return lock_state(None if record is None else _LOCK_STATE.row(record))
+
+    async def write(self, fill: Callable[[SignInWrites], T]) -> T:
+        rows = HeldRows()
+        result = fill(rows)
+        statement, values = as_one(rows.held)
+        await self._reads.first(statement.compiled(ASYNCPG), values)
+        return result
+
+    async def aclose(self) -> None:
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+    def close(self) -> None:
+        """Forget the clients no `aclose` closed: their connections end with their loops."""
+        self._clients.clear()
