@@ -341,8 +341,11 @@ def test_sign_ins_up_to_the_sms_cap_leave_a_signed_in_owner_the_texts_to_change_
         assert second_step(other, token, "sms", last_code(services, PHONE)).status_code == 200
         other.cookies.clear()
     token = login(other).json()["mfa_token"]
-    refused = other.post(f"{API}/login/mfa/sms", json={"mfa_token": token}, headers=APP)
-    assert error_of(refused)["code"] == "sms_limit_reached"
+    refused = error_of(other.post(f"{API}/login/mfa/sms", json={"mfa_token": token}, headers=APP))
+    assert refused["code"] == "sms_limit_reached"
+    assert 0 < refused["retry_after"] <= 86400  # when to try again, and what else to do:
+    assert "authenticator app" in refused["remedy"]
+    assert "recovery code" in refused["remedy"]
 
     proof = owner.post(f"{API}/me/mfa/sms/code", headers=bearer)
     assert proof.status_code == 202, proof.text
