@@ -104,10 +104,16 @@ class Settings(BaseSettings):
         60, ge=10, description="Wait before another SMS code, from the last successful send."
     )
     sms_daily_limit_per_number: int = Field(
-        10, ge=1, description="SMS codes one phone number may be sent per day (anti-flooding)."
+        10,
+        ge=1,
+        description="SMS codes one phone number may be sent per day (anti-flooding), for each "
+        "kind: sign-ins from unfamiliar devices, each known device, signed-in actions.",
     )
     sms_daily_limit_per_account: int = Field(
-        20, ge=1, description="SMS codes one account may have sent per day (anti-pumping)."
+        20,
+        ge=1,
+        description="SMS codes one account may have sent per day (anti-pumping), for each kind "
+        "as above.",
     )
     recovery_wait_seconds: int = Field(172800, ge=0, description="Lost-device waiting period.")
     security_hold_seconds: int = Field(86400, ge=0, description="Hold after a security change.")

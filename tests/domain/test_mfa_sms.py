@@ -34,6 +34,7 @@ from accessguard.domain.mfa_sms import Sms
 from accessguard.domain.model import Account, ClientInfo, Message, Session
 from accessguard.domain.ports import SecondFactor
 from accessguard.domain.sessions import Authenticated
+from accessguard.domain.sms_codes import masked
 from accessguard.notify.channels.sms_webhook import SmsWebhookChannel
 from accessguard.notify.outbox import Dispatcher
 from accessguard.notify.render import Renderer
@@ -348,6 +349,58 @@ def test_an_account_gets_a_capped_number_of_texts_a_day(
     with pytest.raises(SmsLimitReached) as capped:
         services.sms.start(auth, "+12025550143", CLIENT)
     assert day_left(services, capped.value.retry_after, 120)
+
+
+CAPS = ("sms_daily_limit_per_account", "sms_daily_limit_per_number")
+
+
+def signs_in_by_text(services: Services, account: Account, attempt: int) -> None:
+    """A sign-in from an unfamiliar device that asks for a text and uses its code: a code used
+    ends the wait across such sign-ins, which Redis would keep by its own clock."""
+    challenge = hashlib.sha256(f"sign-in {attempt}".encode()).hexdigest()
+    services.sms_factor.send_sign_in_code(account.id, challenge, CLIENT)
+    services.sms_factor.verify_sign_in(account.id, last_code(services), challenge)
+
+
+@pytest.mark.parametrize("cap", CAPS)
+def test_sign_ins_up_to_the_cap_leave_a_signed_in_owner_the_texts_to_change_the_number(
+    cap: str, services_factory: Callable[..., Services], clock: SettableClock
+) -> None:
+    services = services_factory(**{cap: 3})
+    account = make_account(services)
+    owner = auth_for(account, clock.now())
+    services.sms.start(owner, PHONE, CLIENT)
+    services.sms.confirm(owner, last_code(services), CLIENT)
+    for attempt in range(3):  # whoever has the password, pressing "send me a code"
+        signs_in_by_text(services, account, attempt)
+    with pytest.raises(SmsLimitReached):
+        signs_in_by_text(services, account, 3)
+
+    services.sms.send_current_code(owner, CLIENT)
+    services.sms.start(owner, NEW_PHONE, CLIENT, password=PASSWORD, code=last_code(services))
+    services.sms.confirm(owner, last_code(services, NEW_PHONE), CLIENT)
+    assert services.sms.number_on_file(account.id) == masked(NEW_PHONE)
+
+
+@pytest.mark.parametrize("cap", CAPS)
+def test_a_signed_in_session_meets_its_own_cap_and_leaves_sign_ins_their_texts(
+    cap: str, services_factory: Callable[..., Services], clock: SettableClock
+) -> None:
+    services = services_factory(**{cap: 3})
+    account = make_account(services)
+    session = auth_for(account, clock.now())  # perhaps a stolen one
+    services.sms.start(session, PHONE, CLIENT)
+    services.sms.confirm(session, last_code(services), CLIENT)
+    for _ in range(2):
+        clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+        services.sms.send_current_code(session, CLIENT)
+    clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
+    with pytest.raises(SmsLimitReached):
+        services.sms.send_current_code(session, CLIENT)
+    assert texts_to(services, PHONE) == 3
+
+    signs_in_by_text(services, account, 0)
+    assert texts_to(services, PHONE) == 4
 
 
 def test_parallel_confirms_of_one_code_let_exactly_one_through(

@@ -214,18 +214,24 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
     _entry(
         ErrorCode.SMS_LIMIT_REACHED,
         429,
-        "Too many SMS codes were asked for today.",
-        "Try again after the time shown, or sign in from a device you used before, where "
-        "codes have a limit of their own.",
+        "Too many SMS codes were asked for within a day.",
+        "Try again when the time shown is up, at most a day after the first of these codes. "
+        "Meanwhile, use your authenticator app or a recovery code instead, or sign in from a "
+        "device you used before.",
         title="Daily SMS limit reached",
         what_you_see="A message that no more SMS codes can be sent for now, with the time "
         "you can try again.",
         why="We send only a limited number of codes to one phone number and one account each "
-        "day, so nobody can flood a phone with messages or run up costs through it.",
-        what_to_do="Wait until the time shown. Meanwhile, sign in from a phone or computer "
-        "you signed in with before: its codes are counted apart, so nobody else can use them "
-        "up. With an authenticator app or a recovery code, you can use those instead.",
-        keywords="sms limit too many codes text messages daily limit",
+        "day, so nobody can flood a phone with messages or run up costs through it. Codes "
+        "for signing in from a new device, for each device you signed in with before, and "
+        "for setting up or changing your phone while signed in are counted apart, so someone "
+        "trying your password cannot use up the codes you need.",
+        what_to_do="Wait until the time shown: the limit ends a day after the first of these "
+        "codes at the latest. Meanwhile, enter a code from your authenticator app or one of "
+        "your recovery codes instead, if you have them. To sign in, use a phone or computer you "
+        "signed in with before: its codes are counted apart. Received codes you did not ask for? "
+        "Someone may know your password: change it once you are signed in.",
+        keywords="sms limit too many codes text messages daily limit phone setup change number",
     ),
     _entry(
         ErrorCode.SMS_NOT_SET_UP,

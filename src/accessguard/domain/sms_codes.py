@@ -116,6 +116,24 @@ def _sign_in_gap(account_id: str) -> str:
     return f"sms-gap:{account_id}"
 
 
+# Codes a signed-in session asks for: a number to add or change to, and one to the number in
+# use to prove it (mfa_sms.py's owners). Any other purpose counts as a sign-in, so a new kind
+# of code asked without a session can never spend the signed-in caps.
+_SIGNED_IN_PURPOSES = frozenset({"enrol", "change", "manage"})
+
+
+def _caps_of(purpose: str, known_device: str | None = None) -> str:
+    """Whose daily caps a code counts against, as the suffix of the counter keys.
+
+    Each kind has the same limits and counters of its own, so one kind cannot use up
+    another's: sign-ins from unfamiliar devices (anyone with the password, or trying it);
+    sign-ins from each known device (OWASP's device cookies: only the owner finished one
+    there); and a signed-in session's own actions (a stolen session still meets its cap)."""
+    if purpose in _SIGNED_IN_PURPOSES:
+        return ":signed-in"
+    return f":device:{known_device}" if known_device else ""
+
+
 def _seconds(delta: timedelta) -> int:
     return max(1, ceil(delta.total_seconds()))
 
@@ -145,7 +163,8 @@ class SmsCodes:
 
         `known_device`: a sign-in from a device that finished one before counts against caps
         of its own, as its password failures do (OWASP's device cookies): whoever else knows
-        the password cannot use up the owner's texts for the day."""
+        the password cannot use up the owner's texts for the day. Codes a signed-in session
+        asks for have caps of their own too (`_caps_of`)."""
         now = self.clock.now()
         cooldown = timedelta(seconds=self.rules.sms_resend_cooldown_seconds)
         with self.uow(read_only=True) as uow:
@@ -156,7 +175,7 @@ class SmsCodes:
         if gap is not None:
             self._take_gap(gap, now)  # before the caps: a refusal for waiting costs nothing
         try:
-            self._count_against_caps(account_id, phone, now, known_device)
+            self._count_against_caps(account_id, phone, now, _caps_of(purpose, known_device))
         except SmsLimitReached:
             self._release_gap(gap)
             raise
@@ -229,7 +248,7 @@ class SmsCodes:
         with self.uow(read_only=True) as uow:
             current = uow.sms.code(owner)
         self._refuse_if_too_soon(current, now)
-        for key, limit in self._caps(account_id, phone):
+        for key, limit in self._caps(account_id, phone, _caps_of(owner.partition(":")[0])):
             count, retry_after = self.throttle.count(key, now)
             if count >= limit:
                 raise SmsLimitReached(retry_after=retry_after or DAY_SECONDS)
@@ -254,26 +273,28 @@ class SmsCodes:
         if key is not None:
             self.throttle.reset(key)
 
-    def _count_against_caps(
-        self, account_id: str, phone: str, now: datetime, known_device: str | None
-    ) -> None:
-        # Attempts count, sent or not: the caps bound what the gateway is asked to do (floods
-        # of one phone, SMS pumping through one account).
-        for key, limit in self._caps(account_id, phone, known_device):
+    def _count_against_caps(self, account_id: str, phone: str, now: datetime, kind: str) -> None:
+        # Attempts count, sent or not: the caps bound what the gateway is asked to do.
+        for key, limit in self._caps(account_id, phone, kind):
             if self.throttle.hit(key, DAY_SECONDS, now) > limit:
                 _, retry_after = self.throttle.count(key, now)
                 raise SmsLimitReached(retry_after=retry_after or DAY_SECONDS)
 
-    def _caps(
-        self, account_id: str, phone: str, known_device: str | None = None
-    ) -> tuple[tuple[str, int], ...]:
+    def _caps(self, account_id: str, phone: str, kind: str) -> tuple[tuple[str, int], ...]:
+        """The counters of one kind of code (`_caps_of`) and their daily limits.
+
+        Per account: SMS pumping (toll fraud) through one account, whose session may aim
+        codes for a number to add at any number it likes. Per number, across every account:
+        floods of one phone, and pumping one number from many accounts. Every kind counts on
+        both, so a kind of code reaches one number, or serves one account, at most its limit
+        a day whoever asks. Counting the kinds apart gives pumping little: only the signed-in
+        kind goes to a number not yet proven with a code, and it has both caps."""
         # The number is hashed, with a key (numbers are few enough to enumerate), so that
         # counter keys in Redis or the database do not spell it out.
-        device = f":device:{known_device}" if known_device else ""
         return (
-            (f"sms-day:account:{account_id}{device}", self.rules.sms_daily_limit_per_account),
+            (f"sms-day:account:{account_id}{kind}", self.rules.sms_daily_limit_per_account),
             (
-                f"sms-day:phone:{self.hasher.digest('phone', phone)[:40]}{device}",
+                f"sms-day:phone:{self.hasher.digest('phone', phone)[:40]}{kind}",
                 self.rules.sms_daily_limit_per_number,
             ),
         )

@@ -302,11 +302,11 @@ def test_others_with_the_password_cannot_use_up_a_known_devices_texts(
 ) -> None:
     from tests.web.api.test_mfa_sms import PHONE, last_code
 
-    services = services_factory(sms_daily_limit_per_account=2)
+    services = services_factory(sms_daily_limit_per_account=1)
     client = client_factory(services)
-    with_phone(client, services)  # one text
+    with_phone(client, services)  # signed in: counted apart from sign-ins
     owner = login(client).json()["mfa_token"]
-    client.post(f"{API}/login/mfa/sms", json={"mfa_token": owner}, headers=APP)  # two
+    client.post(f"{API}/login/mfa/sms", json={"mfa_token": owner}, headers=APP)  # the one
     device = second_step(client, owner, "sms", last_code(services, PHONE)).json()["device_token"]
     client.cookies.clear()
 
@@ -319,6 +319,44 @@ def test_others_with_the_password_cannot_use_up_a_known_devices_texts(
     sent = client.post(f"{API}/login/mfa/sms", json={"mfa_token": again}, headers=APP)
     assert sent.status_code == 202, sent.text
     assert second_step(client, again, "sms", last_code(services, PHONE)).status_code == 200
+
+
+def test_sign_ins_up_to_the_sms_cap_leave_a_signed_in_owner_the_texts_to_change_the_number(
+    client_factory: Callable[..., TestClient], services_factory: Callable[..., Services]
+) -> None:
+    from tests.web.api.test_mfa_sms import NEW_PHONE, PHONE, enrol, last_code
+
+    services = services_factory(sms_daily_limit_per_account=3)
+    owner = client_factory(services)
+    make_account(services)
+    bearer = {**APP, "Authorization": f"Bearer {login(owner).json()['session']['token']}"}
+    enrol(owner, services, bearer)  # one of the signed-in session's three
+
+    other = client_factory(services)  # sign-ins from elsewhere, with the password
+    for _ in range(3):
+        token = login(other).json()["mfa_token"]
+        sent = other.post(f"{API}/login/mfa/sms", json={"mfa_token": token}, headers=APP)
+        assert sent.status_code == 202, sent.text
+        # Used, so the next sign-in need not wait (Redis keeps that wait by its own clock).
+        assert second_step(other, token, "sms", last_code(services, PHONE)).status_code == 200
+        other.cookies.clear()
+    token = login(other).json()["mfa_token"]
+    refused = error_of(other.post(f"{API}/login/mfa/sms", json={"mfa_token": token}, headers=APP))
+    assert refused["code"] == "sms_limit_reached"
+    assert 0 < refused["retry_after"] <= 86400  # when to try again, and what else to do:
+    assert "authenticator app" in refused["remedy"]
+    assert "recovery code" in refused["remedy"]
+
+    proof = owner.post(f"{API}/me/mfa/sms/code", headers=bearer)
+    assert proof.status_code == 202, proof.text
+    change = {"phone": NEW_PHONE, "password": PASSWORD, "code": last_code(services, PHONE)}
+    started = owner.post(f"{API}/me/mfa/sms", json=change, headers=bearer)
+    assert started.status_code == 202, started.text
+    code = last_code(services, NEW_PHONE)
+    done = owner.post(f"{API}/me/mfa/sms/confirm", json={"code": code}, headers=bearer)
+    assert done.status_code == 204, done.text
+    capped = owner.post(f"{API}/me/mfa/sms/code", headers=bearer)  # the session's fourth
+    assert error_of(capped)["code"] == "sms_limit_reached"
 
 
 def test_a_texted_code_belongs_to_its_own_sign_in(
