@@ -135,7 +135,7 @@ def test_regenerating_voids_the_old_set_emails_the_owner_and_is_audited(
 ) -> None:
     auth = auth_for(account, clock.now())
     use(services, account, codes[0])
-    fresh = services.recovery_codes.regenerate(auth, PASSWORD, CLIENT)
+    fresh = services.new_recovery_codes.make(auth, PASSWORD, CLIENT)
     assert len(set(fresh)) == 10
     assert not set(fresh) & set(codes)
     assert services.recovery_codes.left(account.id) == 10
@@ -157,11 +157,11 @@ def test_regenerating_needs_the_password_under_the_lockout(
     threshold = services.rules.lockout_threshold
     for _ in range(threshold - 1):
         with pytest.raises(InvalidCredentials):
-            services.recovery_codes.regenerate(auth, "not my password at all", CLIENT)
+            services.new_recovery_codes.make(auth, "not my password at all", CLIENT)
     with pytest.raises(AccountLocked):
-        services.recovery_codes.regenerate(auth, "not my password at all", CLIENT)
+        services.new_recovery_codes.make(auth, "not my password at all", CLIENT)
     with pytest.raises(AccountLocked):  # not even the right password while locked
-        services.recovery_codes.regenerate(auth, PASSWORD, CLIENT)
+        services.new_recovery_codes.make(auth, PASSWORD, CLIENT)
     use(services, account, codes[0])  # the old set still stands
 
 
@@ -169,7 +169,7 @@ def test_regenerating_without_a_second_factor_is_refused(
     services: Services, account: Account, clock: SettableClock
 ) -> None:
     with pytest.raises(SecondFactorRequired):
-        services.recovery_codes.regenerate(auth_for(account, clock.now()), PASSWORD, CLIENT)
+        services.new_recovery_codes.make(auth_for(account, clock.now()), PASSWORD, CLIENT)
     assert stored_rows(services) == []
     with services.engine.connect() as conn:
         templates = list(conn.execute(sa.select(outbox.c.template)).scalars())

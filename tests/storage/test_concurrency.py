@@ -424,7 +424,7 @@ def test_parallel_regenerations_leave_exactly_one_whole_set(services: Services) 
     # salt that only one of them was hashed with.
     auth = _owner_session(services)
 
-    outcomes = race(4, lambda i: services.recovery_codes.regenerate(auth, PASSWORD, client(i)))
+    outcomes = race(4, lambda i: services.new_recovery_codes.make(auth, PASSWORD, client(i)))
 
     assert kinds(outcomes) == Counter({"list": 4}), outcomes
     with services.uow(read_only=True) as uow:
@@ -440,7 +440,7 @@ def test_of_regenerations_sent_from_one_form_exactly_one_makes_a_set(services: S
 
     def regenerate(i: int) -> Any:
         return outcome_of(
-            partial(services.recovery_codes.regenerate, replacing=shown),
+            partial(services.new_recovery_codes.make, replacing=shown),
             auth,
             PASSWORD,
             client(i),

@@ -20,18 +20,13 @@ from argon2.low_level import Type, hash_secret_raw
 
 from accessguard.domain.errors import (
     AccessError,
-    InvalidCredentials,
     InvalidMfaCode,
     RecoveryCodesReplaced,
     RecoveryCodeUsed,
-    SecondFactorRequired,
 )
 from accessguard.domain.hashing import on_hashing_thread
-from accessguard.domain.lockout import Lockout
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message, SecondFactors
-from accessguard.domain.passwords import prepare
-from accessguard.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
-from accessguard.domain.sessions import Authenticated
+from accessguard.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from accessguard.domain.tokens import digest
 
 # Crockford's base 32: no i, l, o or u, so nothing written down reads two ways.
@@ -154,14 +149,10 @@ class RecoveryCodes:
         uow: UnitOfWorkFactory,
         clock: Clock,
         hasher: RecoveryCodeHasher,
-        passwords: PasswordHasher,
-        lockout: Lockout,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._hasher = hasher
-        self._passwords = passwords
-        self._lockout = lockout
 
     def issue(self) -> IssuedCodes:
         """A new set, hashed here (outside any transaction: Argon2 must not hold locks)."""
@@ -180,36 +171,6 @@ class RecoveryCodes:
         """A name for the account's present set, for a form to say which set it replaces."""
         with self._uow(read_only=True) as uow:
             return set_name(uow.recovery_codes.stored(account_id))
-
-    def regenerate(
-        self,
-        auth: Authenticated,
-        password: str,
-        client: ClientInfo,
-        *,
-        replacing: str | None = None,
-    ) -> list[str]:
-        """A new set for an account with a second factor; the password is checked under the
-        email's lockout, so a stolen session cannot guess it. With `replacing` (the name of
-        the set the form showed), `RecoveryCodesReplaced` once that set is gone: a form sent
-        twice makes one set, and never voids the one its first sending showed."""
-        account, now = auth.account, self._clock.now()
-        self._require_second_factor(account.id)
-
-        def refusal() -> InvalidCredentials | None:
-            right = self._passwords.verify(account.password_hash, prepare(password))
-            return None if right else InvalidCredentials()
-
-        kind = "recovery_codes_regenerated"
-        self._lockout.guard_owner_secret(self._uow, account, client, now, kind, refusal)
-        issued = self.issue()
-        with self._uow() as uow:
-            if not uow.accounts.second_factors(account.id).app_or_phone:
-                raise SecondFactorRequired()  # removed while the codes were being hashed
-            issued.store(uow, account.id, now, replacing=replacing)
-            uow.outbox.add(owner_notice(account, kind, client, now), now)
-            uow.audit.record(owner_event(account.id, kind, client, now))
-        return issued.codes
 
     def use(self, account_id: str, typed: str) -> None:
         """Spend one unused code. `InvalidMfaCode` when it is none of the account's codes (its
@@ -245,11 +206,6 @@ class RecoveryCodes:
         except (InvalidMfaCode, RecoveryCodeUsed) as refused:
             return refused
         return None
-
-    def _require_second_factor(self, account_id: str) -> None:
-        with self._uow(read_only=True) as uow:
-            if not uow.accounts.second_factors(account_id).app_or_phone:
-                raise SecondFactorRequired()
 
 
 class RecoveryCodeFactor:

@@ -21,7 +21,7 @@ from accessguard.domain.sms_codes import masked
 from tests.support import PASSWORD, SettableClock, make_account
 from tests.web.api.test_mfa_sms import last_code
 from tests.web.pages.test_account_page import account_page, post, sign_in
-from tests.web.pages.test_signin_page import HTML
+from tests.web.pages.test_signin_page import HTML, csrf
 
 PHONE = "+4915123456789"
 NEW_PHONE = "+33612345678"
@@ -491,6 +491,42 @@ def test_making_new_recovery_codes_voids_the_old_ones(
     assert "10 recovery codes left" in account_page(browser).text
     with pytest.raises(InvalidMfaCode):
         services.recovery_codes.use(account.id, old[1])
+
+
+def sign_in_by_text(browser: TestClient, services: Services) -> None:
+    """Sign out, then in again with the password and a code texted to the phone."""
+    assert post(browser, "/logout").status_code == 303
+    assert sign_in(browser).headers["location"].startswith("/login/mfa")
+    step = browser.get("/login/mfa?method=sms", headers=HTML)
+    sent = browser.post("/login/mfa/sms", data={"csrf_token": csrf(step.text)}, headers=HTML)
+    assert sent.status_code == 200, sent.text
+    fields = {"method": "sms", "code": last_code(services, PHONE), "csrf_token": csrf(sent.text)}
+    done = browser.post("/login/mfa", data=fields, headers=HTML, follow_redirects=False)
+    assert done.headers["location"] == "/account", done.text
+
+
+def test_signed_in_by_text_the_form_asks_for_the_apps_code_too(
+    browser: TestClient, clock: SettableClock, services: Services, account: Account
+) -> None:
+    # The SIM swap: the password and the number must not make codes that remove the app.
+    secret, _ = set_up_app(browser, clock)
+    add_phone(browser, services)
+    form = section(account_page(browser).text, 'action="/account/recovery-codes"', "</form>")
+    assert 'name="code"' not in form  # this session set the app up
+    sign_in_by_text(browser, services)
+    form = section(account_page(browser).text, 'action="/account/recovery-codes"', "</form>")
+    assert '<label for="recovery-code">Code from your authenticator app</label>' in form
+
+    refused = post(browser, "/account/recovery-codes", password=PASSWORD)
+    assert refused.status_code == 422
+    recovery_form = section(refused.text, 'action="/account/recovery-codes"', "</form>")
+    assert 'id="recovery-code-error"' in recovery_form
+    assert not CODES.findall(refused.text)
+
+    clock.advance(seconds=30)
+    made = post(browser, "/account/recovery-codes", password=PASSWORD, code=code_at(secret, clock))
+    assert made.status_code == 200, made.text
+    assert len(CODES.findall(made.text)) == 10
 
 
 def test_recovery_codes_need_a_second_factor_first(browser: TestClient) -> None:
