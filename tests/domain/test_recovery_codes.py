@@ -130,6 +130,22 @@ def test_using_a_code_tells_the_owner_how_many_are_left(
     assert "9 recovery codes are left" in body
 
 
+def test_the_email_says_what_a_code_was_used_for(
+    services: Services, account: Account, codes: list[str], clock: SettableClock
+) -> None:
+    # A code spent on removing the app was reported as a sign-in.
+    use(services, account, codes[0])
+    services.totp.remove(auth_for(account, clock.now()), PASSWORD, codes[1], CLIENT)
+
+    mails = [m for m in inbox(services, account.email) if "recovery code was used" in m["body"]]
+    assert [m["subject"] for m in mails] == ["A recovery code was used on your account"] * 2
+    assert "used to sign in to your account" in mails[0]["body"]
+    assert "used to remove the authenticator app from your account" in mails[1]["body"]
+    assert "used to sign in" not in mails[1]["body"]
+    # A blank line between the count and the next paragraph, as between every paragraph.
+    assert "9 recovery codes are left.\n\nIf this was you" in mails[0]["body"]
+
+
 def test_regenerating_voids_the_old_set_emails_the_owner_and_is_audited(
     services: Services, account: Account, codes: list[str], clock: SettableClock
 ) -> None:

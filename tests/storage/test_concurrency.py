@@ -27,6 +27,7 @@ from accessguard.domain.errors import (
 )
 from accessguard.domain.lockout import email_subject
 from accessguard.domain.model import ClientInfo
+from accessguard.domain.recovery_codes import SIGN_IN
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.signin import SignedIn
 from accessguard.storage.redis.throttle import RedisThrottleStore
@@ -412,7 +413,7 @@ def _working_sets(services: Services, account_id: str, sets: list[list[str]]) ->
     working = 0
     for codes in sets:
         try:
-            services.recovery_codes.use(account_id, codes[0])
+            services.recovery_codes.use(account_id, codes[0], used_for=SIGN_IN)
             working += 1
         except AccessError:
             pass

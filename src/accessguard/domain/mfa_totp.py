@@ -35,6 +35,7 @@ from accessguard.domain.ports import (
     UnitOfWorkFactory,
 )
 from accessguard.domain.recovery_codes import (
+    APP_REMOVAL,
     RecoveryCodes,
     looks_like_a_recovery_code,
     owner_event,
@@ -261,7 +262,7 @@ class Totp:
             if not self.hasher.verify(account.password_hash, prepare(password)):
                 return InvalidCredentials()
             if looks_like_a_recovery_code(code):  # the phone with the app is lost
-                return self.recovery.stand_in(account.id, code)
+                return self.recovery.stand_in(account.id, code, used_for=APP_REMOVAL)
             try:
                 self.verify(account.id, code, attempts_left=0)
             except InvalidMfaCode as wrong:

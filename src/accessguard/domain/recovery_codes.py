@@ -34,6 +34,9 @@ ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _MISREAD = str.maketrans("ilo", "110")
 CODE_LENGTH = 10  # 50 bits
 CODES_PER_SET = 10
+# What a code was spent on, as the owner's email names it: a code spent on removing a factor
+# is no sign-in, and the owner must not be told it was.
+SIGN_IN, APP_REMOVAL, PHONE_REMOVAL = "sign_in", "app_removal", "phone_removal"
 
 
 def new_code() -> str:
@@ -172,9 +175,10 @@ class RecoveryCodes:
         with self._uow(read_only=True) as uow:
             return set_name(uow.recovery_codes.stored(account_id))
 
-    def use(self, account_id: str, typed: str) -> None:
-        """Spend one unused code. `InvalidMfaCode` when it is none of the account's codes (its
-        `attempts_left` is the caller's to fill in), `RecoveryCodeUsed` when already spent."""
+    def use(self, account_id: str, typed: str, *, used_for: str) -> None:
+        """Spend one unused code on `used_for` (`SIGN_IN`, …), which the owner's email names.
+        `InvalidMfaCode` when it is none of the account's codes (its `attempts_left` is the
+        caller's to fill in), `RecoveryCodeUsed` when already spent."""
         code = normalise(typed)
         with self._uow(read_only=True) as uow:
             stored = uow.recovery_codes.stored(account_id)
@@ -192,17 +196,19 @@ class RecoveryCodes:
             account = uow.accounts.get(account_id)
             if account is not None:
                 left = uow.recovery_codes.count_unused(account_id)
-                notice = owner_notice(account, "recovery_code_used", None, now, codes_left=left)
+                notice = owner_notice(
+                    account, "recovery_code_used", None, now, codes_left=left, used_for=used_for
+                )
                 uow.outbox.add(notice, now)
             uow.audit.record(owner_event(account_id, "recovery_code_used", None, now))
 
-    def stand_in(self, account_id: str, typed: str) -> AccessError | None:
+    def stand_in(self, account_id: str, typed: str, *, used_for: str) -> AccessError | None:
         """A recovery code typed in place of a lost device's code to remove that device (NIST
         SP 800-63B-4 names saved codes as a way to bind a replacement): None when it was an
         unused code, now spent; else the refusal to give. Judged on its own, so a device
         secret that cannot be read stands in no one's way."""
         try:
-            self.use(account_id, typed)
+            self.use(account_id, typed, used_for=used_for)
         except (InvalidMfaCode, RecoveryCodeUsed) as refused:
             return refused
         return None
@@ -222,4 +228,4 @@ class RecoveryCodeFactor:
 
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
         # Codes are not bound to a challenge: each is spent once, whichever sign-in used it.
-        self.codes.use(account_id, code)
+        self.codes.use(account_id, code, used_for=SIGN_IN)
