@@ -17,6 +17,7 @@ from accessguard.domain.lockout import Lockout
 from accessguard.domain.mfa_signin import SecondStep
 from accessguard.domain.mfa_sms import Sms, SmsFactor
 from accessguard.domain.mfa_totp import Totp, TotpFactor
+from accessguard.domain.new_recovery_codes import NewRecoveryCodes
 from accessguard.domain.passwords import Argon2Hasher, PasswordPolicy
 from accessguard.domain.passwords_change import FORGOT, Passwords
 from accessguard.domain.ports import (
@@ -83,6 +84,7 @@ class Services:
     totp: Totp
     totp_factor: TotpFactor
     recovery_codes: RecoveryCodes
+    new_recovery_codes: NewRecoveryCodes
     recovery_code_factor: RecoveryCodeFactor
     sms: Sms
     sms_factor: SmsFactor
@@ -203,7 +205,7 @@ def build_services(
         memory_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
-    recovery_codes = RecoveryCodes(uow, clock, code_hasher, hasher, Lockout(rules, throttle))
+    recovery_codes = RecoveryCodes(uow, clock, code_hasher)
     totp = Totp(
         rules,
         uow,
@@ -251,6 +253,7 @@ def build_services(
         totp=totp,
         totp_factor=totp_factor,
         recovery_codes=recovery_codes,
+        new_recovery_codes=NewRecoveryCodes(uow, clock, hasher, lockout, recovery_codes, totp),
         recovery_code_factor=recovery_code_factor,
         sms=Sms(rules, uow, clock, hasher, PhoneNumberParser(), sms_codes, totp, lockout),
         sms_factor=sms_factor,

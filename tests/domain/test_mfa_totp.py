@@ -257,7 +257,7 @@ def test_removing_an_app_that_is_not_there_judges_no_secret(
     """A retry after the app went (with the recovery codes it took along) says there is no
     app, whatever it sends, and never counts toward the lockout."""
     auth = auth_for(account, clock.now())
-    stand_in, retry = services.recovery_codes.regenerate(auth, PASSWORD, CLIENT)[:2]
+    stand_in, retry = services.new_recovery_codes.make(auth, PASSWORD, CLIENT)[:2]
     services.totp.remove(auth, PASSWORD, stand_in, CLIENT)
     for _ in range(services.rules.lockout_threshold + 1):
         for code in (retry, "abcde-fghij", "123456"):

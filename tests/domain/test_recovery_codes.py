@@ -130,12 +130,28 @@ def test_using_a_code_tells_the_owner_how_many_are_left(
     assert "9 recovery codes are left" in body
 
 
+def test_the_email_says_what_a_code_was_used_for(
+    services: Services, account: Account, codes: list[str], clock: SettableClock
+) -> None:
+    # A code spent on removing the app was reported as a sign-in.
+    use(services, account, codes[0])
+    services.totp.remove(auth_for(account, clock.now()), PASSWORD, codes[1], CLIENT)
+
+    mails = [m for m in inbox(services, account.email) if "recovery code was used" in m["body"]]
+    assert [m["subject"] for m in mails] == ["A recovery code was used on your account"] * 2
+    assert "used to sign in to your account" in mails[0]["body"]
+    assert "used to remove the authenticator app from your account" in mails[1]["body"]
+    assert "used to sign in" not in mails[1]["body"]
+    # A blank line between the count and the next paragraph, as between every paragraph.
+    assert "9 recovery codes are left.\n\nIf this was you" in mails[0]["body"]
+
+
 def test_regenerating_voids_the_old_set_emails_the_owner_and_is_audited(
     services: Services, account: Account, codes: list[str], clock: SettableClock
 ) -> None:
     auth = auth_for(account, clock.now())
     use(services, account, codes[0])
-    fresh = services.recovery_codes.regenerate(auth, PASSWORD, CLIENT)
+    fresh = services.new_recovery_codes.make(auth, PASSWORD, CLIENT)
     assert len(set(fresh)) == 10
     assert not set(fresh) & set(codes)
     assert services.recovery_codes.left(account.id) == 10
@@ -157,11 +173,11 @@ def test_regenerating_needs_the_password_under_the_lockout(
     threshold = services.rules.lockout_threshold
     for _ in range(threshold - 1):
         with pytest.raises(InvalidCredentials):
-            services.recovery_codes.regenerate(auth, "not my password at all", CLIENT)
+            services.new_recovery_codes.make(auth, "not my password at all", CLIENT)
     with pytest.raises(AccountLocked):
-        services.recovery_codes.regenerate(auth, "not my password at all", CLIENT)
+        services.new_recovery_codes.make(auth, "not my password at all", CLIENT)
     with pytest.raises(AccountLocked):  # not even the right password while locked
-        services.recovery_codes.regenerate(auth, PASSWORD, CLIENT)
+        services.new_recovery_codes.make(auth, PASSWORD, CLIENT)
     use(services, account, codes[0])  # the old set still stands
 
 
@@ -169,7 +185,7 @@ def test_regenerating_without_a_second_factor_is_refused(
     services: Services, account: Account, clock: SettableClock
 ) -> None:
     with pytest.raises(SecondFactorRequired):
-        services.recovery_codes.regenerate(auth_for(account, clock.now()), PASSWORD, CLIENT)
+        services.new_recovery_codes.make(auth_for(account, clock.now()), PASSWORD, CLIENT)
     assert stored_rows(services) == []
     with services.engine.connect() as conn:
         templates = list(conn.execute(sa.select(outbox.c.template)).scalars())

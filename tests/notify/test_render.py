@@ -92,3 +92,29 @@ def test_every_email_links_to_support_when_the_operator_names_it(
         assert "Contact support:" not in plain.text
         assert plain.html is not None
         assert "example.com/support" not in plain.html
+
+
+@pytest.mark.parametrize(
+    ("used_for", "words"),
+    [
+        ("sign_in", "used to sign in to your account on"),
+        ("app_removal", "used to remove the authenticator app from your account on"),
+        ("phone_removal", "used to remove the phone number from your account on"),
+        (None, "used on your account on"),  # queued before the email named the use
+    ],
+)
+def test_a_recovery_code_email_names_what_the_code_was_used_for(
+    account: Account, clock: SettableClock, used_for: str | None, words: str
+) -> None:
+    facts = {"at": clock.now().isoformat(), "codes_left": 1}
+    if used_for is not None:
+        facts["used_for"] = used_for
+    message = Message("email", account.email, "recovery_code_used", facts, account.id)
+
+    rendered = Renderer("https://accounts.example.test").render(message)
+
+    assert rendered.subject == "A recovery code was used on your account"
+    assert words in rendered.text
+    assert rendered.html is not None
+    assert words in rendered.html
+    assert "1 recovery code is left.\n\nIf this was you" in rendered.text

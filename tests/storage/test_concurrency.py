@@ -30,6 +30,7 @@ from accessguard.domain.errors import (
 )
 from accessguard.domain.lockout import email_subject
 from accessguard.domain.model import ClientInfo
+from accessguard.domain.recovery_codes import SIGN_IN
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.signin import SignedIn
 from accessguard.storage.redis.throttle import RedisThrottleStore
@@ -553,7 +554,7 @@ def _working_sets(services: Services, account_id: str, sets: list[list[str]]) ->
     working = 0
     for codes in sets:
         try:
-            services.recovery_codes.use(account_id, codes[0])
+            services.recovery_codes.use(account_id, codes[0], used_for=SIGN_IN)
             working += 1
         except AccessError:
             pass
@@ -565,7 +566,7 @@ def test_parallel_regenerations_leave_exactly_one_whole_set(services: Services) 
     # salt that only one of them was hashed with.
     auth = _owner_session(services)
 
-    outcomes = race(4, lambda i: services.recovery_codes.regenerate(auth, PASSWORD, client(i)))
+    outcomes = race(4, lambda i: services.new_recovery_codes.make(auth, PASSWORD, client(i)))
 
     assert kinds(outcomes) == Counter({"list": 4}), outcomes
     with services.uow(read_only=True) as uow:
@@ -581,7 +582,7 @@ def test_of_regenerations_sent_from_one_form_exactly_one_makes_a_set(services: S
 
     def regenerate(i: int) -> Any:
         return outcome_of(
-            partial(services.recovery_codes.regenerate, replacing=shown),
+            partial(services.new_recovery_codes.make, replacing=shown),
             auth,
             PASSWORD,
             client(i),

@@ -32,7 +32,7 @@ from accessguard.domain.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from accessguard.domain.recovery_codes import looks_like_a_recovery_code
+from accessguard.domain.recovery_codes import PHONE_REMOVAL, looks_like_a_recovery_code
 from accessguard.domain.rules import Rules
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.sms_codes import SentCode, SmsCodes, masked
@@ -239,7 +239,7 @@ class Sms:
             if kind == "sms_removed" and looks_like_a_recovery_code(checked_code):
                 # The phone is lost. Only a removal: a change texts the new number first, and
                 # a code spent on a change that then fails at the gateway would be gone.
-                return self.totp.recovery.stand_in(account.id, checked_code)
+                return self.totp.recovery.stand_in(account.id, checked_code, used_for=PHONE_REMOVAL)
             try:
                 self._check_current_code(account.id, checked_code)
             except InvalidMfaCode as wrong:

@@ -35,6 +35,7 @@ from accessguard.domain.ports import (
     UnitOfWorkFactory,
 )
 from accessguard.domain.recovery_codes import (
+    APP_REMOVAL,
     RecoveryCodes,
     looks_like_a_recovery_code,
     owner_event,
@@ -49,6 +50,8 @@ ISSUER = "accessguard"
 STEP_SECONDS = 30
 WINDOW_STEPS = 1  # accepted: the current step and one either side
 DRIFT_STEPS = 30  # recognised as a wrong device clock: up to ±15 minutes
+# The sign-ins that proved the app: its own code, or a recovery code standing in for it.
+PROVE_THE_APP = frozenset({"totp", "recovery_code"})
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,19 @@ class Totp:
             credential = uow.totp.get(account_id)
         return credential is not None and credential.active
 
+    def codes_need_the_app(self, auth: Authenticated) -> bool:
+        """Whether new recovery codes need a current code from the app: while one is set up,
+        unless this session proved it (signed in with it or a recovery code) or set it up.
+        New codes remove the app, so a session signed in by text message (a SIM swap and the
+        password) must not turn the weaker factor into the stronger one."""
+        with self.uow(read_only=True) as uow:
+            credential = uow.totp.get(auth.account.id)
+        if credential is None or not credential.active:
+            return False
+        if auth.session.second_factor in PROVE_THE_APP:
+            return False
+        return credential.started_by_session != auth.session.id
+
     def start_enrolment(
         self, auth: Authenticated, client: ClientInfo, *, password: str | None = None
     ) -> Enrolment:
@@ -246,7 +262,7 @@ class Totp:
             if not self.hasher.verify(account.password_hash, prepare(password)):
                 return InvalidCredentials()
             if looks_like_a_recovery_code(code):  # the phone with the app is lost
-                return self.recovery.stand_in(account.id, code)
+                return self.recovery.stand_in(account.id, code, used_for=APP_REMOVAL)
             try:
                 self.verify(account.id, code, attempts_left=0)
             except InvalidMfaCode as wrong:

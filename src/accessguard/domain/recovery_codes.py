@@ -20,18 +20,13 @@ from argon2.low_level import Type, hash_secret_raw
 
 from accessguard.domain.errors import (
     AccessError,
-    InvalidCredentials,
     InvalidMfaCode,
     RecoveryCodesReplaced,
     RecoveryCodeUsed,
-    SecondFactorRequired,
 )
 from accessguard.domain.hashing import on_hashing_thread
-from accessguard.domain.lockout import Lockout
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message, SecondFactors
-from accessguard.domain.passwords import prepare
-from accessguard.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
-from accessguard.domain.sessions import Authenticated
+from accessguard.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from accessguard.domain.tokens import digest
 
 # Crockford's base 32: no i, l, o or u, so nothing written down reads two ways.
@@ -39,6 +34,9 @@ ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _MISREAD = str.maketrans("ilo", "110")
 CODE_LENGTH = 10  # 50 bits
 CODES_PER_SET = 10
+# What a code was spent on, as the owner's email names it: a code spent on removing a factor
+# is no sign-in, and the owner must not be told it was.
+SIGN_IN, APP_REMOVAL, PHONE_REMOVAL = "sign_in", "app_removal", "phone_removal"
 
 
 def new_code() -> str:
@@ -154,14 +152,10 @@ class RecoveryCodes:
         uow: UnitOfWorkFactory,
         clock: Clock,
         hasher: RecoveryCodeHasher,
-        passwords: PasswordHasher,
-        lockout: Lockout,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._hasher = hasher
-        self._passwords = passwords
-        self._lockout = lockout
 
     def issue(self) -> IssuedCodes:
         """A new set, hashed here (outside any transaction: Argon2 must not hold locks)."""
@@ -181,39 +175,10 @@ class RecoveryCodes:
         with self._uow(read_only=True) as uow:
             return set_name(uow.recovery_codes.stored(account_id))
 
-    def regenerate(
-        self,
-        auth: Authenticated,
-        password: str,
-        client: ClientInfo,
-        *,
-        replacing: str | None = None,
-    ) -> list[str]:
-        """A new set for an account with a second factor; the password is checked under the
-        email's lockout, so a stolen session cannot guess it. With `replacing` (the name of
-        the set the form showed), `RecoveryCodesReplaced` once that set is gone: a form sent
-        twice makes one set, and never voids the one its first sending showed."""
-        account, now = auth.account, self._clock.now()
-        self._require_second_factor(account.id)
-
-        def refusal() -> InvalidCredentials | None:
-            right = self._passwords.verify(account.password_hash, prepare(password))
-            return None if right else InvalidCredentials()
-
-        kind = "recovery_codes_regenerated"
-        self._lockout.guard_owner_secret(self._uow, account, client, now, kind, refusal)
-        issued = self.issue()
-        with self._uow() as uow:
-            if not uow.accounts.second_factors(account.id).app_or_phone:
-                raise SecondFactorRequired()  # removed while the codes were being hashed
-            issued.store(uow, account.id, now, replacing=replacing)
-            uow.outbox.add(owner_notice(account, kind, client, now), now)
-            uow.audit.record(owner_event(account.id, kind, client, now))
-        return issued.codes
-
-    def use(self, account_id: str, typed: str) -> None:
-        """Spend one unused code. `InvalidMfaCode` when it is none of the account's codes (its
-        `attempts_left` is the caller's to fill in), `RecoveryCodeUsed` when already spent."""
+    def use(self, account_id: str, typed: str, *, used_for: str) -> None:
+        """Spend one unused code on `used_for` (`SIGN_IN`, …), which the owner's email names.
+        `InvalidMfaCode` when it is none of the account's codes (its `attempts_left` is the
+        caller's to fill in), `RecoveryCodeUsed` when already spent."""
         code = normalise(typed)
         with self._uow(read_only=True) as uow:
             stored = uow.recovery_codes.stored(account_id)
@@ -231,25 +196,22 @@ class RecoveryCodes:
             account = uow.accounts.get(account_id)
             if account is not None:
                 left = uow.recovery_codes.count_unused(account_id)
-                notice = owner_notice(account, "recovery_code_used", None, now, codes_left=left)
+                notice = owner_notice(
+                    account, "recovery_code_used", None, now, codes_left=left, used_for=used_for
+                )
                 uow.outbox.add(notice, now)
             uow.audit.record(owner_event(account_id, "recovery_code_used", None, now))
 
-    def stand_in(self, account_id: str, typed: str) -> AccessError | None:
+    def stand_in(self, account_id: str, typed: str, *, used_for: str) -> AccessError | None:
         """A recovery code typed in place of a lost device's code to remove that device (NIST
         SP 800-63B-4 names saved codes as a way to bind a replacement): None when it was an
         unused code, now spent; else the refusal to give. Judged on its own, so a device
         secret that cannot be read stands in no one's way."""
         try:
-            self.use(account_id, typed)
+            self.use(account_id, typed, used_for=used_for)
         except (InvalidMfaCode, RecoveryCodeUsed) as refused:
             return refused
         return None
-
-    def _require_second_factor(self, account_id: str) -> None:
-        with self._uow(read_only=True) as uow:
-            if not uow.accounts.second_factors(account_id).app_or_phone:
-                raise SecondFactorRequired()
 
 
 class RecoveryCodeFactor:
@@ -266,4 +228,4 @@ class RecoveryCodeFactor:
 
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
         # Codes are not bound to a challenge: each is spent once, whichever sign-in used it.
-        self.codes.use(account_id, code)
+        self.codes.use(account_id, code, used_for=SIGN_IN)

@@ -214,6 +214,9 @@ def test_a_lost_phone_holding_both_factors_is_removed_with_a_recovery_code(
         "sms": False,
         "recovery_codes_left": 9,
     }
+    told = inbox(services, "ada@example.com")
+    [used] = [m for m in told if m["subject"] == "A recovery code was used on your account"]
+    assert "used to remove the phone number from your account" in used["body"]
 
 
 def test_a_phone_only_account_removes_its_lost_phone_with_a_recovery_code(

@@ -1,12 +1,18 @@
-"""POST /me/recovery-codes and the recovery-code count of GET /me, over HTTP."""
+"""POST /me/recovery-codes and the recovery-code count of GET /me, over HTTP; the app's code
+when the session never proved the app (signed in by text message)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pyotp
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
 from tests.support import PASSWORD, SettableClock, inbox
+from tests.web.api.test_login_second_step import APP, login, second_step, with_authenticator
+from tests.web.api.test_mfa_sms import PHONE, last_code
+from tests.web.api.test_mfa_sms import enrol as add_phone
 from tests.web.api.test_mfa_totp import API, enrol, error, signed_in
 
 
@@ -75,3 +81,58 @@ def test_anonymous_callers_get_no_codes(client: TestClient) -> None:
     answer = client.post(f"{API}/me/recovery-codes", json={"password": PASSWORD})
     assert answer.status_code == 401
     assert error(answer)["code"] == "not_authenticated"
+
+
+def sign_in_by(client: TestClient, method: str, code: Callable[[], str]) -> dict[str, str]:
+    """A new session of ada's, its second step done by `method` with the code `code` gives."""
+    first = login(client).json()
+    assert method in first["methods"], first
+    if method == "sms":
+        sent = client.post(
+            f"{API}/login/mfa/sms", json={"mfa_token": first["mfa_token"]}, headers=APP
+        )
+        assert sent.status_code == 202, sent.text
+    done = second_step(client, first["mfa_token"], method, code())
+    assert done.status_code == 200, done.text
+    return {"Authorization": f"Bearer {done.json()['session']['token']}"}
+
+
+def test_a_session_signed_in_by_text_needs_the_apps_code_for_new_codes(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    # The SIM swap: with the password and the number, new codes on the password alone would
+    # remove the authenticator app (and lock its owner out).
+    app, _ = with_authenticator(client, services, clock)
+    owner = sign_in_by(client, "totp", lambda: app.at(clock.now()))
+    add_phone(client, services, owner)
+    clock.advance(seconds=30)
+    texted = sign_in_by(client, "sms", lambda: last_code(services, PHONE))
+
+    missing = client.post(f"{API}/me/recovery-codes", json={"password": PASSWORD}, headers=texted)
+    assert missing.status_code == 422
+    assert error(missing)["code"] == "validation_error"
+    assert [f["field"] for f in error(missing)["fields"]] == ["body.code"]  # type: ignore[attr-defined]
+    wrong = client.post(
+        f"{API}/me/recovery-codes", json={"password": PASSWORD, "code": "000000"}, headers=texted
+    )
+    assert wrong.status_code == 401
+    assert error(wrong)["code"] == "invalid_mfa_code"
+    assert error(wrong)["attempts_left"] == services.rules.lockout_threshold - 1
+    assert not [m for m in inbox(services, "ada@example.com") if "New recovery" in m["subject"]]
+
+    made = client.post(
+        f"{API}/me/recovery-codes",
+        json={"password": PASSWORD, "code": app.at(clock.now())},
+        headers=texted,
+    )
+    assert made.status_code == 200, made.text
+    assert len(made.json()["recovery_codes"]) == 10
+
+
+def test_a_session_signed_in_with_the_app_makes_codes_with_the_password(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    app, _ = with_authenticator(client, services, clock)
+    headers = sign_in_by(client, "totp", lambda: app.at(clock.now()))
+    answer = client.post(f"{API}/me/recovery-codes", json={"password": PASSWORD}, headers=headers)
+    assert answer.status_code == 200, answer.text

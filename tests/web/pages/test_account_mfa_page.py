@@ -17,11 +17,12 @@ from httpx import Response
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import InvalidMfaCode
 from accessguard.domain.model import Account
+from accessguard.domain.recovery_codes import SIGN_IN
 from accessguard.domain.sms_codes import masked
 from tests.support import PASSWORD, SettableClock, make_account
 from tests.web.api.test_mfa_sms import last_code
 from tests.web.pages.test_account_page import account_page, post, sign_in
-from tests.web.pages.test_signin_page import HTML
+from tests.web.pages.test_signin_page import HTML, csrf
 
 PHONE = "+4915123456789"
 NEW_PHONE = "+33612345678"
@@ -250,17 +251,17 @@ def test_recovery_codes_running_low_are_warned_about(
 ) -> None:
     _, codes = set_up_app(browser, clock)
     for code in codes[:6]:
-        services.recovery_codes.use(account.id, code)
+        services.recovery_codes.use(account.id, code, used_for=SIGN_IN)
     assert "codes-low" not in account_page(browser).text
 
-    services.recovery_codes.use(account.id, codes[6])
+    services.recovery_codes.use(account.id, codes[6], used_for=SIGN_IN)
     page = account_page(browser).text
     assert "3 recovery codes left" in page
     assert "Only 3 recovery codes left." in page
     assert 'href="#recovery"' in page
 
     for code in codes[7:]:
-        services.recovery_codes.use(account.id, code)
+        services.recovery_codes.use(account.id, code, used_for=SIGN_IN)
     page = account_page(browser).text
     assert "0 recovery codes left" in page
     assert "You have no recovery codes." in page
@@ -465,14 +466,15 @@ def test_the_form_sent_twice_makes_one_set_and_keeps_the_codes_it_showed(
     recovery_form = section(again.text, 'action="/account/recovery-codes"', "</form>")
     assert "<code>recovery_codes_replaced</code>" in recovery_form
     assert not any(code in again.text for code in shown)
-    services.recovery_codes.use(account.id, shown[0])  # the codes shown still work
+    # The codes shown still work.
+    services.recovery_codes.use(account.id, shown[0], used_for=SIGN_IN)
 
 
 def test_making_new_recovery_codes_voids_the_old_ones(
     browser: TestClient, clock: SettableClock, services: Services, account: Account
 ) -> None:
     _, old = set_up_app(browser, clock)
-    services.recovery_codes.use(account.id, old[0])
+    services.recovery_codes.use(account.id, old[0], used_for=SIGN_IN)
     assert "9 recovery codes left" in account_page(browser).text
 
     refused = post(browser, "/account/recovery-codes", password="not my password at all")
@@ -490,7 +492,43 @@ def test_making_new_recovery_codes_voids_the_old_ones(
     assert not set(new) & set(old)
     assert "10 recovery codes left" in account_page(browser).text
     with pytest.raises(InvalidMfaCode):
-        services.recovery_codes.use(account.id, old[1])
+        services.recovery_codes.use(account.id, old[1], used_for=SIGN_IN)
+
+
+def sign_in_by_text(browser: TestClient, services: Services) -> None:
+    """Sign out, then in again with the password and a code texted to the phone."""
+    assert post(browser, "/logout").status_code == 303
+    assert sign_in(browser).headers["location"].startswith("/login/mfa")
+    step = browser.get("/login/mfa?method=sms", headers=HTML)
+    sent = browser.post("/login/mfa/sms", data={"csrf_token": csrf(step.text)}, headers=HTML)
+    assert sent.status_code == 200, sent.text
+    fields = {"method": "sms", "code": last_code(services, PHONE), "csrf_token": csrf(sent.text)}
+    done = browser.post("/login/mfa", data=fields, headers=HTML, follow_redirects=False)
+    assert done.headers["location"] == "/account", done.text
+
+
+def test_signed_in_by_text_the_form_asks_for_the_apps_code_too(
+    browser: TestClient, clock: SettableClock, services: Services, account: Account
+) -> None:
+    # The SIM swap: the password and the number must not make codes that remove the app.
+    secret, _ = set_up_app(browser, clock)
+    add_phone(browser, services)
+    form = section(account_page(browser).text, 'action="/account/recovery-codes"', "</form>")
+    assert 'name="code"' not in form  # this session set the app up
+    sign_in_by_text(browser, services)
+    form = section(account_page(browser).text, 'action="/account/recovery-codes"', "</form>")
+    assert '<label for="recovery-code">Code from your authenticator app</label>' in form
+
+    refused = post(browser, "/account/recovery-codes", password=PASSWORD)
+    assert refused.status_code == 422
+    recovery_form = section(refused.text, 'action="/account/recovery-codes"', "</form>")
+    assert 'id="recovery-code-error"' in recovery_form
+    assert not CODES.findall(refused.text)
+
+    clock.advance(seconds=30)
+    made = post(browser, "/account/recovery-codes", password=PASSWORD, code=code_at(secret, clock))
+    assert made.status_code == 200, made.text
+    assert len(CODES.findall(made.text)) == 10
 
 
 def test_recovery_codes_need_a_second_factor_first(browser: TestClient) -> None:

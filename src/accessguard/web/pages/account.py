@@ -157,7 +157,8 @@ def mfa_form_state(error: AccessError | None) -> dict[str, Any]:
     return {"mfa_error_field": culprit, "mfa_field_errors": fields}
 
 
-def two_step_status(svc: Services, account_id: str) -> dict[str, Any]:
+def two_step_status(svc: Services, auth: Authenticated) -> dict[str, Any]:
+    account_id = auth.account.id
     factors = svc.accounts.second_factors(account_id)
     left = factors.recovery_codes_left
     return {
@@ -167,6 +168,8 @@ def two_step_status(svc: Services, account_id: str) -> dict[str, Any]:
         "codes_low": (factors.totp or factors.sms) and left <= RECOVERY_CODES_LOW,
         # Only where the form to make new codes is shown.
         "codes_set": svc.recovery_codes.current_set(account_id) if factors.app_or_phone else "",
+        # A session signed in by text message proves the app to make new codes.
+        "codes_need_app": factors.totp and svc.totp.codes_need_the_app(auth),
     }
 
 
@@ -230,7 +233,7 @@ def overview(
         > timedelta(seconds=svc.rules.reauth_seconds),
         "error_form": error_form,
         "typed": typed or {},
-        **two_step_status(svc, account.id),
+        **two_step_status(svc, auth),
         **password_rule(svc),
         **state,
         **mfa_form_state(error if error_form != "password" else None),

@@ -280,17 +280,19 @@ def sms_remove(
 def recovery_codes_regenerate(
     request: Request,
     password: PasswordField = "",
+    code: CodeField = "",
     replacing: Annotated[str, Form(max_length=64)] = "",
     csrf_token: CsrfField = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     def regenerate(auth: Authenticated) -> Response:
-        body = validated(RegenerateBody, password=password)
+        given = {"code": code} if code else {}
+        body = validated(RegenerateBody, password=password, **given)
         # The set this form showed: sent twice (a double click, a reload), it makes one set
         # and never voids the one its first sending showed.
-        codes = svc.recovery_codes.regenerate(
-            auth, body.password, client, replacing=replacing or None
+        codes = svc.new_recovery_codes.make(
+            auth, body.password, client, code=body.code, replacing=replacing or None
         )
         svc.dispatcher_wake()
         return _codes_page(request, auth, codes, "regenerated")

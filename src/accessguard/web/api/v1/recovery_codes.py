@@ -8,7 +8,7 @@ from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
 from accessguard.web.api.v1.mfa import RecoveryCodesOut
-from accessguard.web.api.v1.schemas import Body, ErrorOut, Password
+from accessguard.web.api.v1.schemas import Body, ErrorOut, MfaCode, Password
 from accessguard.web.client import client_info
 from accessguard.web.deps import current, services
 
@@ -17,6 +17,9 @@ router = APIRouter(prefix="/me/recovery-codes", tags=["two-factor"])
 
 class RegenerateBody(Body):
     password: Password
+    # Needed while an authenticator app is set up, unless this session proved it: signed in
+    # with it or a recovery code, or set it up (a 422 on `code` says when).
+    code: MfaCode | None = None
 
 
 @router.post("", response_model=RecoveryCodesOut, responses={409: {"model": ErrorOut}})
@@ -26,6 +29,6 @@ def regenerate(
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> RecoveryCodesOut:
-    codes = svc.recovery_codes.regenerate(auth, body.password, client)
+    codes = svc.new_recovery_codes.make(auth, body.password, client, code=body.code)
     svc.dispatcher_wake()
     return RecoveryCodesOut(recovery_codes=codes)
