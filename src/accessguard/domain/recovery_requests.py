@@ -47,6 +47,7 @@ from accessguard.domain.tokens import Signer, digest
 
 CountryOf = Callable[[str], str | None]
 KIND = "recovery_requested"
+ASKED_AGAIN = "recovery_asked_again"
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,16 @@ class RecoveryRequests:
         if active is not None:
             # A fresh reference, as for a wrong password: the case's own would tell whoever
             # asks twice that this password is right and a case is open. Its owner has the
-            # real one in the email the case sent.
+            # real one in the email the case sent, and hears of this request too: a second
+            # asking is what an attacker does when the first went quiet.
+            asked = {
+                "asked_at": now.isoformat(timespec="minutes"),
+                "asked_ip": client.ip,
+                "asked_country": self._country_of(client.ip) or "unknown",
+                "asked_user_agent": client.user_agent[:200],
+                "status": active.status.value,
+            }
+            uow.outbox.add(notice(account, ASKED_AGAIN, **case_facts(active), **asked), now)
             uow.audit.record(case_event(active, KIND, client, now, outcome="already_open"))
             return new_reference()
         case = RecoveryCase(
