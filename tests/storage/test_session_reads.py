@@ -9,9 +9,10 @@ import asyncio
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
@@ -23,6 +24,12 @@ from fastapi.testclient import TestClient
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import ServiceUnavailable
 from accessguard.domain.model import Account, ClientInfo, SecondFactors, Session
+from accessguard.domain.recovery_cases import (
+    ActiveRecovery,
+    CaseStatus,
+    RecoveryCase,
+    new_reference,
+)
 from accessguard.domain.tokens import digest
 from accessguard.storage.sql.session_reads import (
     APPLICATION_NAME,
@@ -96,7 +103,9 @@ def test_the_read_with_second_factors_is_the_repositorys(services: Services) -> 
     token = new_session(services)
     reads = services.session_reads
 
-    def read_both(token: str) -> tuple[Session, Account, SecondFactors] | None:
+    def read_both(
+        token: str,
+    ) -> tuple[Session, Account, SecondFactors, ActiveRecovery | None] | None:
         return on_one_loop(services, lambda: reads.with_account_and_factors(digest(token)))
 
     before = read_both(token)
@@ -114,9 +123,55 @@ def test_the_read_with_second_factors_is_the_repositorys(services: Services) -> 
         found = uow.sessions.with_account(digest(token))
         factors = uow.accounts.second_factors(account_id)
     assert found is not None
-    assert after == (*found, factors)
+    assert after == (*found, factors, None)
     assert factors == SecondFactors(totp=True, recovery_codes_left=len(issued.codes))
     assert read_both("unknown") is None
+
+
+def case_of(account_id: str, status: CaseStatus, at: datetime) -> RecoveryCase:
+    return RecoveryCase(
+        str(uuid.uuid4()),
+        new_reference(),
+        account_id,
+        status,
+        "lost",
+        at,
+        "192.0.2.4",
+        "ua",
+        "GB",
+        False,
+        effective_at=at + timedelta(days=2) if status is CaseStatus.APPROVED else None,
+    )
+
+
+@pytest.mark.parametrize("status", [CaseStatus.OPEN, CaseStatus.APPROVED])
+@pytest.mark.parametrize("path", ["awaited", "worker thread"])
+def test_the_read_brings_the_active_recovery_case_as_the_repository_has_it(
+    services: Services, status: CaseStatus, path: str
+) -> None:
+    # GET /me shows the owner an open or approved lost-device case in its one read; closed
+    # cases of the same account must not show (nor multiply the row).
+    token = new_session(services)
+    reads = services.session_reads if path == "awaited" else ThreadedSessionReads(services.uow)
+    now = services.clock.now()
+    with services.uow() as uow:
+        account = uow.sessions.with_account(digest(token))
+        assert account is not None
+        account_id = account[1].id
+        for closed in (CaseStatus.CANCELLED, CaseStatus.COMPLETED, CaseStatus.REJECTED):
+            uow.recovery_cases.add(case_of(account_id, closed, now), digest(closed))
+    before = on_one_loop(services, lambda: reads.with_account_and_factors(digest(token)))
+    assert before is not None
+    assert before[3] is None
+    with services.uow() as uow:
+        uow.recovery_cases.add(case_of(account_id, status, now), digest("active"))
+    found = on_one_loop(services, lambda: reads.with_account_and_factors(digest(token)))
+    with services.uow(read_only=True) as uow:
+        stored = uow.recovery_cases.active_for(account_id)
+    assert found is not None
+    assert stored is not None
+    assert found[3] == ActiveRecovery.of(stored)
+    assert found[3].status is status
 
 
 def test_a_hundred_parallel_lookups_all_get_their_answer(services: Services) -> None:

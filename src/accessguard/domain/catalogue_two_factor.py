@@ -290,6 +290,20 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         keywords="support staff recovery request approve reject already decided cancelled",
     ),
     _entry(
+        ErrorCode.NO_RECOVERY_REQUEST,
+        409,
+        "Your account has no recovery request that can still be cancelled.",
+        "Reload your account page to see what became of the request.",
+        title="No recovery request to cancel",
+        what_you_see="Cancelling a recovery request on your account page is refused.",
+        why="The request was already cancelled (from another tab, a device or the link in "
+        "our email), rejected by support, or carried out after its waiting period.",
+        what_to_do="Reload your account page. If two-step verification was removed and you "
+        "did not ask for it, reset your password with “Forgot password”, set up two-step "
+        "verification again and contact support.",
+        keywords="cancel recovery request account page nothing to cancel already cancelled",
+    ),
+    _entry(
         ErrorCode.MFA_SESSION_REQUIRED,
         403,
         "This needs a sign-in with two-step verification.",

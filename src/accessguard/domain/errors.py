@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     REQUEST_TIMED_OUT = "request_timed_out"
     RECOVERY_TOKEN_INVALID = "recovery_token_invalid"
     RECOVERY_CASE_CLOSED = "recovery_case_closed"
+    NO_RECOVERY_REQUEST = "no_recovery_request"
     MFA_SESSION_REQUIRED = "mfa_session_required"
     REAUTHENTICATION_REQUIRED = "reauthentication_required"
     INTERNAL_ERROR = "internal_error"
@@ -328,6 +329,12 @@ class RecoveryCaseClosed(AccessError):
 
     def __init__(self, *, status: str) -> None:
         super().__init__(status=status)
+
+
+class NoRecoveryRequest(AccessError):
+    """The signed-in owner cancels, and the account has no case that can still be cancelled."""
+
+    code = ErrorCode.NO_RECOVERY_REQUEST
 
 
 class ReauthenticationRequired(AccessError):

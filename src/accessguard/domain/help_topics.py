@@ -205,8 +205,10 @@ TOPICS: tuple[HelpTopic, ...] = (
             "Support reviews the request. Once approved, two-step verification is removed "
             "after a waiting period of 48 hours; we email you again when the request is "
             "approved and when it is carried out.",
-            "During the waiting period the cancel link in either email stops the request. If "
-            "you did not ask for it, cancel it and reset your password: someone knows it. "
+            "Until the waiting period ends the cancel link in any of these emails stops the "
+            "request, and so does “Cancel this request” on your account page, where an open "
+            "request is shown while you are signed in. If you did not ask for it, cancel it "
+            "and reset your password: someone knows it. "
             "A password reset also ends the request, as it rested on the old password; we "
             "email you when it does, and you can open a new one with the new password.",
             "Afterwards every session is signed out and withdrawals stay on hold for a while. "
@@ -216,6 +218,7 @@ TOPICS: tuple[HelpTopic, ...] = (
         "information, or if you cancelled by mistake. " + _NEVER_SECRETS,
         codes=(
             E.RECOVERY_TOKEN_INVALID,
+            E.NO_RECOVERY_REQUEST,
             E.TOO_MANY_REQUESTS,
             E.VALIDATION_ERROR,
         ),

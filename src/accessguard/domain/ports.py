@@ -26,7 +26,7 @@ from accessguard.domain.model import (
 if TYPE_CHECKING:
     from accessguard.domain.mfa_sms import SmsCredential
     from accessguard.domain.mfa_totp import TotpCredential
-    from accessguard.domain.recovery_cases import CaseStatus, RecoveryCase
+    from accessguard.domain.recovery_cases import ActiveRecovery, CaseStatus, RecoveryCase
     from accessguard.domain.recovery_codes import StoredCodes
     from accessguard.domain.sms_codes import SentCode, SmsCode
 
@@ -111,8 +111,9 @@ class SessionReads(Protocol):
 
     async def with_account_and_factors(
         self, token_digest: str
-    ) -> tuple[Session, Account, SecondFactors] | None:
-        """`with_account` and the account's `second_factors`, in one read (GET /me)."""
+    ) -> tuple[Session, Account, SecondFactors, ActiveRecovery | None] | None:
+        """`with_account`, the account's `second_factors` and its active lost-device case
+        (`RecoveryCaseRepository.active_for`), in one read (GET /me)."""
 
 
 class DeviceRepository(Protocol):

@@ -64,11 +64,35 @@ class RecoveryCase:
     closed_at: datetime | None = None
 
     def cancellable(self, now: datetime) -> bool:
-        if self.status is CaseStatus.OPEN:
-            return True
-        return self.status is CaseStatus.APPROVED and (
-            self.effective_at is None or self.effective_at > now
+        return _cancellable(self.status, self.effective_at, now)
+
+
+@dataclass(frozen=True)
+class ActiveRecovery:
+    """What the owner sees of their account's open or approved case (GET /me, /account):
+    enough to recognise it and to see when it takes effect, not the requester's details."""
+
+    reference: str
+    status: CaseStatus
+    created_at: datetime
+    effective_at: datetime | None  # set when support approves
+    ip: str
+    country: str | None
+
+    @classmethod
+    def of(cls, case: RecoveryCase) -> ActiveRecovery:
+        return cls(
+            case.reference, case.status, case.created_at, case.effective_at, case.ip, case.country
         )
+
+    def cancellable(self, now: datetime) -> bool:
+        return _cancellable(self.status, self.effective_at, now)
+
+
+def _cancellable(status: CaseStatus, effective_at: datetime | None, now: datetime) -> bool:
+    if status is CaseStatus.OPEN:
+        return True
+    return status is CaseStatus.APPROVED and (effective_at is None or effective_at > now)
 
 
 def text_problem(value: str, *, limit: int, required: bool) -> str | None:

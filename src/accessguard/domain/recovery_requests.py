@@ -17,7 +17,7 @@ from datetime import datetime
 
 from accessguard.domain.devices import KnownDevices
 from accessguard.domain.emails import email_key
-from accessguard.domain.errors import RecoveryTokenInvalid
+from accessguard.domain.errors import NoRecoveryRequest, RecoveryTokenInvalid
 from accessguard.domain.lockout import Lockout
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device
 from accessguard.domain.password_attempts import PasswordAttempts
@@ -31,6 +31,7 @@ from accessguard.domain.ports import (
 )
 from accessguard.domain.recovery_cases import (
     DETAILS_MAX,
+    ActiveRecovery,
     CaseStatus,
     RecoveryCase,
     cancel_token,
@@ -42,11 +43,14 @@ from accessguard.domain.recovery_cases import (
     notice,
 )
 from accessguard.domain.rules import Rules
+from accessguard.domain.sessions import Authenticated
 from accessguard.domain.throttling import AddressThrottle
 from accessguard.domain.tokens import Signer, digest
 
 CountryOf = Callable[[str], str | None]
 KIND = "recovery_requested"
+ASKED_AGAIN = "recovery_asked_again"
+BY_OWNER = "owner"  # cancelled by the owner, signed in (the account page or the API)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,36 @@ class RecoveryRequests:
             raise RecoveryTokenInvalid()
         return case
 
+    def active(self, account_id: str) -> ActiveRecovery | None:
+        """The account's open or approved case, as its owner sees it (the account page)."""
+        with self._uow(read_only=True) as uow:
+            case = uow.recovery_cases.active_for(account_id)
+        return ActiveRecovery.of(case) if case else None
+
+    def cancel_own(self, auth: Authenticated, client: ClientInfo) -> RecoveryCase:
+        """The signed-in owner cancels the account's case: the owner whose account a stranger
+        is trying to take over, or one who asked and then found the phone. Answered
+        no_recovery_request when none can still be cancelled (gone from another tab, decided,
+        or carried out)."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            case = uow.recovery_cases.cancel_active(auth.account.id, now)
+            if case is not None:
+                uow.outbox.add(cancelled_notice(auth.account, case, now, by=BY_OWNER), now)
+                uow.audit.record(
+                    case_event(
+                        case,
+                        "recovery_cancelled",
+                        client,
+                        now,
+                        by=BY_OWNER,
+                        session_id=auth.session.id,
+                    )
+                )
+        if case is None:
+            raise NoRecoveryRequest()
+        return case
+
     def _open_case(
         self,
         uow: UnitOfWork,
@@ -146,7 +180,16 @@ class RecoveryRequests:
         if active is not None:
             # A fresh reference, as for a wrong password: the case's own would tell whoever
             # asks twice that this password is right and a case is open. Its owner has the
-            # real one in the email the case sent.
+            # real one in the email the case sent, and hears of this request too: a second
+            # asking is what an attacker does when the first went quiet.
+            asked = {
+                "asked_at": now.isoformat(timespec="minutes"),
+                "asked_ip": client.ip,
+                "asked_country": self._country_of(client.ip) or "unknown",
+                "asked_user_agent": client.user_agent[:200],
+                "status": active.status.value,
+            }
+            uow.outbox.add(notice(account, ASKED_AGAIN, **case_facts(active), **asked), now)
             uow.audit.record(case_event(active, KIND, client, now, outcome="already_open"))
             return new_reference()
         case = RecoveryCase(

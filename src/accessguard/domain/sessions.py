@@ -10,6 +10,7 @@ from accessguard.domain.errors import NotAuthenticated, NotFound, SessionExpired
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, SecondFactors, Session
 from accessguard.domain.ports import Clock, SessionReads, UnitOfWorkFactory
 from accessguard.domain.ports_async import SignInWrites
+from accessguard.domain.recovery_cases import ActiveRecovery
 from accessguard.domain.rules import Rules
 from accessguard.domain.tokens import digest, new_token
 
@@ -82,14 +83,14 @@ class Sessions:
 
     async def authenticate_with_factors(
         self, token: str | None
-    ) -> tuple[Authenticated, SecondFactors]:
-        """`authenticate_async`, and the account's second factors read with the session (the
-        one read of GET /me)."""
+    ) -> tuple[Authenticated, SecondFactors, ActiveRecovery | None]:
+        """`authenticate_async`, and the account's second factors and active lost-device case
+        read with the session (the one read of GET /me)."""
         found = await self._reads.with_account_and_factors(digest(_presented(token)))
         if found is None:
             raise NotAuthenticated()
-        session, account, factors = found
-        return await self._admitted((session, account)), factors
+        session, account, factors, recovery = found
+        return await self._admitted((session, account)), factors, recovery
 
     async def _admitted(self, found: tuple[Session, Account] | None) -> Authenticated:
         now = self._clock.now()

@@ -4,6 +4,7 @@ sign-in history in words, password change, and forms that need their CSRF token.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from httpx import Response
 
 from accessguard.bootstrap import Services
 from accessguard.domain.model import Account
+from accessguard.domain.recovery_cases import CaseStatus, RecoveryCase, new_reference
 from accessguard.web.pages.account import device_name, outcome_words
 from tests.support import PASSWORD, SettableClock, inbox, make_account
 from tests.web.pages.test_signin_page import HTML, csrf
@@ -358,3 +360,108 @@ def test_notices_are_fixed_texts_never_the_query(client: TestClient, account: Ac
     page = client.get("/account?done=%3Cb%3Ehacked%3C%2Fb%3E", headers=HTML).text
     assert "hacked" not in page
     assert 'class="notice"' not in page
+
+
+def open_case(
+    services: Services, account: Account, status: CaseStatus = CaseStatus.OPEN
+) -> RecoveryCase:
+    """A lost-device case on the account, stored as a request (and an approval) would."""
+    now = services.clock.now()
+    effective = now + timedelta(hours=48) if status is CaseStatus.APPROVED else None
+    case = RecoveryCase(
+        str(uuid.uuid4()),
+        new_reference(),
+        account.id,
+        status,
+        "lost my phone",
+        now,
+        "81.2.69.160",
+        "Mozilla/5.0",
+        "GB",
+        False,
+        effective_at=effective,
+    )
+    with services.uow() as uow:
+        uow.recovery_cases.add(case, case.id)
+    return case
+
+
+def case_status(services: Services, case: RecoveryCase) -> str:
+    with services.uow(read_only=True) as uow:
+        stored = uow.recovery_cases.get(case.id)
+    assert stored is not None
+    return stored.status.value
+
+
+def test_no_recovery_alert_without_a_request(client: TestClient, account: Account) -> None:
+    sign_in(client)
+    page = account_page(client).text
+    assert "/account/recovery-request/cancel" not in page
+    assert 'id="recovery-request"' not in page
+
+
+def test_an_open_recovery_request_is_shown_and_the_owner_cancels_it(
+    client: TestClient, account: Account, services: Services
+) -> None:
+    # The owner whose password a stranger knows sees the takeover attempt where they look
+    # after the account, and stops it there.
+    sign_in(client)
+    case = open_case(services, account)
+    page = account_page(client).text
+    assert "Someone asked to remove two-step verification from your account" in page
+    assert case.reference in page
+    assert "81.2.69.160" in page
+    assert "waiting for our support team" in page
+    assert 'action="/account/recovery-request/cancel"' in page
+    assert "Cancel this request" in page
+    response = post(client, "/account/recovery-request/cancel")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/account?done=recovery_cancelled#recovery-request"
+    assert case_status(services, case) == "cancelled"
+    after = client.get(response.headers["location"], headers=HTML).text
+    assert "The request to remove two-step verification is cancelled." in after
+    assert "Cancel this request" not in after
+    notice = inbox(services, EMAIL)[-1]
+    assert "cancelled" in notice["subject"]
+    assert case.reference in notice["body"]
+
+
+def test_an_approved_request_says_when_it_takes_effect(
+    client: TestClient, account: Account, services: Services, clock: SettableClock
+) -> None:
+    sign_in(client)
+    open_case(services, account, CaseStatus.APPROVED)
+    page = account_page(client).text
+    takes_effect = (clock.now() + timedelta(hours=48)).strftime("%Y-%m-%d %H:%M UTC")
+    assert "Two-step verification will be removed on" in page
+    assert takes_effect in page
+    assert "Cancel this request" in page
+
+
+def test_cancelling_a_request_that_is_gone_says_so_from_the_catalogue(
+    client: TestClient, account: Account, services: Services
+) -> None:
+    # Cancelled in another tab (or by the emailed link) while this page was open.
+    sign_in(client)
+    case = open_case(services, account)
+    token = csrf(account_page(client).text)
+    with services.uow() as uow:
+        uow.recovery_cases.cancel_active(account.id, services.clock.now())
+    response = client.post(
+        "/account/recovery-request/cancel", data={"csrf_token": token}, headers=HTML
+    )
+    assert response.status_code == 409
+    assert "<code>no_recovery_request</code>" in response.text
+    assert 'href="/help/no_recovery_request"' in response.text
+    assert case_status(services, case) == "cancelled"
+
+
+def test_the_recovery_cancel_form_needs_its_csrf_token(
+    client: TestClient, account: Account, services: Services
+) -> None:
+    sign_in(client)
+    case = open_case(services, account)
+    response = client.post("/account/recovery-request/cancel", data={}, headers=HTML)
+    assert response.status_code == 403
+    assert "<code>csrf_failed</code>" in response.text
+    assert case_status(services, case) == "open"

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accessguard.domain.model import Account, Device, LockState, SecondFactors, Session
+from accessguard.domain.recovery_cases import ACTIVE, ActiveRecovery, CaseStatus
 from accessguard.storage.sql.direct import DirectStatement
 from accessguard.storage.sql.held_writes import DirectRunner
 from accessguard.storage.sql.tables import (
@@ -17,6 +18,7 @@ from accessguard.storage.sql.tables import (
     devices,
     lockouts,
     recovery_codes,
+    recovery_requests,
     sessions,
     sms_credentials,
     totp_credentials,
@@ -66,6 +68,14 @@ def factors_from(row: Mapping[Any, Any]) -> SecondFactors:
     return SecondFactors(
         bool(row["f__totp"]), bool(row["f__sms"]), int(row["f__recovery_codes_left"])
     )
+
+
+def active_recovery_from(row: Mapping[Any, Any]) -> ActiveRecovery | None:
+    """The active case in a WITH_ACCOUNT_AND_FACTORS row; None when the outer join found none."""
+    if row["r__reference"] is None:
+        return None
+    values = {c.name: row[f"r__{c.name}"] for c in _CASE_COLUMNS}
+    return ActiveRecovery(**{**values, "status": CaseStatus(values["status"])})
 
 
 _ACCOUNT: sa.BindParameter[str] = sa.bindparam("account_id")
@@ -202,7 +212,22 @@ WITH_ACCOUNT = (
     .join(accounts, accounts.c.id == sessions.c.account_id)
     .where(sessions.c.token_digest == sa.bindparam("digest"))
 )
-WITH_ACCOUNT_AND_FACTORS = WITH_ACCOUNT.add_columns(*factor_columns(sessions.c.account_id))
+_CASE = recovery_requests.c
+_CASE_COLUMNS = (
+    _CASE.reference,
+    _CASE.status,
+    _CASE.created_at,
+    _CASE.effective_at,
+    _CASE.ip,
+    _CASE.country,
+)
+# Literals, not bound values: the direct statements bind only the values their callers pass.
+_ACTIVE_CASE = sa.or_(*(_CASE.status == sa.literal_column(f"'{status}'") for status in ACTIVE))
+# GET /me: the account's active lost-device case rides on the same read as an outer join (an
+# account has at most one, `RecoveryRequests` sees to that), so the owner sees it for free.
+WITH_ACCOUNT_AND_FACTORS = WITH_ACCOUNT.add_columns(
+    *factor_columns(sessions.c.account_id), *[c.label(f"r__{c.name}") for c in _CASE_COLUMNS]
+).outerjoin(recovery_requests, sa.and_(_CASE.account_id == sessions.c.account_id, _ACTIVE_CASE))
 
 
 TOUCH_SESSION = (

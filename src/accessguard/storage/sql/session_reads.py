@@ -25,10 +25,12 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from accessguard.domain.errors import ServiceUnavailable
 from accessguard.domain.model import Account, SecondFactors, Session
 from accessguard.domain.ports import UnitOfWorkFactory
+from accessguard.domain.recovery_cases import ActiveRecovery
 from accessguard.storage.sql.accounts import (
     TOUCH_SESSION,
     WITH_ACCOUNT,
     WITH_ACCOUNT_AND_FACTORS,
+    active_recovery_from,
     factors_from,
     session_and_account,
 )
@@ -128,9 +130,11 @@ class AsyncpgSessionReads:
 
     async def with_account_and_factors(
         self, token_digest: str
-    ) -> tuple[Session, Account, SecondFactors] | None:
+    ) -> tuple[Session, Account, SecondFactors, ActiveRecovery | None] | None:
         row = await self._run(_WITH_ACCOUNT_AND_FACTORS, digest=token_digest)
-        return None if row is None else (*session_and_account(row), factors_from(row))
+        if row is None:
+            return None
+        return (*session_and_account(row), factors_from(row), active_recovery_from(row))
 
     async def first(self, statement: Compiled, values: Mapping[str, Any]) -> Any:
         """The statement's first row (an asyncpg record; None if it has none), or None for a
@@ -258,13 +262,16 @@ class ThreadedSessionReads:
 
     async def with_account_and_factors(
         self, token_digest: str
-    ) -> tuple[Session, Account, SecondFactors] | None:
-        def read() -> tuple[Session, Account, SecondFactors] | None:
+    ) -> tuple[Session, Account, SecondFactors, ActiveRecovery | None] | None:
+        def read() -> tuple[Session, Account, SecondFactors, ActiveRecovery | None] | None:
             with self._uow(read_only=True) as uow:
                 found = uow.sessions.with_account(token_digest)
                 if found is None:
                     return None
-                return (*found, uow.accounts.second_factors(found[1].id))
+                account_id = found[1].id
+                case = uow.recovery_cases.active_for(account_id)
+                recovery = ActiveRecovery.of(case) if case else None
+                return (*found, uow.accounts.second_factors(account_id), recovery)
 
         return await anyio.to_thread.run_sync(read)
 

@@ -25,9 +25,11 @@ from sqlalchemy.dialects import sqlite
 
 from accessguard.domain.errors import ServiceUnavailable
 from accessguard.domain.model import Account, SecondFactors, Session
+from accessguard.domain.recovery_cases import ActiveRecovery
 from accessguard.storage.sql.accounts import (
     WITH_ACCOUNT,
     WITH_ACCOUNT_AND_FACTORS,
+    active_recovery_from,
     factors_from,
     session_and_account,
 )
@@ -61,11 +63,13 @@ class SqliteSessionReads:
 
     async def with_account_and_factors(
         self, token_digest: str
-    ) -> tuple[Session, Account, SecondFactors] | None:
+    ) -> tuple[Session, Account, SecondFactors, ActiveRecovery | None] | None:
         row = self._read(_WITH_ACCOUNT_AND_FACTORS, token_digest)
         if row is _BUSY:
             return await self._on_thread.with_account_and_factors(token_digest)
-        return None if row is None else (*session_and_account(row), factors_from(row))
+        if row is None:
+            return None
+        return (*session_and_account(row), factors_from(row), active_recovery_from(row))
 
     async def touch(self, session_id: str, at: datetime) -> None:
         await self._on_thread.touch(session_id, at)

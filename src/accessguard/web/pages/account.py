@@ -19,6 +19,7 @@ from accessguard.domain.catalogue import CATALOGUE
 from accessguard.domain.errors import AccessError, ErrorCode, PhoneNumberInvalid, ValidationFailed
 from accessguard.domain.history import SECOND_STEP_DUE
 from accessguard.domain.model import ClientInfo
+from accessguard.domain.recovery_cases import CaseStatus
 from accessguard.domain.sessions import Authenticated
 from accessguard.web import cookies
 from accessguard.web.api.v1.schemas import ChangePasswordBody
@@ -51,6 +52,8 @@ NOTICES = {
     "sms_changed": "Your phone number is changed. Sign-in codes now go to the new number.",
     "sms_removed": "Your phone number is removed. Sign-in codes no longer go to it.",
     "sms_code": "A code is on its way to your current number. Enter it below.",
+    "recovery_cancelled": "The request to remove two-step verification is cancelled. "
+    "Your two-step verification stays as it is.",
 }
 TWO_STEP_NOTICES = frozenset(
     {"totp_removed", "totp_set_up", "sms_added", "sms_changed", "sms_removed", "sms_code"}
@@ -173,6 +176,24 @@ def two_step_status(svc: Services, auth: Authenticated) -> dict[str, Any]:
     }
 
 
+def recovery_alert(svc: Services, account_id: str) -> dict[str, Any] | None:
+    """The account's open or approved lost-device request, for the alert at the top: the
+    owner may be the one it is being done to."""
+    case = svc.recovery.active(account_id)
+    if case is None:
+        return None
+    return {
+        "reference": case.reference,
+        "approved": case.status is CaseStatus.APPROVED,
+        "opened": stamp(case.created_at),
+        "takes_effect": stamp(case.effective_at) if case.effective_at else None,
+        "ip": case.ip,
+        "place": place_of(case.ip),
+        "cancellable": case.cancellable(svc.clock.now()),
+        "wait": duration(svc.rules.recovery_wait_seconds),
+    }
+
+
 def overview(
     request: Request,
     svc: Services,
@@ -224,6 +245,7 @@ def overview(
             }
             for e in svc.history.sign_ins(account.id)
         ],
+        "recovery": recovery_alert(svc, account.id),
         "notice": NOTICES.get(notice),
         "notice_key": notice if notice in NOTICES else "",
         "notice_two_step": notice in TWO_STEP_NOTICES,
@@ -300,3 +322,25 @@ def revoke_session(
         return RedirectResponse("/account?done=session#sessions", status_code=303)
 
     return account_change(request, svc, csrf_token, "sessions", revoke)
+
+
+@router.get("/account/recovery-request/cancel")
+def recovery_request_section() -> Response:
+    return RedirectResponse("/account#recovery-request", status_code=303)
+
+
+@router.post("/account/recovery-request/cancel")
+def cancel_recovery_request(
+    request: Request,
+    csrf_token: CsrfField = "",
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    def cancel(auth: Authenticated) -> Response:
+        svc.recovery.cancel_own(auth, client)
+        svc.dispatcher_wake()
+        return RedirectResponse(
+            "/account?done=recovery_cancelled#recovery-request", status_code=303
+        )
+
+    return account_change(request, svc, csrf_token, "recovery", cancel)

@@ -1,4 +1,5 @@
-"""The signed-in customer's own account: profile, sessions, history, password."""
+"""The signed-in customer's own account: profile, sessions, history, password, and the
+lost-device request opened for it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from accessguard.web.api.v1.schemas import (
     HistoryEntry,
     MeOut,
     MfaOut,
+    RecoveryRequestOut,
     SessionInfo,
 )
 from accessguard.web.client import client_info
@@ -29,10 +31,21 @@ async def me(request: Request) -> Response:
     # the session check and the second factors in one query awaited on the event loop, so
     # not through Depends(current); no dependencies to solve; and the body serialised once.
     svc: Services = request.app.state.services
-    auth, factors = await svc.sessions.authenticate_with_factors(
+    auth, factors, recovery = await svc.sessions.authenticate_with_factors(
         session_token(request, svc.settings)
     )
     account = auth.account
+    case = None
+    if recovery is not None:
+        case = RecoveryRequestOut(
+            reference=recovery.reference,
+            state=recovery.status.value,
+            opened_at=recovery.created_at,
+            takes_effect_at=recovery.effective_at,
+            ip=recovery.ip,
+            country=recovery.country,
+            cancellable=recovery.cancellable(svc.clock.now()),
+        )
     body = MeOut(
         id=account.id,
         email=account.email,
@@ -42,6 +55,7 @@ async def me(request: Request) -> Response:
             totp=factors.totp, sms=factors.sms, recovery_codes_left=factors.recovery_codes_left
         ),
         security_hold_until=account.security_hold_until,
+        recovery_request=case,
     )
     return json_answer(body)
 
@@ -94,5 +108,16 @@ def change_password(
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     svc.passwords.change(auth, body.current_password, body.new_password, client)
+    svc.dispatcher_wake()
+    return Response(status_code=204)
+
+
+@router.post("/recovery-request/cancel", status_code=204)
+def cancel_recovery_request(
+    auth: Authenticated = Depends(current),
+    svc: Services = Depends(services),
+    client: ClientInfo = Depends(client_info),
+) -> Response:
+    svc.recovery.cancel_own(auth, client)
     svc.dispatcher_wake()
     return Response(status_code=204)

@@ -145,6 +145,20 @@ class MfaOut(BaseModel):
     recovery_codes_left: int = 0
 
 
+class RecoveryRequestOut(BaseModel):
+    """The account's open or approved lost-device request, as its owner sees it."""
+
+    reference: str
+    state: Literal["open", "approved"]
+    opened_at: datetime
+    takes_effect_at: datetime | None = Field(
+        description="When the second factors are removed; null until support approves"
+    )
+    ip: str = Field(description="The address the request came from")
+    country: str | None
+    cancellable: bool = Field(description="false once it has taken effect and is being carried out")
+
+
 class MeOut(BaseModel):
     id: str
     email: str
@@ -152,6 +166,9 @@ class MeOut(BaseModel):
     created_at: datetime
     mfa: MfaOut
     security_hold_until: datetime | None
+    recovery_request: RecoveryRequestOut | None = Field(
+        description="null when no lost-device recovery request is open or approved"
+    )
 
 
 class SessionInfo(BaseModel):
