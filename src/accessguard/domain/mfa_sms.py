@@ -163,9 +163,11 @@ class Sms:
     def send_current_code(self, auth: Authenticated, client: ClientInfo) -> SentCode:
         """Text a code to the number in use, to prove it for a change or a removal."""
         account = auth.account
+        # No phone first: an account with only an app has no number to text, which the
+        # customer fixes by adding one, not a permission they lack.
+        current = self._current(account.id)
         if self.totp.enabled(account.id):
             raise Forbidden()  # the authenticator app's code is asked for instead
-        current = self._current(account.id)
         return self.codes.send(
             manage_owner(account.id), account.id, current.phone, "sms_manage_code", client
         )

@@ -171,6 +171,18 @@ def test_missing_or_malformed_second_step_bodies_never_advance(
     assert second_step(client, token, "totp", code).status_code == 200
 
 
+def test_an_unavailable_method_says_what_to_use_instead(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    with_authenticator(client, services, clock)
+    token = login(client).json()["mfa_token"]
+    refused = error_of(second_step(client, token, "sms", "123456"))
+    assert refused["code"] == "mfa_method_unavailable"
+    assert refused["remedy"].startswith("Verify another way instead")
+    assert "authenticator app" in refused["remedy"]
+    assert "recovery codes" in refused["remedy"]
+
+
 def test_a_clock_far_off_is_named_and_does_not_count_as_a_guess(
     client: TestClient, services: Services, clock: SettableClock
 ) -> None:
