@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from accessguard.domain.codes import six_digit_problem
 from accessguard.domain.errors import (
     AccessError,
     Forbidden,
@@ -269,6 +270,9 @@ class SmsFactor:
 
     def enabled_in(self, factors: SecondFactors) -> bool:
         return factors.sms
+
+    def code_problem(self, code: str) -> str | None:
+        return six_digit_problem(code, "of the code we texted you")
 
     def send_sign_in_code(
         self,
