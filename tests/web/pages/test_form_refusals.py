@@ -114,6 +114,23 @@ def test_a_mangled_link_token_is_an_invalid_link_not_a_form_error(
     assert f"<code>{code}</code>" in answer.text
 
 
+@pytest.mark.parametrize(
+    ("page", "code"),
+    [
+        ("/reset-password", "reset_token_invalid"),
+        ("/recover/cancel", "recovery_token_invalid"),
+    ],
+)
+def test_a_mangled_link_opened_says_the_link_is_invalid(
+    client: TestClient, page: str, code: str
+) -> None:
+    # A link run on by a mail program: the page says what to do about the link. (Opening
+    # /verify-email only shows its button; the POST above says the link is invalid.)
+    answer = client.get(page, params={"token": "t" * 600}, headers=HTML)
+    assert answer.status_code == 400, answer.text[:300]
+    assert f"<code>{code}</code>" in answer.text
+
+
 def test_the_account_page_names_a_refused_field_and_changes_nothing(
     client: TestClient, services: Services
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from pydantic import ValidationError as SchemaError
@@ -158,7 +158,7 @@ def _verify_page(
 @router.get("/verify-email")
 def verify_email_page(
     request: Request,
-    token: str = Query("", max_length=512),
+    token: str = "",
     svc: Services = Depends(services),
 ) -> Response:
     if not token:  # no link at hand: this is where to ask for a new one
@@ -284,7 +284,7 @@ def _reset_page(
 @router.get("/reset-password")
 def reset_page(
     request: Request,
-    token: str = Query("", max_length=512),
+    token: str = "",
     svc: Services = Depends(services),
 ) -> Response:
     # A read-only look: opening (or prefetching) the link never spends it.

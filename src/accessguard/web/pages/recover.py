@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from accessguard.bootstrap import Services
@@ -114,7 +114,7 @@ def _cancel_page(
 @router.get("/recover/cancel")
 def cancel_page(
     request: Request,
-    token: str = Query("", max_length=512),
+    token: str = "",
     svc: Services = Depends(services),
 ) -> Response:
     link = svc.recovery.cancel_link(token) if token else None
