@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from accessguard.bootstrap import Services
+from accessguard.domain.codes import six_digit_problem
 from accessguard.domain.emails import email_key
 from accessguard.domain.errors import (
     AccountLocked,
@@ -21,6 +22,7 @@ from accessguard.domain.errors import (
     MfaMethodUnavailable,
     MfaTokenExpired,
     MfaTokenInvalid,
+    ValidationFailed,
 )
 from accessguard.domain.lockout import Lockout, email_subject
 from accessguard.domain.mfa_signin import SecondStep
@@ -47,6 +49,9 @@ class StandInFactor:
 
     def enabled_in(self, factors: SecondFactors) -> bool:
         return bool(self.enabled)  # the tests make one account, and enable it here
+
+    def code_problem(self, code: str) -> str | None:
+        return six_digit_problem(code, "the stand-in shows")
 
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
         if code == "111111":
@@ -264,6 +269,22 @@ def test_other_refusals_pass_through_without_counting(svc: Services, factor: Sta
     for _ in range(THRESHOLD + 1):
         with pytest.raises(MfaCodeReused):
             svc.second_step(due.mfa_token, "totp", "111111", None, APP)
+    assert isinstance(svc.second_step(due.mfa_token, "totp", GOOD, None, APP), SignedIn)
+
+
+def test_a_code_malformed_by_a_typo_is_named_and_spends_no_try(
+    svc: Services, factor: StandInFactor
+) -> None:
+    due = half_signed_in(svc, factor)
+    for typo in ("abcdef", "12345", "1234567", "   ", "", "4" * 64, "42 42 4x"):
+        for _ in range(THRESHOLD):
+            with pytest.raises(ValidationFailed) as refused:
+                svc.second_step(due.mfa_token, "totp", typo, None, APP)
+        [field] = refused.value.facts["fields"]
+        assert field["field"] == "code"
+    with pytest.raises(InvalidMfaCode) as wrong:  # a well-formed wrong code still counts
+        svc.second_step(due.mfa_token, "totp", "000000", None, APP)
+    assert wrong.value.facts["attempts_left"] == THRESHOLD - 1
     assert isinstance(svc.second_step(due.mfa_token, "totp", GOOD, None, APP), SignedIn)
 
 

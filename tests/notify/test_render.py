@@ -118,3 +118,34 @@ def test_a_recovery_code_email_names_what_the_code_was_used_for(
     assert rendered.html is not None
     assert words in rendered.html
     assert "1 recovery code is left.\n\nIf this was you" in rendered.text
+
+
+def cancelled_case_notices(account: Account, clock: SettableClock) -> list[Message]:
+    """The recovery-cancelled notice in both wordings: each body ends without a newline."""
+    facts = {
+        "reference": "R-7KQ2-M4XD",
+        "requested_at": clock.now().isoformat(timespec="minutes"),
+        "ip": "203.0.113.9",
+        "country": "DE",
+        "user_agent": "Firefox",
+        "cancelled_at": clock.now().isoformat(timespec="minutes"),
+    }
+    return [
+        Message("email", account.email, "recovery_cancelled", {**facts, "by": by})
+        for by in ("link", "password_reset")
+    ]
+
+
+def test_the_signature_separator_stands_after_a_blank_line(
+    account: Account, clock: SettableClock
+) -> None:
+    # RFC 3676 section 4.3: "-- " alone on its line starts the signature, which mail readers
+    # fold away or leave out of replies; glued to the last line of text it reads as text.
+    renderer = Renderer("https://accounts.example.test", "https://example.com/support")
+    for message in [*every_email(account, clock), *cancelled_case_notices(account, clock)]:
+        text = renderer.render(message).text
+        body, separator, signature = text.rpartition("\n-- \n")
+        assert separator, f"{message.template}: no signature separator"
+        assert body.endswith("\n"), f"{message.template}: no blank line before the separator"
+        assert body.rstrip("\n").strip(), message.template
+        assert signature.startswith("We will never ask for your password"), message.template

@@ -163,7 +163,8 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         ErrorCode.MFA_METHOD_UNAVAILABLE,
         400,
         "This kind of code is not set up for your account.",
-        "Choose one of the methods offered (`methods`).",
+        "Verify another way instead: your authenticator app, a code by text message or one "
+        "of your recovery codes, whichever your account offers.",
         title="Verification method not available",
         what_you_see="A message that the chosen kind of code is not set up.",
         why="Only the second factors you set up can finish a sign-in: your authenticator app, "
@@ -237,14 +238,17 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         ErrorCode.SMS_NOT_SET_UP,
         409,
         "There is no phone number for text-message codes on your account.",
-        "Open your account page to see which second factors are set up now.",
+        "To get codes by text message, add your mobile number under “Text message (SMS)” on "
+        "your account page, then enter the code we send to it.",
         title="No phone number set up",
         what_you_see="Asking for a code to your phone, or removing the phone, says there is "
         "no number.",
-        why="The number was removed, perhaps from another device or browser tab, or was "
-        "never confirmed.",
+        why="No number is confirmed on your account: none was ever added (you may use an "
+        "authenticator app instead), it was removed, perhaps from another device or browser "
+        "tab, or the code sent to it was never entered.",
         what_to_do="Open your account page to see what is set up now. To use text-message "
-        "codes again, add your mobile number and enter the code sent to it.",
+        "codes, enter your mobile number with its country code under “Text message (SMS)”, "
+        "then the code sent to it.",
         keywords="sms phone number not set up removed no number text message",
     ),
     _entry(

@@ -14,3 +14,13 @@ def typed_code(code: str) -> str:
 
 def is_six_digits(code: str) -> bool:
     return len(code) == 6 and code.isascii() and code.isdigit()
+
+
+def six_digit_problem(code: str, source: str) -> str | None:
+    """What keeps `code` from being six digits sent by `source`, in words for the field's
+    error; None when it may be one."""
+    if not code.strip():
+        return "is required"
+    if not is_six_digits(typed_code(code)):
+        return f"must be the 6 digits {source}"
+    return None

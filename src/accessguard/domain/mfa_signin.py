@@ -23,6 +23,7 @@ from accessguard.domain.errors import (
     MfaMethodUnavailable,
     MfaTokenExpired,
     MfaTokenInvalid,
+    ValidationFailed,
 )
 from accessguard.domain.lockout import Lockout, locked_refusal
 from accessguard.domain.model import AuditEvent, Challenge, ClientInfo, LockState
@@ -137,6 +138,11 @@ class SecondStep:
         available = self.methods(challenge)
         if factor is None or method not in available:
             raise MfaMethodUnavailable(methods=available)
+        problem = factor.code_problem(code)
+        if problem is not None:
+            # A code that cannot be one (letters, the wrong length) is a typo, refused before
+            # the challenge is claimed: it must not bring the customer closer to a lock.
+            raise ValidationFailed(fields=[{"field": "code", "message": problem}])
         # The challenge is claimed before the code is judged, so parallel attempts on it wait
         # their turn as refusals instead of spending codes (a recovery code used by a request
         # that then lost the race would be gone for nothing); a refused code releases it.

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from accessguard.domain.codes import six_digit_problem
 from accessguard.domain.errors import (
     AccessError,
     Forbidden,
@@ -163,9 +164,11 @@ class Sms:
     def send_current_code(self, auth: Authenticated, client: ClientInfo) -> SentCode:
         """Text a code to the number in use, to prove it for a change or a removal."""
         account = auth.account
+        # No phone first: an account with only an app has no number to text, which the
+        # customer fixes by adding one, not a permission they lack.
+        current = self._current(account.id)
         if self.totp.enabled(account.id):
             raise Forbidden()  # the authenticator app's code is asked for instead
-        current = self._current(account.id)
         return self.codes.send(
             manage_owner(account.id), account.id, current.phone, "sms_manage_code", client
         )
@@ -267,6 +270,9 @@ class SmsFactor:
 
     def enabled_in(self, factors: SecondFactors) -> bool:
         return factors.sms
+
+    def code_problem(self, code: str) -> str | None:
+        return six_digit_problem(code, "of the code we texted you")
 
     def send_sign_in_code(
         self,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 
-from accessguard.domain.codes import is_six_digits, typed_code
+from accessguard.domain.codes import is_six_digits, six_digit_problem, typed_code
 from accessguard.domain.errors import (
     AccessError,
     InvalidCredentials,
@@ -315,6 +315,9 @@ class TotpFactor:
 
     def enabled_in(self, factors: SecondFactors) -> bool:
         return factors.totp
+
+    def code_problem(self, code: str) -> str | None:
+        return six_digit_problem(code, "your authenticator app shows")
 
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
         # A code is spent once whichever sign-in presents it: the step claim is per account.

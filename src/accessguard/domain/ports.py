@@ -463,6 +463,11 @@ class SecondFactor(Protocol):
     def enabled_in(self, factors: SecondFactors) -> bool:
         """Whether an account with these factors can use this method now."""
 
+    def code_problem(self, code: str) -> str | None:
+        """Why `code` cannot be one of this method's codes at all (letters in a 6-digit code,
+        the wrong length, nothing but spaces), in words for the field's error; None when it
+        may be one. Judged before anything is counted: a typo of form is not a guess."""
+
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
         """Accept `code` once for the sign-in whose challenge digest is `challenge`, or raise
         the catalogue's refusal (`InvalidMfaCode` for a wrong code: the caller counts it and

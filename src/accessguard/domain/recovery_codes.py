@@ -226,6 +226,16 @@ class RecoveryCodeFactor:
         # Codes stand in for an app or a phone; alone they would be a factor of their own.
         return factors.recovery_codes_left > 0 and (factors.totp or factors.sms)
 
+    def code_problem(self, code: str) -> str | None:
+        if not code.strip():
+            return "is required"
+        if normalise(code) is None:
+            return (
+                f"must be one of your recovery codes: {CODE_LENGTH} letters and digits, "
+                "such as abcde-12345"
+            )
+        return None
+
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
         # Codes are not bound to a challenge: each is spent once, whichever sign-in used it.
         self.codes.use(account_id, code, used_for=SIGN_IN)

@@ -65,11 +65,21 @@ def _located(field: str) -> str:
     return field if field.split(".", 1)[0] in _LOCATIONS else f"body.{field}"
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def wants_page(request: Request) -> bool:
-    """Browsers asking for a page get HTML; the API and JSON clients get the envelope."""
+    """Browsers asking for a page get HTML; the API and JSON clients get the envelope.
+
+    A form post outside the API came from a page, whatever its Accept says (`*/*`, or none):
+    the person who pressed its button gets a page too, unless the client asks for JSON."""
     if request.url.path.startswith("/api/"):
         return False
-    return "text/html" in request.headers.get("accept", "")
+    accept = request.headers.get("accept", "")
+    if "text/html" in accept:
+        return True
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    return media_type in _FORM_TYPES and "application/json" not in accept
 
 
 def page(request: Request, error: AccessError) -> Response:

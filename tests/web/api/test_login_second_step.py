@@ -171,6 +171,47 @@ def test_missing_or_malformed_second_step_bodies_never_advance(
     assert second_step(client, token, "totp", code).status_code == 200
 
 
+def test_an_unavailable_method_says_what_to_use_instead(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    with_authenticator(client, services, clock)
+    token = login(client).json()["mfa_token"]
+    refused = error_of(second_step(client, token, "sms", "123456"))
+    assert refused["code"] == "mfa_method_unavailable"
+    assert refused["remedy"].startswith("Verify another way instead")
+    assert "authenticator app" in refused["remedy"]
+    assert "recovery codes" in refused["remedy"]
+
+
+def test_a_malformed_code_is_a_validation_error_that_spends_no_try(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    totp, codes = with_authenticator(client, services, clock)
+    token = login(client).json()["mfa_token"]
+    threshold = services.rules.lockout_threshold
+    typos = [
+        ("totp", "abcdef"),
+        ("totp", "12345"),
+        ("totp", "1234 5678"),
+        ("totp", "      "),
+        ("totp", codes[0]),  # a recovery code, typed where the app's code goes
+        ("recovery_code", "123456"),
+        ("recovery_code", "abcde-fghij-k"),
+    ]
+    for method, typo in typos * threshold:
+        answer = second_step(client, token, method, typo)
+        assert answer.status_code == 422, (method, typo)
+        err = error_of(answer)
+        assert err["code"] == "validation_error"
+        assert [f["field"] for f in err["fields"]] == ["body.code"]
+    too_long = second_step(client, token, "totp", "1" * 65)  # the schema's own bound
+    assert error_of(too_long)["code"] == "validation_error"
+    wrong = second_step(client, token, "totp", f"{(int(totp.at(clock.now())) + 1) % 10**6:06d}")
+    assert error_of(wrong)["code"] == "invalid_mfa_code"
+    assert error_of(wrong)["attempts_left"] == threshold - 1  # well-formed: it counts
+    assert second_step(client, token, "totp", totp.at(clock.now())).status_code == 200
+
+
 def test_a_clock_far_off_is_named_and_does_not_count_as_a_guess(
     client: TestClient, services: Services, clock: SettableClock
 ) -> None:
@@ -234,7 +275,7 @@ def test_a_wrong_code_on_the_page_shows_the_catalogue_words_and_attempts(
     assert 'name="method" value="recovery_code"' in step.text
     wrong = client.post(
         "/login/mfa",
-        data={"method": "recovery_code", "code": "nope", "csrf_token": csrf(step.text)},
+        data={"method": "recovery_code", "code": "abcde-fghjk", "csrf_token": csrf(step.text)},
         headers=HTML,
     )
     assert wrong.status_code == 401

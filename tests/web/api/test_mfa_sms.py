@@ -189,6 +189,20 @@ def test_anonymous_and_out_of_order_calls(client: TestClient, services: Services
     assert error(unsent)["code"] == "sms_code_expired"
 
 
+def test_a_code_to_the_phone_of_an_account_with_only_an_app_says_there_is_no_phone(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    # Not 403 forbidden: nothing is refused to this customer, the account has no phone yet.
+    headers = signed_in(client, services)
+    app_with_codes(client, headers, clock)
+    asked = client.post(f"{API}/me/mfa/sms/code", headers=headers)
+    assert asked.status_code == 409, asked.text
+    err = error(asked)
+    assert err["code"] == "sms_not_set_up"
+    assert "add your mobile number" in str(err["remedy"])
+    assert mailbox(services.engine, PHONE) == []
+
+
 def test_a_wrong_method_lists_both_methods_of_the_path(client: TestClient) -> None:
     answer = client.put(f"{API}/me/mfa/sms")
     assert answer.status_code == 405

@@ -26,16 +26,9 @@ from accessguard.web.api.v1.schemas import ChangePasswordBody
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
 from accessguard.web.geo import place_of
-from accessguard.web.pages.accounts import (
-    CsrfField,
-    NewPasswordField,
-    PasswordField,
-    duration,
-    form_state,
-    password_rule,
-    validated,
-)
-from accessguard.web.pages.common import check_csrf, render, signed_in
+from accessguard.web.pages import field_words
+from accessguard.web.pages.accounts import duration, form_state, password_rule, validated
+from accessguard.web.pages.common import FormText, check_csrf, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -149,9 +142,7 @@ def mfa_form_state(error: AccessError | None) -> dict[str, Any]:
     fields: dict[str, str] = {}
     culprit = None
     if isinstance(error, ValidationFailed | PhoneNumberInvalid):
-        fields = {
-            f["field"].removeprefix("body."): f["message"] for f in error.facts.get("fields", [])
-        }
+        fields = field_words.field_errors(error)
         culprit = next(iter(fields), None)
     elif error is not None and error.code is ErrorCode.INVALID_CREDENTIALS:
         culprit = "password"
@@ -288,9 +279,9 @@ def sessions_list(session_id: str) -> Response:
 @router.post("/account/password")
 def change_password(
     request: Request,
-    current_password: PasswordField = "",
-    new_password: NewPasswordField = "",
-    csrf_token: CsrfField = "",
+    current_password: FormText = "",
+    new_password: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -309,7 +300,7 @@ def change_password(
 def revoke_session(
     request: Request,
     session_id: str = Path(max_length=64),
-    csrf_token: CsrfField = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -332,7 +323,7 @@ def recovery_request_section() -> Response:
 @router.post("/account/recovery-request/cancel")
 def cancel_recovery_request(
     request: Request,
-    csrf_token: CsrfField = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:

@@ -8,9 +8,9 @@ change answers with a redirect back to /account; a refusal re-renders the form i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
@@ -25,19 +25,16 @@ from accessguard.domain.mfa_totp import Enrolment
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.sms_codes import SentCode
-from accessguard.web.api.v1.mfa import CodeBody, RemoveTotpBody, qr_svg
+from accessguard.web.api.v1.mfa import CodeBody, RemoveTotpBody, StartTotpBody, qr_svg
 from accessguard.web.api.v1.mfa_sms import RemoveBody, StartBody
 from accessguard.web.api.v1.recovery_codes import RegenerateBody
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
 from accessguard.web.pages.account import account_change, mfa_form_state, overview, to_login
-from accessguard.web.pages.accounts import CsrfField, PasswordField, duration, validated
-from accessguard.web.pages.common import check_csrf, render, signed_in
+from accessguard.web.pages.accounts import duration, validated
+from accessguard.web.pages.common import FormText, check_csrf, render, signed_in
 
 router = APIRouter(include_in_schema=False)
-
-CodeField = Annotated[str, Form(max_length=32)]
-PhoneField = Annotated[str, Form(max_length=64)]
 
 
 def _back(done: str, anchor: str) -> Response:
@@ -78,13 +75,14 @@ def _totp_page(
 @router.post("/account/totp")
 def totp_start(
     request: Request,
-    password: PasswordField = "",
-    csrf_token: CsrfField = "",
+    password: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     def start(auth: Authenticated) -> Response:
-        svc.totp.start_enrolment(auth, client, password=password or None)
+        given = validated(StartTotpBody, password=password) if password else None
+        svc.totp.start_enrolment(auth, client, password=given.password if given else None)
         # Shown by a page of its own (POST, redirect, GET): reloading the key's page must not
         # make a new key, which would replace the one the customer has just scanned.
         return RedirectResponse("/account/totp", status_code=303)
@@ -107,8 +105,8 @@ def totp_pending(request: Request, svc: Services = Depends(services)) -> Respons
 @router.post("/account/totp/confirm")
 def totp_confirm(
     request: Request,
-    code: CodeField = "",
-    csrf_token: CsrfField = "",
+    code: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -135,9 +133,9 @@ def totp_confirm(
 @router.post("/account/totp/remove")
 def totp_remove(
     request: Request,
-    password: PasswordField = "",
-    code: CodeField = "",
-    csrf_token: CsrfField = "",
+    password: FormText = "",
+    code: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -186,11 +184,11 @@ def _sms_page(
 @router.post("/account/sms")
 def sms_start(
     request: Request,
-    phone: PhoneField = "",
-    password: PasswordField = "",
-    code: CodeField = "",
-    resend: Annotated[str, Form(max_length=1)] = "",
-    csrf_token: CsrfField = "",
+    phone: FormText = "",
+    password: FormText = "",
+    code: FormText = "",
+    resend: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -219,9 +217,9 @@ def sms_start(
 @router.post("/account/sms/confirm")
 def sms_confirm(
     request: Request,
-    code: CodeField = "",
-    phone: PhoneField = "",
-    csrf_token: CsrfField = "",
+    code: FormText = "",
+    phone: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -242,7 +240,7 @@ def sms_confirm(
 @router.post("/account/sms/current-code")
 def sms_current_code(
     request: Request,
-    csrf_token: CsrfField = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -258,9 +256,9 @@ def sms_current_code(
 @router.post("/account/sms/remove")
 def sms_remove(
     request: Request,
-    password: PasswordField = "",
-    code: CodeField = "",
-    csrf_token: CsrfField = "",
+    password: FormText = "",
+    code: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -279,10 +277,10 @@ def sms_remove(
 @router.post("/account/recovery-codes")
 def recovery_codes_regenerate(
     request: Request,
-    password: PasswordField = "",
-    code: CodeField = "",
-    replacing: Annotated[str, Form(max_length=64)] = "",
-    csrf_token: CsrfField = "",
+    password: FormText = "",
+    code: FormText = "",
+    replacing: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:

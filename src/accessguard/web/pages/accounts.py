@@ -8,9 +8,9 @@ does, so a token is spent only by the form the customer submits.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from pydantic import ValidationError as SchemaError
@@ -30,7 +30,8 @@ from accessguard.web.api.v1.schemas import Body as ApiBody
 from accessguard.web.api.v1.schemas import EmailBody, NewPassword, RegistrationBody
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
-from accessguard.web.pages.common import check_csrf, render
+from accessguard.web.pages import field_words
+from accessguard.web.pages.common import FormText, check_csrf, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,13 +42,6 @@ PASSWORD_CODES = {
     ErrorCode.PASSWORD_TOO_COMMON,
     ErrorCode.PASSWORD_UNCHANGED,
 }
-EmailField = Annotated[str, Form(max_length=320)]
-PasswordField = Annotated[str, Form(max_length=4096)]
-# A password being chosen is bounded by the body limit only, so that the form comes back with
-# the policy's own `password_too_long` beside the field at any length.
-NewPasswordField = Annotated[str, Form()]
-TokenField = Annotated[str, Form(max_length=512)]
-CsrfField = Annotated[str, Form(max_length=512)]
 
 
 class NewPasswordForm(ApiBody):
@@ -58,17 +52,17 @@ class NewPasswordForm(ApiBody):
 
 def validated(schema: type[Schema], **values: str) -> Schema:
     """The API's own body schema decides what is well-formed; its refusal becomes the
-    catalogue's validation_error, naming the fields but never echoing what was typed."""
+    catalogue's validation_error, naming the fields but never echoing what was typed. A field
+    left empty is "required", whatever check of the schema it failed first."""
     try:
         return schema.model_validate(values)
     except SchemaError as error:
-        fields = [
-            {
-                "field": ".".join(str(part) for part in item["loc"]),
-                "message": item["msg"].removeprefix("Value error, "),
-            }
-            for item in error.errors(include_input=False)
-        ]
+        fields = []
+        for item in error.errors(include_input=False):
+            field = ".".join(str(part) for part in item["loc"])
+            blank = not values.get(field, "").strip()
+            message = "is required" if blank else item["msg"].removeprefix("Value error, ")
+            fields.append({"field": field, "message": message})
         raise ValidationFailed(fields=fields) from None
 
 
@@ -79,7 +73,7 @@ def form_state(error: AccessError | None, policy_field: str = "password") -> dic
     if error is not None and error.code in PASSWORD_CODES:
         error_field = policy_field
     elif isinstance(error, ValidationFailed):
-        field_errors = {f["field"]: f["message"] for f in error.facts.get("fields", [])}
+        field_errors = field_words.field_errors(error)
         error_field = next(iter(field_errors), None)
     return {"error_field": error_field, "field_errors": field_errors}
 
@@ -113,9 +107,9 @@ def register_page(request: Request, svc: Services = Depends(services)) -> Respon
 @router.post("/register")
 def register_submit(
     request: Request,
-    email: EmailField = "",
-    password: NewPasswordField = "",
-    csrf_token: CsrfField = "",
+    email: FormText = "",
+    password: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -164,7 +158,7 @@ def _verify_page(
 @router.get("/verify-email")
 def verify_email_page(
     request: Request,
-    token: str = Query("", max_length=512),
+    token: str = "",
     svc: Services = Depends(services),
 ) -> Response:
     if not token:  # no link at hand: this is where to ask for a new one
@@ -177,8 +171,8 @@ def verify_email_page(
 @router.post("/verify-email")
 def verify_email_submit(
     request: Request,
-    token: TokenField = "",
-    csrf_token: CsrfField = "",
+    token: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -201,8 +195,8 @@ def resend_page() -> Response:
 @router.post("/verify-email/resend")
 def resend_submit(
     request: Request,
-    email: EmailField = "",
-    csrf_token: CsrfField = "",
+    email: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -234,8 +228,8 @@ def forgot_page(request: Request) -> Response:
 @router.post("/forgot-password")
 def forgot_submit(
     request: Request,
-    email: EmailField = "",
-    csrf_token: CsrfField = "",
+    email: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -290,7 +284,7 @@ def _reset_page(
 @router.get("/reset-password")
 def reset_page(
     request: Request,
-    token: str = Query("", max_length=512),
+    token: str = "",
     svc: Services = Depends(services),
 ) -> Response:
     # A read-only look: opening (or prefetching) the link never spends it.
@@ -303,9 +297,9 @@ def reset_page(
 @router.post("/reset-password")
 def reset_submit(
     request: Request,
-    token: TokenField = "",
-    new_password: NewPasswordField = "",
-    csrf_token: CsrfField = "",
+    token: FormText = "",
+    new_password: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:

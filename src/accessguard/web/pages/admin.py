@@ -4,9 +4,7 @@ catalogue's error page; a decision is a form POST answered with a redirect back.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from accessguard.bootstrap import Services
@@ -18,12 +16,12 @@ from accessguard.domain.sessions import Authenticated
 from accessguard.web.api.v1.admin import DecisionBody
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
-from accessguard.web.pages.accounts import CsrfField, duration, validated
-from accessguard.web.pages.common import check_csrf, render, signed_in
+from accessguard.web.pages import field_words
+from accessguard.web.pages.accounts import duration, validated
+from accessguard.web.pages.common import FormText, check_csrf, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 
-NoteField = Annotated[str, Form(max_length=20 * NOTE_MAX)]
 # Only these fixed texts can appear, whatever ?done= says: nothing from the URL is echoed.
 NOTICES = {
     "approved": "Approved. The customer was emailed; the factors go after the waiting period "
@@ -93,6 +91,7 @@ def _cases_page(
         "note_max": NOTE_MAX,
         "own_id": auth.account.id,
         "change_words": change_words,
+        "field_errors": field_words.field_errors(error),
     }
     return render(request, "pages/admin_recovery.html", context, error=error, auth=auth)
 
@@ -140,8 +139,8 @@ def _decide(
 def approve_submit(
     request: Request,
     case_id: str = Path(max_length=64),
-    note: NoteField = "",
-    csrf_token: CsrfField = "",
+    note: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -152,8 +151,8 @@ def approve_submit(
 def reject_submit(
     request: Request,
     case_id: str = Path(max_length=64),
-    note: NoteField = "",
-    csrf_token: CsrfField = "",
+    note: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import Request, Response
+from fastapi import Form, Request, Response
 
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import AccessError, CsrfFailed
@@ -25,6 +25,12 @@ from accessguard.web.cookies import session_cookie_name, session_token
 from accessguard.web.errors import request_id_of
 from accessguard.web.origin import from_another_site, origin_of
 from accessguard.web.templating import templates
+
+# A form field as typed, bounded by the body limit only. FastAPI's own checks (`max_length=`)
+# would refuse before the handler runs, with a bare error page (or JSON) instead of the form:
+# the handler validates, and a refusal comes back beside the field (`field_words`).
+FormText = Annotated[str, Form()]
+NEXT_MAX = 2000
 
 
 def _services(request: Request) -> Services:
@@ -86,6 +92,8 @@ def signed_in(request: Request) -> Authenticated | None:
 def local_path(target: str | None, default: str = "/account") -> str:
     """Only paths on this site: no scheme, no host, no `//evil` or `/\\evil` (open redirect)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if len(target) > NEXT_MAX:
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from accessguard.bootstrap import Services
@@ -19,8 +19,9 @@ from accessguard.domain.model import ClientInfo
 from accessguard.web import cookies
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
+from accessguard.web.pages import field_words
 from accessguard.web.pages.accounts import duration
-from accessguard.web.pages.common import check_csrf, local_path, render
+from accessguard.web.pages.common import FormText, check_csrf, local_path, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,6 +68,7 @@ def _page(
         "sms_sent": sms_sent,
         "sms_cooldown": svc.settings.sms_resend_cooldown_seconds,
         "sms_lifetime": duration(svc.settings.sms_code_seconds),
+        "field_errors": field_words.field_errors(error),
     }
     return render(request, "pages/login_mfa.html", context, error=error)
 
@@ -86,10 +88,10 @@ def second_step_page(
 @router.post("/login/mfa")
 def second_step_submit(
     request: Request,
-    method: str = Form("", max_length=20),
-    code: str = Form("", max_length=64),
-    next: str = Form("/account", max_length=2000),
-    csrf_token: str = Form("", max_length=512),
+    method: FormText = "",
+    code: FormText = "",
+    next: FormText = "/account",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -120,8 +122,8 @@ def back_to_second_step() -> Response:
 @router.post("/login/mfa/sms")
 def send_code(
     request: Request,
-    next: str = Form("/account", max_length=2000),
-    csrf_token: str = Form("", max_length=512),
+    next: FormText = "/account",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:

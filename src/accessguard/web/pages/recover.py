@@ -7,9 +7,9 @@ only shows a button on GET (mail scanners open links); the POST cancels.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from accessguard.bootstrap import Services
@@ -21,21 +21,10 @@ from accessguard.web import cookies
 from accessguard.web.api.v1.recovery import RecoveryRequestBody
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
-from accessguard.web.pages.accounts import (
-    CsrfField,
-    EmailField,
-    PasswordField,
-    TokenField,
-    duration,
-    form_state,
-    validated,
-)
-from accessguard.web.pages.common import check_csrf, render
+from accessguard.web.pages.accounts import duration, form_state, validated
+from accessguard.web.pages.common import FormText, check_csrf, render
 
 router = APIRouter(include_in_schema=False)
-
-# Generous, so that too long a text is answered on the form, next to the field, by the schema.
-DetailsField = Annotated[str, Form(max_length=20 * DETAILS_MAX)]
 
 
 def _form(
@@ -73,10 +62,10 @@ def recover_page(
 @router.post("/recover")
 def recover_submit(
     request: Request,
-    email: EmailField = "",
-    password: PasswordField = "",
-    details: DetailsField = "",
-    csrf_token: CsrfField = "",
+    email: FormText = "",
+    password: FormText = "",
+    details: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -125,7 +114,7 @@ def _cancel_page(
 @router.get("/recover/cancel")
 def cancel_page(
     request: Request,
-    token: str = Query("", max_length=512),
+    token: str = "",
     svc: Services = Depends(services),
 ) -> Response:
     link = svc.recovery.cancel_link(token) if token else None
@@ -148,8 +137,8 @@ def _closed_page(request: Request, case: RecoveryCase) -> Response:
 @router.post("/recover/cancel")
 def cancel_submit(
     request: Request,
-    token: TokenField = "",
-    csrf_token: CsrfField = "",
+    token: FormText = "",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from accessguard.bootstrap import Services
@@ -16,8 +16,8 @@ from accessguard.web import cookies
 from accessguard.web.api.v1.schemas import Credentials
 from accessguard.web.client import client_info
 from accessguard.web.deps import services
-from accessguard.web.pages.accounts import validated
-from accessguard.web.pages.common import check_csrf, local_path, render, signed_in
+from accessguard.web.pages.accounts import form_state, validated
+from accessguard.web.pages.common import FormText, check_csrf, local_path, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,10 +50,10 @@ def login_page(
 @router.post("/login")
 def login_submit(
     request: Request,
-    email: str = Form("", max_length=320),
-    password: str = Form("", max_length=4096),
-    next: str = Form("/account", max_length=2000),
-    csrf_token: str = Form("", max_length=512),
+    email: FormText = "",
+    password: FormText = "",
+    next: FormText = "/account",
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:
@@ -66,7 +66,8 @@ def login_submit(
         result = svc.signin(body.email, body.password, device, client)
     except AccessError as error:
         # The password is never sent back; the email stays so the customer need not retype it.
-        return render(request, "pages/login.html", {"next": target, "email": email}, error=error)
+        context = {"next": target, "email": email, **form_state(error)}
+        return render(request, "pages/login.html", context, error=error)
     if isinstance(result, SecondFactorDue):
         second = RedirectResponse(f"/login/mfa?{urlencode({'next': target})}", status_code=303)
         # The cookie outlives the sign-in it carries by a while, so that a customer who took
@@ -90,7 +91,7 @@ def logout_page() -> Response:
 @router.post("/logout")
 def logout_submit(
     request: Request,
-    csrf_token: str = Form("", max_length=512),
+    csrf_token: FormText = "",
     svc: Services = Depends(services),
     client: ClientInfo = Depends(client_info),
 ) -> Response:

@@ -118,8 +118,9 @@ class MfaRequiredOut(BaseModel):
     expires_at: datetime
 
 
-# Lenient on purpose: "123 456" or "abcde-fghij" as typed is fine; anything else is a wrong
-# code (401), not a malformed request.
+# Lenient on purpose: "123 456" or "abcde-fghij" as typed is fine. What a code must look like
+# is the method's to say (`SecondFactor.code_problem`): the second step answers a malformed one
+# validation_error without counting it; elsewhere it is a wrong code (401).
 MfaCode = Annotated[
     str,
     StringConstraints(strict=True, min_length=1, max_length=64),
