@@ -3,6 +3,7 @@ recipient, so neither one client nor many can flood an inbox."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from datetime import datetime
 
@@ -16,6 +17,10 @@ from accessguard.domain.tokens import digest
 IPV6_GROUP_PREFIX = 64
 
 
+# Every sign-in asks twice, before and after its hash; parsing the address was a tenth of the
+# sign-in's own Python on the event loop (py-spy, docs/performance.md, session 20). Bounded,
+# so a spray from many addresses only churns it.
+@functools.lru_cache(maxsize=4096)
 def address_group(ip: str) -> str:
     """What per-address limits count: the address itself for IPv4, its /64 for IPv6."""
     try:
