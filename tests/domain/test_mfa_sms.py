@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import (
     AccountLocked,
-    Forbidden,
+    AppCodeRequired,
     InvalidCredentials,
     InvalidMfaCode,
     PhoneNumberInvalid,
@@ -517,7 +517,7 @@ def test_with_an_authenticator_app_its_code_is_the_current_code(
     services.totp.confirm(enrolled, pyotp.TOTP(enrolment.secret).at(clock.now()), CLIENT)
     clock.advance(seconds=600)
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(AppCodeRequired):
         services.sms.send_current_code(enrolled, CLIENT)
     code = pyotp.TOTP(enrolment.secret).at(clock.now())
     services.sms.remove(enrolled, PASSWORD, code, CLIENT)

@@ -252,6 +252,23 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         keywords="sms phone number not set up removed no number text message",
     ),
     _entry(
+        ErrorCode.APP_CODE_REQUIRED,
+        409,
+        "Your account confirms phone changes with your authenticator app, not a text message.",
+        "Enter the current code from your authenticator app instead. If you lost the app, use "
+        "one of your recovery codes.",
+        title="Use your authenticator app's code",
+        what_you_see="Asking for a text-message code to change or remove your phone number is "
+        "refused.",
+        why="While an authenticator app is set up, it is the stronger proof that you are you: "
+        "a text message can be taken over by someone who moves your number to their SIM card, "
+        "so it cannot be the only proof for changing where codes go.",
+        what_to_do="Open your authenticator app and type the 6-digit code it shows for this "
+        "account into the form. Without the app, type one of your recovery codes; without "
+        "either, open an account recovery request at /recover.",
+        keywords="authenticator app code sms phone change remove text message instead",
+    ),
+    _entry(
         ErrorCode.PHONE_NUMBER_INVALID,
         422,
         "This phone number is incomplete, or cannot receive text messages.",

@@ -51,6 +51,7 @@ class ErrorCode(StrEnum):
     SMS_CODE_EXPIRED = "sms_code_expired"
     SMS_LIMIT_REACHED = "sms_limit_reached"
     SMS_NOT_SET_UP = "sms_not_set_up"
+    APP_CODE_REQUIRED = "app_code_required"
     PHONE_NUMBER_INVALID = "phone_number_invalid"
     SERVICE_UNAVAILABLE = "service_unavailable"
     REQUEST_TIMED_OUT = "request_timed_out"
@@ -239,6 +240,13 @@ class TotpNotSetUp(AccessError):
 
 class SmsNotSetUp(AccessError):
     code = ErrorCode.SMS_NOT_SET_UP
+
+
+class AppCodeRequired(AccessError):
+    """A text to the phone in use is asked for to prove it, while the account has an
+    authenticator app: the app's code proves a phone change or removal instead."""
+
+    code = ErrorCode.APP_CODE_REQUIRED
 
 
 class TotpClockDrift(AccessError):

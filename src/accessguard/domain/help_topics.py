@@ -149,6 +149,7 @@ TOPICS: tuple[HelpTopic, ...] = (
             E.SMS_RESEND_TOO_SOON,
             E.SMS_DELIVERY_FAILED,
             E.SMS_NOT_SET_UP,
+            E.APP_CODE_REQUIRED,
         ),
     ),
     HelpTopic(

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from accessguard.domain.codes import six_digit_problem
 from accessguard.domain.errors import (
     AccessError,
-    Forbidden,
+    AppCodeRequired,
     InvalidCredentials,
     InvalidMfaCode,
     SmsCodeExpired,
@@ -168,7 +168,7 @@ class Sms:
         # customer fixes by adding one, not a permission they lack.
         current = self._current(account.id)
         if self.totp.enabled(account.id):
-            raise Forbidden()  # the authenticator app's code is asked for instead
+            raise AppCodeRequired()  # the stronger factor proves the change, not a text
         return self.codes.send(
             manage_owner(account.id), account.id, current.phone, "sms_manage_code", client
         )

@@ -203,6 +203,24 @@ def test_a_code_to_the_phone_of_an_account_with_only_an_app_says_there_is_no_pho
     assert mailbox(services.engine, PHONE) == []
 
 
+def test_a_code_to_the_phone_of_an_account_with_an_app_points_to_the_apps_code(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    # Not 403 forbidden ("no permission"): the customer proves the change another way.
+    headers = signed_in(client, services)
+    enrol(client, services, headers)
+    app_with_codes(client, headers, clock)
+    sent_before = len(mailbox(services.engine, PHONE))
+
+    asked = client.post(f"{API}/me/mfa/sms/code", headers=headers)
+
+    assert asked.status_code == 409, asked.text
+    err = error(asked)
+    assert err["code"] == "app_code_required"
+    assert "authenticator app" in str(err["remedy"])
+    assert len(mailbox(services.engine, PHONE)) == sent_before  # no text went out
+
+
 def test_a_wrong_method_lists_both_methods_of_the_path(client: TestClient) -> None:
     answer = client.put(f"{API}/me/mfa/sms")
     assert answer.status_code == 405
