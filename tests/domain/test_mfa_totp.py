@@ -480,6 +480,17 @@ def test_a_session_signed_in_a_while_ago_shows_the_password_again_to_add_the_app
     assert services.totp.start_enrolment(auth, CLIENT, password=PASSWORD).secret
 
 
+def test_a_wrong_password_sent_by_a_recent_session_to_add_the_app_is_refused(
+    services: Services, account: Account, clock: SettableClock
+) -> None:
+    auth = auth_for(account, clock.now())
+    with pytest.raises(InvalidCredentials):
+        services.totp.start_enrolment(auth, CLIENT, password="not the password at all")
+    failures = services.throttle.counts([f"fail:{email_subject(account.email_key)}:0"], clock.now())
+    assert failures == [1]  # counted like any other guess
+    assert services.totp.start_enrolment(auth, CLIENT).secret  # none sent: none needed
+
+
 def test_wrong_passwords_to_add_the_app_count_toward_the_lockout(
     services: Services, account: Account, clock: SettableClock
 ) -> None:

@@ -216,8 +216,11 @@ def require_recent_sign_in(
 ) -> None:
     """Adding a second factor decides who can sign in from now on: a session signed in longer
     ago than `reauth_seconds` (a device left unlocked, a stolen cookie) must show the password
-    again, checked under the lockout like any other guess (OWASP ASVS re-authentication)."""
-    if now - auth.session.created_at <= timedelta(seconds=rules.reauth_seconds):
+    again, checked under the lockout like any other guess (OWASP ASVS re-authentication).
+    A password sent by a recent session is checked too: a form that takes a wrong one and
+    goes ahead would tell a guesser nothing, but the owner who mistyped it that it was right."""
+    recent = now - auth.session.created_at <= timedelta(seconds=rules.reauth_seconds)
+    if recent and not password:
         return
     if not password:
         raise ReauthenticationRequired()
