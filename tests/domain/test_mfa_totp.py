@@ -21,6 +21,7 @@ from accessguard.domain.errors import (
     TooManyRequests,
     TotpClockDrift,
     TotpNotSetUp,
+    ValidationFailed,
 )
 from accessguard.domain.lockout import email_subject
 from accessguard.domain.mfa_totp import time_step
@@ -184,6 +185,12 @@ def test_parallel_requests_with_one_code_let_exactly_one_through(
     assert outcomes.count(MfaCodeReused) == 15, outcomes
 
 
+def not_a_code_of(secret: str, now: datetime) -> str:
+    """Six digits that no step within an hour either side of `now` shows."""
+    near = {code_at(secret, now + timedelta(seconds=30 * step)) for step in range(-120, 121)}
+    return next(code for code in (f"{n:06d}" for n in range(10**6)) if code not in near)
+
+
 def test_enrolment_is_not_active_before_a_first_right_code(
     services: Services, account: Account, clock: SettableClock
 ) -> None:
@@ -194,8 +201,10 @@ def test_enrolment_is_not_active_before_a_first_right_code(
     assert not services.totp.enabled(account.id)
     with pytest.raises(TotpNotSetUp):
         verify(services, account, code_at(enrolment.secret, clock.now()))
-    with pytest.raises(InvalidMfaCode):
+    with pytest.raises(ValidationFailed):  # a digit short: not a code at all
         services.totp.confirm(auth, "12345", CLIENT)
+    with pytest.raises(InvalidMfaCode):
+        services.totp.confirm(auth, not_a_code_of(enrolment.secret, clock.now()), CLIENT)
     assert not services.totp.enabled(account.id)
     code = code_at(enrolment.secret, clock.now())
     assert len(services.totp.confirm(auth, code, CLIENT)) == 10
@@ -233,8 +242,10 @@ def test_removal_needs_the_password_and_a_current_code(
     auth = auth_for(account, clock.now())
     with pytest.raises(InvalidCredentials):
         services.totp.remove(auth, "wrong password, surely", code_at(secret, clock.now()), CLIENT)
-    with pytest.raises(InvalidMfaCode) as wrong:
+    with pytest.raises(ValidationFailed):  # a typo in its form spends no try
         services.totp.remove(auth, PASSWORD, "12345", CLIENT)
+    with pytest.raises(InvalidMfaCode) as wrong:
+        services.totp.remove(auth, PASSWORD, not_a_code_of(secret, clock.now()), CLIENT)
     assert wrong.value.facts["attempts_left"] == services.rules.lockout_threshold - 2
     assert services.totp.enabled(account.id)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from accessguard.domain.codes import six_digit_problem
+from accessguard.domain.codes import APP, TEXT, refuse_malformed, six_digit_problem
 from accessguard.domain.errors import (
     AccessError,
     AppCodeRequired,
@@ -179,6 +179,7 @@ class Sms:
         with self.uow(read_only=True) as uow:
             current = _active(uow, account.id)
         owner = enrol_owner(account.id) if current is None else change_owner(account.id)
+        refuse_malformed(code, TEXT)
         proven = self.codes.check(owner, account.id, code)
         now = self.clock.now()
         with self.uow() as uow:
@@ -234,6 +235,8 @@ class Sms:
                     if not value
                 ]
             )
+        if not (kind == "sms_removed" and looks_like_a_recovery_code(code)):
+            refuse_malformed(code, APP if self.totp.enabled(account.id) else TEXT)
         checked_password, checked_code = password, code
 
         def refusal() -> AccessError | None:
@@ -272,7 +275,7 @@ class SmsFactor:
         return factors.sms
 
     def code_problem(self, code: str) -> str | None:
-        return six_digit_problem(code, "of the code we texted you")
+        return six_digit_problem(code, TEXT)
 
     def send_sign_in_code(
         self,

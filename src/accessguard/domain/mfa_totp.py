@@ -11,7 +11,13 @@ from datetime import datetime, timedelta
 
 import pyotp
 
-from accessguard.domain.codes import is_six_digits, six_digit_problem, typed_code
+from accessguard.domain.codes import (
+    APP,
+    is_six_digits,
+    refuse_malformed,
+    six_digit_problem,
+    typed_code,
+)
 from accessguard.domain.errors import (
     AccessError,
     InvalidCredentials,
@@ -215,6 +221,7 @@ class Totp:
         in the same transaction (any older set is void)."""
         account, now = auth.account, self.clock.now()
         credential = self._credential(account.id, active=False)
+        refuse_malformed(code, APP)
         limit, key = self.rules.lockout_threshold, f"totp-confirm:{account.id}"
         failures, retry_after = self.throttle.count(key, now)
         if failures >= limit:
@@ -257,6 +264,8 @@ class Totp:
         # Nothing to remove answers so before any secret is judged: a retry with a recovery
         # code after the app was removed would otherwise count toward the lockout.
         self._credential(account.id, active=True)
+        if not looks_like_a_recovery_code(code):
+            refuse_malformed(code, APP)
 
         def refusal() -> AccessError | None:
             if not self.hasher.verify(account.password_hash, prepare(password)):
@@ -317,7 +326,7 @@ class TotpFactor:
         return factors.totp
 
     def code_problem(self, code: str) -> str | None:
-        return six_digit_problem(code, "your authenticator app shows")
+        return six_digit_problem(code, APP)
 
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
         # A code is spent once whichever sign-in presents it: the step claim is per account.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from accessguard.domain.codes import APP, refuse_malformed
 from accessguard.domain.errors import (
     AccessError,
     InvalidCredentials,
@@ -60,6 +61,7 @@ class NewRecoveryCodes:
             if not code:
                 message = "needed while an authenticator app is set up"
                 raise ValidationFailed(fields=[{"field": "code", "message": message}])
+            refuse_malformed(code, APP)
             app_code = code
 
         def refusal() -> AccessError | None:
