@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services, build_services
+from accessguard.domain.model import ClientInfo
 from accessguard.settings import Settings
 from accessguard.web.app import create_app
 from tests.conftest import FAST_HASH, TEST_KEY
@@ -89,6 +90,19 @@ def test_counted_requests_with_redis_down_answer_service_unavailable(
         ("/api/v1/accounts/verify-email/resend", {"email": "ada@example.com"}),
     ):
         assert_unavailable(client.post(path, json=body))
+
+
+def test_a_signed_in_owners_secret_with_redis_down_is_not_judged(
+    redis_down: TestClient, services: Services
+) -> None:
+    """Right and wrong alike answer 503: no guessing the password from a stolen session while
+    the counters are out of reach."""
+    signed_in = services.signin("ada@example.com", PASSWORD, None, ClientInfo("127.0.0.1", "t"))
+    headers = {"Authorization": f"Bearer {signed_in.session_token}"}
+    for current in (WRONG, PASSWORD):
+        body = {"current_password": current, "new_password": "a brand new passphrase here"}
+        assert_unavailable(redis_down.post("/api/v1/me/password", json=body, headers=headers))
+    assert services.signin("ada@example.com", PASSWORD, None, ClientInfo("127.0.0.1", "t"))
 
 
 def test_readyz_reports_redis_down_and_503(redis_down: TestClient) -> None:

@@ -183,6 +183,11 @@ class Lockout:
         subject = email_subject(account.email_key)
         with uow() as work:
             state = self.check_subject(work.lockouts, subject, now)
+        # The counters are read before the secret is judged: with their store down this is
+        # service_unavailable whatever was sent. Judged first, a wrong secret would meet the
+        # store only when counted, and a stolen session would tell right from wrong (204
+        # against 503) with nothing counted (fail closed, as a sign-in reads its counter).
+        self.subject_failures(subject, state, now)
         refusal = refusal_of()
         if refusal is None:
             return
