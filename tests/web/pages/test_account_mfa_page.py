@@ -470,6 +470,18 @@ def test_the_form_sent_twice_makes_one_set_and_keeps_the_codes_it_showed(
     services.recovery_codes.use(account.id, shown[0], used_for=SIGN_IN)
 
 
+def test_a_refused_recovery_codes_form_shows_its_error_once_beside_itself(
+    browser: TestClient, clock: SettableClock
+) -> None:
+    set_up_app(browser, clock)
+    refused = post(browser, "/account/recovery-codes", password="not the password at all")
+    assert refused.status_code == 401
+    assert refused.text.count('id="form-error"') == 1
+    assert 'id="recovery-request"' not in refused.text  # not in the lost-device card
+    recovery_form = section(refused.text, 'action="/account/recovery-codes"', "</form>")
+    assert "invalid_credentials" in recovery_form
+
+
 def test_making_new_recovery_codes_voids_the_old_ones(
     browser: TestClient, clock: SettableClock, services: Services, account: Account
 ) -> None:

@@ -334,4 +334,4 @@ def cancel_recovery_request(
             "/account?done=recovery_cancelled#recovery-request", status_code=303
         )
 
-    return account_change(request, svc, csrf_token, "recovery", cancel)
+    return account_change(request, svc, csrf_token, "recovery-request", cancel)
