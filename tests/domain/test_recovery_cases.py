@@ -136,5 +136,8 @@ def test_parallel_requests_open_one_case(services: Services) -> None:
     assert references.count(stored["reference"]) == 1
     assert len(set(references)) == len(references)
     subjects = [mail["subject"] for mail in inbox(services, OWNER)]
-    assert len(subjects) == workers
-    assert sum("asked again" in subject for subject in subjects) == workers - 1
+    # The case's own mail, and notices of the others within the inbox's limit (which the
+    # request that opened the case counted toward too, unless others counted first).
+    limit = services.rules.recipient_email_limit
+    assert sum("asked again" not in subject for subject in subjects) == 1
+    assert limit - 1 <= sum("asked again" in subject for subject in subjects) <= limit

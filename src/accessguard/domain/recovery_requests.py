@@ -106,8 +106,13 @@ class RecoveryRequests:
         elif not matches or account is None:
             self._attempts.refuse(attempt, KIND, client, now)
         else:
+            # Counted before the transaction (SQLite's counters would wait on its lock): the
+            # notices a request with the right password sends while no case opens (asked
+            # again, nothing to recover) stay within the inbox's limit, as every mail anyone
+            # can trigger, so they cannot bury a case's first mail and its cancel link.
+            notify = self._address.recipient_allows(KIND, account.email_key, now)
             with self._uow() as uow:
-                return self._open_case(uow, account, details, attempt.device, client, now)
+                return self._open_case(uow, account, details, attempt.device, client, now, notify)
         return new_reference()
 
     def cancel_link(self, token: str) -> CancelLink | None:
@@ -167,13 +172,15 @@ class RecoveryRequests:
         device: Device | None,
         client: ClientInfo,
         now: datetime,
+        notify: bool,
     ) -> str:
         # Requests for one account take turns, so two parallel ones cannot both open a case.
         uow.accounts.lock(account.id)
         if not uow.accounts.second_factors(account.id).any:
             # Nothing to recover, but the owner learns that someone asked with their password.
             facts = {"ip": client.ip, "at": now.isoformat(timespec="minutes")}
-            uow.outbox.add(notice(account, "recovery_not_needed", **facts), now)
+            if notify:
+                uow.outbox.add(notice(account, "recovery_not_needed", **facts), now)
             uow.audit.record(_plain_event(account.id, "no_second_factor", client, now))
             return new_reference()
         active = uow.recovery_cases.active_for(account.id)
@@ -189,7 +196,8 @@ class RecoveryRequests:
                 "asked_user_agent": client.user_agent[:200],
                 "status": active.status.value,
             }
-            uow.outbox.add(notice(account, ASKED_AGAIN, **case_facts(active), **asked), now)
+            if notify:
+                uow.outbox.add(notice(account, ASKED_AGAIN, **case_facts(active), **asked), now)
             uow.audit.record(case_event(active, KIND, client, now, outcome="already_open"))
             return new_reference()
         case = RecoveryCase(

@@ -126,6 +126,25 @@ def test_the_owner_hears_that_someone_asked_again_while_a_case_is_active(
     ]
 
 
+def test_asked_again_mails_stay_within_the_inbox_limit(
+    client: TestClient, services: Services
+) -> None:
+    # Whoever has the password must not bury the case's first mail and its cancel link under
+    # notices; every asking is still in the audit trail.
+    account = owner_with_factors(services)
+    limit = services.rules.recipient_email_limit
+    first = request_recovery(client)
+    for _ in range(limit + 3):
+        request_recovery(client, details="Asking again")
+    mails = inbox(services, OWNER)
+    assert first in mails[0]["body"]
+    assert [m for m in mails[1:] if "asked again" in m["subject"]] == mails[1:]
+    assert len(mails) == limit  # the request that opened the case counted too
+    assert audit_kinds(services, account.id).count(("recovery_requested", "already_open")) == (
+        limit + 3
+    )
+
+
 @pytest.mark.parametrize(
     ("details", "stored"),
     [
