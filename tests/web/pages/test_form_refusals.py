@@ -213,6 +213,11 @@ def test_a_client_asking_for_json_still_gets_the_envelope(client: TestClient) ->
             "Enter the 6 digits your authenticator app shows.",
         ),
         (
+            "code",
+            "needed while an authenticator app is set up",
+            "Enter the code: it is needed while an authenticator app is set up.",
+        ),
+        (
             "phone",
             "needs the country code, starting with +",
             "This number needs the country code, starting with +.",

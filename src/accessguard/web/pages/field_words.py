@@ -52,6 +52,8 @@ def words(field: str, message: str) -> str:
         return "Some characters could not be read: type it again."
     if field == "email" and "whole address" in lowered:
         return "Enter your whole email address, such as name@example.com."
+    if lowered.startswith("needed while "):
+        return f"Enter {_WANTED.get(field, 'it')}: it is {said}."
     if lowered.startswith("must be "):
         return f"Enter {said.removeprefix('must be ')}."
     if lowered.startswith(("string should", "input should")):
