@@ -226,3 +226,14 @@ def test_a_client_asking_for_json_still_gets_the_envelope(client: TestClient) ->
 )
 def test_field_refusals_are_put_in_the_customers_words(field: str, message: str, said: str) -> None:
     assert words(field, message) == said
+
+
+def test_a_form_too_large_to_read_gets_a_page_not_json(client: TestClient) -> None:
+    body = {"email": EMAIL, "password": PASSWORD, "padding": "x" * 300_000}
+    refused = client.post("/login", data=body, headers={"Accept": "text/html"})
+    assert refused.status_code == 413
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "payload_too_large" in refused.text
+    api = client.post("/api/v1/login", content=b"{" + b" " * 70_000 + b"}")
+    assert api.status_code == 413
+    assert api.json()["error"]["code"] == "payload_too_large"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accessguard.domain.errors import AccessError, PayloadTooLarge, ValidationFailed
-from accessguard.web.errors import envelope, request_id_of
+from accessguard.web.errors import respond
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -29,7 +30,8 @@ class BodyLimitMiddleware:
         elif declared is not None and int(declared) > self.max_bytes:
             refusal = PayloadTooLarge()
         if refusal is not None:
-            await envelope(refusal, request_id_of(scope))(scope, receive, send)
+            # A page's form gets a page (the person pressed a button), the API the envelope.
+            await respond(Request(scope), refusal)(scope, receive, send)
             return
         received = 0
 
