@@ -251,7 +251,8 @@ class SignIn:
             # With a second factor due, the counter stays: a right password followed by wrong
             # codes must still reach the lock, or the password would buy endless guesses.
             # Most sign-ins follow no failure: nothing to reset, so no round trip. A failure
-            # racing in after the read stays counted, as if it had come after the success.
+            # counted between the read and the reset goes with the rest, as if it had come
+            # just before this success; one counted after the reset stays.
             self._lockout.reset_counter(attempt.subject, attempt.lock)
         return outcome
 
