@@ -217,8 +217,8 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         429,
         "Too many SMS codes were asked for within a day.",
         "Try again when the time shown is up, at most a day after the first of these codes. "
-        "Meanwhile, use your authenticator app or a recovery code instead, or sign in from a "
-        "device you used before.",
+        "Signing in meanwhile? Use your authenticator app or a recovery code if you have "
+        "them, or a device you signed in with before.",
         title="Daily SMS limit reached",
         what_you_see="A message that no more SMS codes can be sent for now, with the time "
         "you can try again.",
