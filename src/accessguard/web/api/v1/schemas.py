@@ -119,8 +119,8 @@ class MfaRequiredOut(BaseModel):
 
 
 # Lenient on purpose: "123 456" or "abcde-fghij" as typed is fine. What a code must look like
-# is the method's to say (`SecondFactor.code_problem`): the second step answers a malformed one
-# validation_error without counting it; elsewhere it is a wrong code (401).
+# is the method's to say (`SecondFactor.code_problem`, `codes.refuse_malformed`): a malformed
+# one is answered validation_error on `code` without counting it, wherever a code is judged.
 MfaCode = Annotated[
     str,
     StringConstraints(strict=True, min_length=1, max_length=64),
