@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from xml.etree import ElementTree
 
 import httpx
@@ -14,6 +14,7 @@ import segno
 from fastapi.testclient import TestClient
 
 from accessguard.bootstrap import Services
+from tests.domain.test_mfa_totp import not_a_code_of
 from tests.support import PASSWORD, SettableClock, inbox, make_account
 
 API = "/api/v1"
@@ -81,12 +82,6 @@ def test_enable_then_remove(client: TestClient, services: Services, clock: Setta
     assert "withdrawals are on hold until " in removed_mail
 
 
-def not_a_code_of(totp: pyotp.TOTP, now: datetime) -> str:
-    """Six digits that no step within an hour either side of `now` shows."""
-    near = {totp.at(now + timedelta(seconds=30 * step)) for step in range(-120, 121)}
-    return next(code for code in (f"{n:06d}" for n in range(10**6)) if code not in near)
-
-
 def test_error_envelopes_of_the_totp_codes(
     client: TestClient, services: Services, clock: SettableClock
 ) -> None:
@@ -116,7 +111,7 @@ def test_error_envelopes_of_the_totp_codes(
     assert error(typo)["code"] == "validation_error"
     assert error(typo)["fields"][0]["field"] == "body.code"
 
-    wrong = remove(not_a_code_of(totp, clock.now()))
+    wrong = remove(not_a_code_of(secret, clock.now()))
     assert wrong.status_code == 401
     assert error(wrong)["code"] == "invalid_mfa_code"
     assert error(wrong)["attempts_left"] == services.rules.lockout_threshold - 1
