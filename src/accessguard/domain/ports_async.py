@@ -1,9 +1,10 @@
 """What sign-in needs from storage when it runs on the event loop (domain/signin.py).
 
 Most sign-ins are a right password, with nothing unusual about them: a read before the hash,
-a count and a lock read after it, and one write. On PostgreSQL with Redis these go straight
-from the event loop, so no request thread waits while the hash runs; every other case, and
-every other backend, takes the synchronous path on a worker thread.
+a count after it, and one write that holds only if the lock is still as read. On PostgreSQL
+with Redis these go straight from the event loop, so no request thread waits while the hash
+runs; every other case, and every other backend, takes the synchronous path on a worker
+thread.
 """
 
 from __future__ import annotations
@@ -67,12 +68,13 @@ class SignInStore(Protocol):
     ) -> tuple[Account | None, SecondFactors, LockState]:
         """As `AccountRepository.for_password_attempt`."""
 
-    async def lock_state(self, subject: str) -> LockState:
-        """As `LockoutRepository.get`."""
-
-    async def write(self, fill: Callable[[SignInWrites], T]) -> T:
+    async def write_if_lock_is(
+        self, subject: str, lock: LockState, fill: Callable[[SignInWrites], T]
+    ) -> T | None:
         """Call `fill` with repositories that only take new rows, then store every row it
-        added as one atomic write; `fill`'s result once stored."""
+        added as one atomic write, provided `subject`'s lock is still `lock` (as read before
+        the hash: no lock, unlock or reset since); `fill`'s result once stored, or None with
+        nothing stored when the lock moved."""
 
     async def aclose(self) -> None:
         """Close what the running event loop holds (the app's shutdown)."""

@@ -25,7 +25,7 @@ from accessguard.domain.errors import (
     EmailNotVerified,
 )
 from accessguard.domain.history import SECOND_STEP_DUE
-from accessguard.domain.lockout import Lockout, address_counter, email_subject, locked_refusal
+from accessguard.domain.lockout import Lockout, address_counter, email_subject
 from accessguard.domain.model import (
     Account,
     AuditEvent,
@@ -154,14 +154,18 @@ class SignIn:
         subject_failures, address_failures = await store.counts(
             [counter, address_counter(client.ip)]
         )
-        if not self._nothing_unusual(attempt, account, subject_failures, address_failures) or (
-            # A lock written by a racing failure while this attempt was hashing still holds.
-            locked_refusal(await store.lock_state(subject), now) is not None
-        ):
+        if self._nothing_unusual(attempt, account, subject_failures, address_failures):
+            # Stored only if no racing failure locked the email (nor anything else moved its
+            # lock) while this attempt was hashing; if one did, the synchronous path judges.
+            outcome = await store.write_if_lock_is(
+                subject, lock, lambda writes: self._signed_in(writes, account, client, now)
+            )
+        else:
+            outcome = None
+        if outcome is None:
             return await asyncio.to_thread(
                 self._after_hash, attempt, password, device_token, client, now
             )
-        outcome = await store.write(lambda writes: self._signed_in(writes, account, client, now))
         if subject_failures:
             # As in `_after_hash`: a success resets its own counter, when there is one.
             await store.reset(counter)

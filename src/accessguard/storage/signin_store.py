@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import redis
 import redis.asyncio
+import sqlalchemy as sa
 
 from accessguard.domain.errors import ServiceUnavailable
 from accessguard.domain.model import Account, AuditEvent, Device, LockState, SecondFactors, Session
@@ -25,19 +26,24 @@ from accessguard.storage.sql.accounts import (
     INSERT_DEVICE,
     INSERT_SESSION,
     device_values,
-    lock_state,
     password_attempt_from,
     session_values,
 )
-from accessguard.storage.sql.held_writes import Held, as_one
-from accessguard.storage.sql.security import LOCK_STATE, RECORD_EVENT, event_values
+from accessguard.storage.sql.held_writes import Held, as_one_where
+from accessguard.storage.sql.security import RECORD_EVENT, event_values
 from accessguard.storage.sql.session_reads import ASYNCPG, AsyncpgSessionReads
+from accessguard.storage.sql.tables import lockouts
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _FOR_PASSWORD_ATTEMPT = FOR_PASSWORD_ATTEMPT.compiled(ASYNCPG)
-_LOCK_STATE = LOCK_STATE.compiled(ASYNCPG)
+# Every lock, unlock and reset moves a subject's generation (LockState), so an unchanged one
+# means an unchanged lock; no row reads as generation 0, and any row differs from that.
+_LOCK_AS_READ = ~sa.exists().where(
+    lockouts.c.subject == sa.bindparam("lock_subject"),
+    lockouts.c.generation != sa.bindparam("lock_generation"),
+)
 
 
 class HeldRows:
@@ -133,16 +139,18 @@ class PostgresRedisSignInStore:
         )
         return password_attempt_from(_FOR_PASSWORD_ATTEMPT.row(record))
 
-    async def lock_state(self, subject: str) -> LockState:
-        record = await self._reads.first(_LOCK_STATE, {"subject": subject})
-        return lock_state(None if record is None else _LOCK_STATE.row(record))
-
-    async def write(self, fill: Callable[[SignInWrites], T]) -> T:
+    async def write_if_lock_is(
+        self, subject: str, lock: LockState, fill: Callable[[SignInWrites], T]
+    ) -> T | None:
         rows = HeldRows()
         result = fill(rows)
-        statement, values = as_one(rows.held)
-        await self._reads.first(statement.compiled(ASYNCPG), values)
-        return result
+        statement, values = as_one_where(
+            rows.held,
+            _LOCK_AS_READ,
+            {"lock_subject": subject, "lock_generation": lock.generation},
+        )
+        written = await self._reads.first(statement.compiled(ASYNCPG), values)
+        return None if written is None else result
 
     async def aclose(self) -> None:
         client = self._clients.pop(asyncio.get_running_loop(), None)

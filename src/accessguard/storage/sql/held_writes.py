@@ -103,11 +103,20 @@ def as_one(held: Held) -> tuple[DirectStatement, Mapping[str, Any]]:
     """Held INSERTs, in the order made, as one statement and its values."""
     if len(held) == 1:
         return held[0]
-    statement = combined(tuple(statement for statement, _ in held))
-    values = {
-        f"w{i}_{name}": value for i, (_, one) in enumerate(held) for name, value in one.items()
-    }
-    return statement, values
+    return combined(tuple(statement for statement, _ in held)), _renamed_values(held)
+
+
+def as_one_where(
+    held: Held, condition: sa.ColumnElement[bool], values: Mapping[str, Any]
+) -> tuple[DirectStatement, Mapping[str, Any]]:
+    """Held INSERTs as one statement that adds them only where `condition` holds, given its
+    `values`; the statement returns a row when it added them (`combined_where`)."""
+    statement = combined_where(tuple(statement for statement, _ in held), condition)
+    return statement, {**_renamed_values(held), **values}
+
+
+def _renamed_values(held: Held) -> dict[str, Any]:
+    return {f"w{i}_{name}": value for i, (_, one) in enumerate(held) for name, value in one.items()}
 
 
 @functools.cache
@@ -122,11 +131,34 @@ def combined(statements: tuple[DirectStatement, ...]) -> DirectStatement:
     return DirectStatement(last)
 
 
-def _renamed(statement: DirectStatement, prefix: str) -> sa.Insert:
+@functools.cache
+def combined_where(
+    statements: tuple[DirectStatement, ...], condition: sa.ColumnElement[bool]
+) -> DirectStatement:
+    """The same INSERTs as `combined`, each adding its row only where `condition` holds (a
+    module-level expression of its own bind parameters), and the last returning one row when
+    they did: all or none, judged once in the statement's own snapshot. This lets a write
+    carry the check it depends on (sign-in's lock, storage/signin_store.py) instead of a read
+    of its own before it: one round trip fewer."""
+    gate = sa.select(sa.literal_column("1").label("open")).where(condition).cte("gate")
+    parts = [_renamed(statement, f"w{i}_", gate=gate) for i, statement in enumerate(statements)]
+    ctes = (gate, *(part.cte(f"w{i}") for i, part in enumerate(parts[:-1])))
+    return DirectStatement(
+        parts[-1].add_cte(*ctes).returning(sa.literal_column("1").label("written"))
+    )
+
+
+def _renamed(statement: DirectStatement, prefix: str, *, gate: sa.CTE | None = None) -> sa.Insert:
     insert = statement.statement
     if not isinstance(insert, sa.Insert) or statement.keys is None:
         raise TypeError("only an INSERT of named columns can be held to the end")
     table = insert.table
-    return sa.insert(table).values(
-        {name: sa.bindparam(prefix + name, type_=table.c[name].type) for name in statement.keys}
-    )
+    values = {
+        name: sa.bindparam(prefix + name, type_=table.c[name].type) for name in statement.keys
+    }
+    if gate is None:
+        return sa.insert(table).values(values)
+    # PostgreSQL's dialects write each parameter with its type (`$1::VARCHAR`), which an
+    # INSERT … SELECT needs: a bare parameter there gets no type from the target column.
+    selected = sa.select(*values.values()).select_from(gate)
+    return sa.insert(table).from_select(list(values), selected)
