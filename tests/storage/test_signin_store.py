@@ -4,22 +4,28 @@ only while the email's lock is as it was read before the hash, all of it or none
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
 
 from accessguard.bootstrap import Services
-from accessguard.domain.lockout import email_subject
-from accessguard.domain.model import Account, AuditEvent, Device, LockState, Session
+from accessguard.domain.errors import AccessError
+from accessguard.domain.lockout import device_subject, email_subject
+from accessguard.domain.model import Account, AuditEvent, ClientInfo, Device, LockState, Session
 from accessguard.domain.ports_async import SignInWrites
+from accessguard.domain.signin import SignedIn
+from accessguard.domain.tokens import digest
 from accessguard.storage.sql.tables import audit_events, devices, sessions
 from tests.storage.test_held_writes import _device, _event, _session
-from tests.support import make_account
+from tests.support import PASSWORD, SettableClock, make_account
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 Rows = tuple[Device, Session, AuditEvent]
+T = TypeVar("T")
 
 
 def _rows(services: Services) -> tuple[int, ...]:
@@ -131,3 +137,96 @@ def test_each_row_lands_with_the_values_it_was_given(services: Services) -> None
         event.ip,
         event.user_agent,
     )
+
+
+def _on_a_loop(services: Services, coroutine: Coroutine[Any, Any, T]) -> T:
+    async def run() -> T:
+        try:
+            return await coroutine
+        finally:
+            if services.signin_store is not None:
+                await services.signin_store.aclose()
+            await services.session_reads.aclose()
+
+    return asyncio.run(run())
+
+
+def test_a_known_device_reads_with_its_own_lock(services: Services) -> None:
+    account = make_account(services)
+    device = _device(account)
+    with services.uow() as uow:
+        uow.devices.add(device, "d" * 64)
+    store = services.signin_store
+    assert store is not None
+    assert _on_a_loop(services, store.known_device("d" * 64)) == (device, LockState())
+    _lock(services, device_subject(device.id), LockState())
+    assert _on_a_loop(services, store.known_device("d" * 64)) == (
+        device,
+        _lock_as_now(services, device_subject(device.id)),
+    )
+    assert _on_a_loop(services, store.known_device("e" * 64)) is None
+
+
+def test_a_known_devices_sign_in_stays_on_the_event_loop_while_strangers_lock_the_email(
+    services: Services, clock: SettableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OWASP's device cookie: failures made elsewhere lock the email, not the device that
+    signed in before; its sign-in is the common case, done without a worker thread."""
+    account = make_account(services)
+    who = ClientInfo("192.0.2.7", "app")
+    first = services.signin(account.email, PASSWORD, None, who)
+    assert isinstance(first, SignedIn)
+    for _ in range(services.settings.lockout_threshold):
+        with contextlib.suppress(AccessError):
+            services.signin(account.email, "not the password at all", None, who)
+    assert _lock_as_now(services, email_subject(account.email_key)).locked_until is not None
+
+    def no_worker_thread(*_: Any, **__: Any) -> None:
+        raise AssertionError("the known device's sign-in left the event loop")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_worker_thread)
+    clock.advance(minutes=1)
+    again = _on_a_loop(
+        services, services.signin.sign_in_async(account.email, PASSWORD, first.device_token, who)
+    )
+    assert isinstance(again, SignedIn)
+    assert again.device_token == first.device_token  # the device is kept, not replaced
+    with services.uow(read_only=True) as uow:
+        assert uow.sessions.by_token_digest(digest(again.session_token)) is not None
+    with services.engine.connect() as conn:
+        seen = conn.execute(
+            sa.select(devices.c.last_seen_at).where(devices.c.account_id == account.id)
+        ).all()
+    assert seen == [(clock.now(),)]  # one device, touched by this sign-in
+
+
+def test_a_known_devices_touch_lands_only_with_the_rest(services: Services) -> None:
+    account = make_account(services)
+    device = _device(account)
+    with services.uow() as uow:
+        uow.devices.add(device, "d" * 64)
+    subject = device_subject(device.id)
+    store = services.signin_store
+    assert store is not None
+    later = device.last_seen_at + timedelta(days=1)
+
+    def touch_and_record(writes: SignInWrites) -> str:
+        writes.devices.touch(device.id, later)
+        writes.audit.record(_event(account))
+        return "signed in"
+
+    def last_seen() -> Any:
+        with services.engine.connect() as conn:
+            return conn.execute(
+                sa.select(devices.c.last_seen_at).where(devices.c.id == device.id)
+            ).scalar_one()
+
+    read_before_the_hash = _lock_as_now(services, subject)
+    _lock(services, subject, read_before_the_hash)
+    moved = store.write_if_lock_is(subject, read_before_the_hash, touch_and_record)
+    assert _on_a_loop(services, moved) is None
+    assert last_seen() == device.last_seen_at
+    as_read_now = _lock_as_now(services, subject)
+    kept = store.write_if_lock_is(subject, as_read_now, touch_and_record)
+    assert _on_a_loop(services, kept) == "signed in"
+    assert last_seen() == later

@@ -22,19 +22,28 @@ class KnownDevices:
         self, uow: UnitOfWork, account_id: str | None, token: str | None, now: datetime
     ) -> Device | None:
         """The account's unexpired device whose signed token the client presented."""
-        if account_id is None or not token:
+        token_digest = self.digest_of(token) if account_id is not None else None
+        if token_digest is None:
             return None
-        plain = self._signer.unsign(token)
-        if plain is None:
-            return None
-        device = uow.devices.by_token_digest(digest(plain))
+        return self.usable(uow.devices.by_token_digest(token_digest), account_id, now)
+
+    def digest_of(self, token: str | None) -> str | None:
+        """What a presented token's device is stored under; None for no token or a token
+        whose signature fails (a forgery, or one signed with a retired key)."""
+        plain = self._signer.unsign(token) if token else None
+        return None if plain is None else digest(plain)
+
+    @staticmethod
+    def usable(device: Device | None, account_id: str | None, now: datetime) -> Device | None:
+        """The device, if it is the account's and unexpired: a token copied from another
+        account's client, or an old one, makes the client a stranger."""
         if device is None or device.account_id != account_id or device.expires_at <= now:
             return None
         return device
 
     def remember(
         self,
-        uow: UnitOfWork,
+        writes: SignInWrites,
         account_id: str,
         device: Device | None,
         presented: str | None,
@@ -42,9 +51,9 @@ class KnownDevices:
     ) -> str:
         """The token the client keeps: the one it brought for a known device, else a new one."""
         if device is not None and presented:
-            uow.devices.touch(device.id, now)
+            writes.devices.touch(device.id, now)
             return presented
-        return self.new(uow, account_id, now)
+        return self.new(writes, account_id, now)
 
     def new(self, writes: SignInWrites, account_id: str, now: datetime) -> str:
         """A device for a client the account has not seen: its signed token, to keep."""

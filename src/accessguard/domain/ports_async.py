@@ -10,6 +10,7 @@ thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from accessguard.domain.model import (
@@ -33,6 +34,9 @@ class NewDevices(Protocol):
     def add(self, device: Device, token_digest: str) -> None:
         """As `DeviceRepository.add`."""
 
+    def touch(self, device_id: str, at: datetime) -> None:
+        """As `DeviceRepository.touch`."""
+
 
 class NewAuditRows(Protocol):
     def record(self, event: AuditEvent) -> None:
@@ -40,8 +44,9 @@ class NewAuditRows(Protocol):
 
 
 class SignInWrites(Protocol):
-    """The writes of a successful sign-in, new rows only: its device, its session and its
-    audit row. A unit of work is one; so is what `SignInStore.write` hands out."""
+    """The writes of a successful sign-in: its device (new, or known and touched), its
+    session and its audit row. A unit of work is one; so is what
+    `SignInStore.write_if_lock_is` hands out."""
 
     @property
     def sessions(self) -> NewSessions: ...
@@ -67,6 +72,10 @@ class SignInStore(Protocol):
         self, email_key: str, lock_subject: str
     ) -> tuple[Account | None, SecondFactors, LockState]:
         """As `AccountRepository.for_password_attempt`."""
+
+    async def known_device(self, token_digest: str) -> tuple[Device, LockState] | None:
+        """The device whose token hashes to `token_digest`, as `DeviceRepository.by_token_digest`,
+        with its own lock (`device_subject`), as `LockoutRepository.get`; None: no such device."""
 
     async def write_if_lock_is(
         self, subject: str, lock: LockState, fill: Callable[[SignInWrites], T]

@@ -25,7 +25,7 @@ from accessguard.domain.errors import (
     EmailNotVerified,
 )
 from accessguard.domain.history import SECOND_STEP_DUE
-from accessguard.domain.lockout import Lockout, address_counter, email_subject
+from accessguard.domain.lockout import Lockout, address_counter, device_subject, email_subject
 from accessguard.domain.model import (
     Account,
     AuditEvent,
@@ -128,40 +128,39 @@ class SignIn:
         """The same sign-in, awaited. With a `SignInStore` (PostgreSQL with Redis), a right
         password with nothing unusual about it signs in from the event loop, with no thread
         waiting while it hashes: the same reads, checks and writes as `__call__`, each as one
-        round trip. Whatever else the reads show (a lock, failures, a known device, a second
-        factor, an old hash, a wrong password) goes to the synchronous path on a worker
-        thread, which checks it all again as if it had come first."""
+        round trip. Whatever else the reads show (a lock, failures, a second factor, an old
+        hash, a wrong password) goes to the synchronous path on a worker thread, which
+        checks it all again as if it had come first."""
         store = self._store
-        if store is None or device_token:
-            # A known device counts and is touched on its own rows: the synchronous path.
+        if store is None:
             return await asyncio.to_thread(self, email, password, device_token, client)
         now = self._clock.now()
-        key = email_key(email)
         lockout = self._lockout
         if not lockout.address_allows(await store.count(address_counter(client.ip))):
             return await asyncio.to_thread(self, email, password, device_token, client)
-        subject = email_subject(key)
-        account, factors, lock = await store.for_password_attempt(key, subject)
-        attempt = PasswordAttempt(account, None, subject, lock, factors)
+        attempt = await self._read_async(store, email_key(email), device_token, now)
         if attempt.locked(now) is not None:
             return await asyncio.to_thread(self, email, password, device_token, client)
+        account = attempt.account
         matches = await self._hasher.verify_async(
             account.password_hash if account else self._dummy_hash, prepare(password)
         )
         if not matches or account is None:
             raise await asyncio.to_thread(self._attempts.refuse, attempt, _KIND, client, now)
-        counter = lockout.subject_counter(subject, lock)
+        counter = lockout.subject_counter(attempt.subject, attempt.lock)
         subject_failures, address_failures = await store.counts(
             [counter, address_counter(client.ip)]
         )
+        outcome = None
         if self._nothing_unusual(attempt, account, subject_failures, address_failures):
-            # Stored only if no racing failure locked the email (nor anything else moved its
-            # lock) while this attempt was hashing; if one did, the synchronous path judges.
+            # Stored only if no racing failure locked the subject (nor anything else moved
+            # its lock) while this attempt was hashing; if one did, the synchronous path
+            # judges.
             outcome = await store.write_if_lock_is(
-                subject, lock, lambda writes: self._signed_in(writes, account, client, now)
+                attempt.subject,
+                attempt.lock,
+                lambda writes: self._signed_in(writes, attempt, device_token, client, now),
             )
-        else:
-            outcome = None
         if outcome is None:
             return await asyncio.to_thread(
                 self._after_hash, attempt, password, device_token, client, now
@@ -170,6 +169,23 @@ class SignIn:
             # As in `_after_hash`: a success resets its own counter, when there is one.
             await store.reset(counter)
         return outcome
+
+    async def _read_async(
+        self, store: SignInStore, key: str, device_token: str | None, now: datetime
+    ) -> PasswordAttempt:
+        """As `PasswordAttempts.read`: the email's lock, unless the client brings a known
+        device, which counts its own failures (a second read, only then)."""
+        subject = email_subject(key)
+        account, factors, lock = await store.for_password_attempt(key, subject)
+        token_digest = self._devices.digest_of(device_token) if account else None
+        if account is not None and token_digest is not None:
+            found = await store.known_device(token_digest)
+            device = self._devices.usable(found[0] if found else None, account.id, now)
+            if found is not None and device is not None:
+                return PasswordAttempt(
+                    account, device, device_subject(device.id), found[1], factors
+                )
+        return PasswordAttempt(account, None, subject, lock, factors)
 
     def _nothing_unusual(
         self, attempt: PasswordAttempt, account: Account, subject_failures: int, address: int
@@ -186,14 +202,21 @@ class SignIn:
         )
 
     def _signed_in(
-        self, writes: SignInWrites, account: Account, client: ClientInfo, now: datetime
+        self,
+        writes: SignInWrites,
+        attempt: PasswordAttempt,
+        device_token: str | None,
+        client: ClientInfo,
+        now: datetime,
     ) -> SignedIn:
-        device_token = self._devices.new(writes, account.id, now)
+        account = attempt.account
+        assert account is not None  # noqa: S101 - only called after a match
+        kept = self._devices.remember(writes, account.id, attempt.device, device_token, now)
         token, session = self._sessions.start(writes, account.id, client, now)
         writes.audit.record(
             AuditEvent(now, _KIND, "success", account.id, client.ip, client.user_agent[:300])
         )
-        return SignedIn(account.id, token, session.expires_at, device_token)
+        return SignedIn(account.id, token, session.expires_at, kept)
 
     def _before_hash(
         self, key: str, device_token: str | None, client: ClientInfo, now: datetime

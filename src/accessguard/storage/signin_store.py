@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TypeVar
 
 import redis
@@ -22,10 +23,13 @@ from accessguard.domain.errors import ServiceUnavailable
 from accessguard.domain.model import Account, AuditEvent, Device, LockState, SecondFactors, Session
 from accessguard.domain.ports_async import SignInWrites
 from accessguard.storage.sql.accounts import (
+    DEVICE_WITH_LOCK,
     FOR_PASSWORD_ATTEMPT,
     INSERT_DEVICE,
     INSERT_SESSION,
+    TOUCH_DEVICE,
     device_values,
+    device_with_lock_from,
     password_attempt_from,
     session_values,
 )
@@ -38,6 +42,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _FOR_PASSWORD_ATTEMPT = FOR_PASSWORD_ATTEMPT.compiled(ASYNCPG)
+_DEVICE_WITH_LOCK = DEVICE_WITH_LOCK.compiled(ASYNCPG)
 # Every lock, unlock and reset moves a subject's generation (LockState), so an unchanged one
 # means an unchanged lock; no row reads as generation 0, and any row differs from that.
 _LOCK_AS_READ = ~sa.exists().where(
@@ -70,6 +75,9 @@ class _NewDevices:
 
     def add(self, device: Device, token_digest: str) -> None:
         self._held.append((INSERT_DEVICE, device_values(device, token_digest)))
+
+    def touch(self, device_id: str, at: datetime) -> None:
+        self._held.append((TOUCH_DEVICE, {"device_id": device_id, "at": at}))
 
 
 class _NewAuditRows:
@@ -138,6 +146,10 @@ class PostgresRedisSignInStore:
             _FOR_PASSWORD_ATTEMPT, {"email_key": email_key, "subject": lock_subject}
         )
         return password_attempt_from(_FOR_PASSWORD_ATTEMPT.row(record))
+
+    async def known_device(self, token_digest: str) -> tuple[Device, LockState] | None:
+        record = await self._reads.first(_DEVICE_WITH_LOCK, {"token_digest": token_digest})
+        return device_with_lock_from(None if record is None else _DEVICE_WITH_LOCK.row(record))
 
     async def write_if_lock_is(
         self, subject: str, lock: LockState, fill: Callable[[SignInWrites], T]

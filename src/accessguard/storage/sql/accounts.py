@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from accessguard.domain.lockout import device_subject
 from accessguard.domain.model import Account, Device, LockState, SecondFactors, Session
 from accessguard.domain.recovery_cases import ACTIVE, ActiveRecovery, CaseStatus
 from accessguard.storage.sql.direct import DirectStatement
@@ -302,6 +303,35 @@ class SqlSessions:
 
 _DEVICE_FIELDS = [c for c in devices.c if c.name != "token_digest"]
 INSERT_DEVICE = DirectStatement(devices.insert(), [c.name for c in devices.c])
+_TOUCH = (
+    devices.update()
+    .where(devices.c.id == sa.bindparam("device_id"))
+    .values(last_seen_at=sa.bindparam("at"))
+)
+TOUCH_DEVICE = DirectStatement(_TOUCH)
+# A known device with its own lock (`device_subject`: a constant prefix and the id), in one
+# read. The prefix is written into the SQL, as a constant of ours with nothing to escape.
+_DEVICE_PREFIX = device_subject("")
+if not _DEVICE_PREFIX.replace(":", "").isalnum():
+    raise ValueError("a device subject's prefix is written into SQL: letters and colons only")
+DEVICE_WITH_LOCK = DirectStatement(
+    sa.select(*_DEVICE_FIELDS, *[c.label(f"l__{c.name}") for c in LOCK_COLUMNS])
+    .select_from(
+        devices.outerjoin(
+            lockouts,
+            lockouts.c.subject
+            == sa.func.concat(sa.literal_column(f"'{_DEVICE_PREFIX}'"), devices.c.id),
+        )
+    )
+    .where(devices.c.token_digest == sa.bindparam("token_digest"))
+)
+
+
+def device_with_lock_from(row: Mapping[str, Any] | None) -> tuple[Device, LockState] | None:
+    """A row of DEVICE_WITH_LOCK as the device and its lock; None: no such device."""
+    if row is None:
+        return None
+    return Device(**{c.name: row[c.name] for c in _DEVICE_FIELDS}), lock_state(row, "l__")
 
 
 def device_values(device: Device, token_digest: str) -> dict[str, Any]:
@@ -329,9 +359,7 @@ class SqlDevices:
         return Device(**row) if row else None
 
     def touch(self, device_id: str, at: datetime) -> None:
-        self._conn.execute(
-            devices.update().where(devices.c.id == device_id).values(last_seen_at=at)
-        )
+        self._conn.execute(_TOUCH, {"device_id": device_id, "at": at})
 
     def ids_for(self, account_id: str) -> list[str]:
         return list(

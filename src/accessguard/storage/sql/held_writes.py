@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter
 
 from accessguard.storage.sql.direct import DirectStatement
 
@@ -139,7 +141,8 @@ def combined_where(
     module-level expression of its own bind parameters), and the last returning one row when
     they did: all or none, judged once in the statement's own snapshot. This lets a write
     carry the check it depends on (sign-in's lock, storage/signin_store.py) instead of a read
-    of its own before it: one round trip fewer."""
+    of its own before it: one round trip fewer. An UPDATE may be held too (a known device's
+    touch), its parameters renamed as an INSERT's values are."""
     gate = sa.select(sa.literal_column("1").label("open")).where(condition).cte("gate")
     parts = [_renamed(statement, f"w{i}_", gate=gate) for i, statement in enumerate(statements)]
     ctes = (gate, *(part.cte(f"w{i}") for i, part in enumerate(parts[:-1])))
@@ -148,8 +151,21 @@ def combined_where(
     )
 
 
-def _renamed(statement: DirectStatement, prefix: str, *, gate: sa.CTE | None = None) -> sa.Insert:
+def _renamed(
+    statement: DirectStatement, prefix: str, *, gate: sa.CTE | None = None
+) -> sa.Insert | sa.Update:
     insert = statement.statement
+    if gate is not None and isinstance(insert, sa.Update):
+        # An UPDATE by its own parameters (a known device's touch), under the same gate.
+
+        def rename(element: visitors.ExternallyTraversible, **_: Any) -> BindParameter[Any] | None:
+            if not isinstance(element, BindParameter):
+                return None
+            return sa.bindparam(prefix + element.key, type_=element.type)
+
+        renamed = visitors.replacement_traverse(insert, {}, rename)
+        assert isinstance(renamed, sa.Update)  # noqa: S101 - traversal keeps the kind
+        return renamed.where(sa.select(gate.c.open).exists())
     if not isinstance(insert, sa.Insert) or statement.keys is None:
         raise TypeError("only an INSERT of named columns can be held to the end")
     table = insert.table
