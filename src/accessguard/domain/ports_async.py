@@ -1,7 +1,8 @@
 """What sign-in needs from storage when it runs on the event loop (domain/signin.py).
 
-Most sign-ins are a right password, with nothing unusual about them: a read before the hash,
-a count after it, and one write that holds only if the lock is still as read. On PostgreSQL
+Most sign-ins are a right password, with nothing unusual about them: a read before the hash
+(two when the client brings a known device), a count after it, and one write that holds only
+if the lock is still as read. On PostgreSQL
 with Redis these go straight from the event loop, so no request thread waits while the hash
 runs; every other case, and every other backend, takes the synchronous path on a worker
 thread.
