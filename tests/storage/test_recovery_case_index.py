@@ -1,19 +1,21 @@
 """At most one active lost-device case per account, held by the database (a partial unique
 index, migration 0008) as well as by the account lock the domain takes: whatever writes a
-second open or approved case is refused, and a closed case leaves room for a new one."""
+second open or approved case is refused, a closed case leaves room for a new one, and the
+repository answers a refused case as "one is already active" with its transaction intact."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from accessguard.bootstrap import Services
+from accessguard.domain.model import AuditEvent
 from accessguard.domain.recovery_cases import ACTIVE, CaseStatus, RecoveryCase, new_reference
 from accessguard.domain.tokens import digest
-from accessguard.storage.sql.tables import recovery_requests
+from accessguard.storage.sql.tables import audit_events, recovery_requests
 from tests.support import make_account
 
 NOW = datetime(2036, 3, 2, 9, 30, tzinfo=UTC)
@@ -83,3 +85,30 @@ def test_a_closed_case_leaves_room_for_a_new_active_one(
     insert(services, case_of(account.id, closed))  # closed cases do not count either
     insert(services, case_of(account.id))
     assert sorted(statuses(services, account.id)) == sorted([closed, closed, CaseStatus.OPEN])
+
+
+def test_adding_a_case_beside_an_active_one_stores_nothing_and_keeps_the_transaction(
+    services: Services,
+) -> None:
+    account = make_account(services)
+    first = case_of(account.id)
+    with services.uow() as uow:
+        assert uow.recovery_cases.add(first, digest("first")) is True
+    with services.uow() as uow:
+        assert uow.recovery_cases.add(case_of(account.id), digest("second")) is False
+        # The refusal must not abort the transaction (an IntegrityError would, on
+        # PostgreSQL): the use case goes on to write its audit row and its notice.
+        uow.audit.record(AuditEvent(NOW, "recovery_requested", "already_open", account.id))
+        assert uow.recovery_cases.active_for(account.id) == first
+    with services.engine.connect() as conn:
+        outcomes = conn.scalars(
+            sa.select(audit_events.c.outcome).where(
+                audit_events.c.account_id == account.id,
+                audit_events.c.kind == "recovery_requested",
+            )
+        ).all()
+    assert outcomes == ["already_open"]
+    assert statuses(services, account.id) == [CaseStatus.OPEN]
+    with services.uow() as uow:
+        uow.recovery_cases.cancel_active(account.id, NOW + timedelta(minutes=1))
+        assert uow.recovery_cases.add(case_of(account.id), digest("third")) is True
