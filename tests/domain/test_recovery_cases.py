@@ -1,9 +1,11 @@
 """The rules of recovery cases: free text, references, cancel tokens, the signals recorded at
-request time, and one open case per account even under parallel requests."""
+request time, and one open case per account even under parallel requests, or when a case
+opened by a writer that takes no account lock slips past the request's first look."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,8 +21,9 @@ from accessguard.domain.recovery_cases import (
     new_reference,
     text_problem,
 )
-from accessguard.domain.tokens import Signer
-from tests.domain.recovery_support import OWNER, cases, owner_with_factors
+from accessguard.domain.tokens import Signer, digest
+from accessguard.storage.sql.recovery_cases import SqlRecoveryCases
+from tests.domain.recovery_support import OWNER, audit_kinds, cases, owner_with_factors
 from tests.support import PASSWORD, inbox
 
 NOW = datetime(2036, 3, 2, 9, 30, tzinfo=UTC)
@@ -141,3 +144,58 @@ def test_parallel_requests_open_one_case(services: Services) -> None:
     limit = services.rules.recipient_email_limit
     assert sum("asked again" not in subject for subject in subjects) == 1
     assert limit - 1 <= sum("asked again" in subject for subject in subjects) <= limit
+
+
+def open_unseen_at_first_look(monkeypatch: pytest.MonkeyPatch, *, closed_at_once: bool) -> None:
+    """The request's first look for an active case misses one that a writer taking no account
+    lock opens just then (in the same transaction: on PostgreSQL another one would wait for
+    the account row the request holds). With `closed_at_once`, that case is cancelled again
+    before the request looks a second time."""
+    real = SqlRecoveryCases.active_for
+    looks: list[str] = []
+
+    def active_for(self: SqlRecoveryCases, account_id: str) -> RecoveryCase | None:
+        looks.append(account_id)
+        if len(looks) == 1:
+            unseen = RecoveryCase(
+                str(uuid.uuid4()), "R-UNSN-CASE", account_id, CaseStatus.OPEN, "lost", NOW,
+                "192.0.2.99", "other writer", None, False,
+            )  # fmt: skip
+            assert self.add(unseen, digest("unseen"))
+            return None
+        if closed_at_once:
+            self.cancel_active(account_id, NOW)
+        return real(self, account_id)
+
+    monkeypatch.setattr(SqlRecoveryCases, "active_for", active_for)
+
+
+def test_a_case_opened_unseen_by_another_writer_makes_the_request_an_asked_again(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index refuses the second case; the request answers as for any open case, in the
+    same transaction: a fresh reference, the already_open audit row, the asked-again mail."""
+    owner = owner_with_factors(services)
+    open_unseen_at_first_look(monkeypatch, closed_at_once=False)
+    client = ClientInfo("203.0.113.5", "ua")
+    reference = services.recovery.open(OWNER, PASSWORD, "lost", None, client)
+    [stored] = cases(services)
+    assert (stored["reference"], stored["status"]) == ("R-UNSN-CASE", "open")
+    assert reference != "R-UNSN-CASE"
+    assert audit_kinds(services, owner.id) == [("recovery_requested", "already_open")]
+    [mail] = inbox(services, OWNER)
+    assert "asked again" in mail["subject"]
+    assert "R-UNSN-CASE" in mail["body"]
+
+
+def test_a_request_whose_refusing_case_closed_at_once_opens_none_and_is_audited(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = owner_with_factors(services)
+    open_unseen_at_first_look(monkeypatch, closed_at_once=True)
+    reference = services.recovery.open(OWNER, PASSWORD, "lost", None, ClientInfo("::1", "ua"))
+    [stored] = cases(services)
+    assert (stored["reference"], stored["status"]) == ("R-UNSN-CASE", "cancelled")
+    assert reference != "R-UNSN-CASE"
+    assert audit_kinds(services, owner.id) == [("recovery_requested", "already_open")]
+    assert inbox(services, OWNER) == []

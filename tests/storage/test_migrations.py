@@ -7,18 +7,19 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from accessguard.bootstrap import Services
 from accessguard.domain.emails import email_key
 from accessguard.domain.lockout import email_subject
-from accessguard.storage.sql.migrate import upgrade
+from accessguard.storage.sql.migrate import alembic_config, upgrade
 from accessguard.storage.sql.tables import metadata
 from tests.support import new_pg_database
 
@@ -117,3 +118,105 @@ def test_upgrading_splits_addresses_that_full_case_folding_had_merged(
         email_subject("strasse@example.com"): (2, 0),
         email_subject(old_keys["3"]): (1, 0),  # no lock to move: a fresh generation all the same
     }
+
+
+def test_upgrading_keeps_one_active_case_per_account_and_cancels_the_others(
+    empty_database: sa.Engine,
+) -> None:
+    """0008 builds the one-active-case index over cases made before it. Should an account hold
+    several (written outside the service), its approved one stays, else its oldest; the others
+    are cancelled and audited, not left to stop the upgrade."""
+    upgrade(empty_database, "0007")
+    accounts = sa.table(
+        "accounts", *map(sa.column, ("id", "email", "email_key", "password_hash")),
+        sa.column("created_at", sa.DateTime),
+    )  # fmt: skip
+    columns = ("id", "reference", "account_id", "status", "details", "ip", "user_agent")
+    cases = sa.table(
+        "recovery_requests", *map(sa.column, columns),
+        sa.column("created_at", sa.DateTime), sa.column("closed_at", sa.DateTime),
+        sa.column("known_device", sa.Boolean),
+    )  # fmt: skip
+    start = datetime(2036, 3, 2, 9, 30, tzinfo=UTC)
+    rows = [
+        # account, case, status, minutes after start
+        ("1", "older", "open", 0),
+        ("1", "newer", "open", 5),
+        ("1", "done", "completed", 9),
+        ("2", "asked", "open", 0),
+        ("2", "approved", "approved", 5),
+        ("3", "alone", "open", 0),
+    ]
+    with empty_database.begin() as conn:
+        for account_id in ("1", "2", "3"):
+            conn.execute(
+                accounts.insert().values(
+                    id=account_id,
+                    email=f"{account_id}@example.com",
+                    email_key=f"{account_id}@example.com",
+                    password_hash="x",
+                    created_at=start,
+                )
+            )
+        for account_id, case_id, status, minutes in rows:
+            conn.execute(
+                cases.insert().values(
+                    id=case_id,
+                    reference=f"R-{case_id}",
+                    account_id=account_id,
+                    status=status,
+                    details="lost",
+                    created_at=start + timedelta(minutes=minutes),
+                    ip="192.0.2.1",
+                    user_agent="ua",
+                    known_device=False,
+                )
+            )
+
+    upgrade(empty_database, "0008")
+
+    audit = sa.table(
+        "audit_events", *map(sa.column, ("kind", "outcome", "account_id")),
+        sa.column("detail", sa.JSON),
+    )  # fmt: skip
+    with empty_database.connect() as conn:
+        found = {
+            case_id: (status, closed_at is not None)
+            for case_id, status, closed_at in conn.execute(
+                sa.select(cases.c.id, cases.c.status, cases.c.closed_at)
+            )
+        }
+        events = conn.execute(sa.select(audit).order_by(audit.c.account_id)).all()
+    assert found == {
+        "older": ("open", False),
+        "newer": ("cancelled", True),
+        "done": ("completed", False),
+        "asked": ("cancelled", True),
+        "approved": ("approved", False),
+        "alone": ("open", False),
+    }
+    assert [tuple(event[:3]) for event in events] == [
+        ("recovery_cancelled", "duplicate", "1"),
+        ("recovery_cancelled", "duplicate", "2"),
+    ]
+    assert [event.detail for event in events] == [
+        {"case_id": "newer", "reference": "R-newer", "kept": "R-older"},
+        {"case_id": "asked", "reference": "R-asked", "kept": "R-approved"},
+    ]
+    again = {
+        "id": "again",
+        "reference": "R-again",
+        "account_id": "3",
+        "status": "open",
+        "details": "lost",
+        "created_at": start,
+        "ip": "192.0.2.1",
+        "user_agent": "ua",
+        "known_device": False,
+    }
+    with pytest.raises(sa.exc.IntegrityError), empty_database.begin() as conn:
+        conn.execute(cases.insert().values(again))
+
+    command.downgrade(alembic_config(empty_database), "0007")
+    with empty_database.begin() as conn:
+        conn.execute(cases.insert().values(again))

@@ -327,8 +327,9 @@ class RecoveryCaseRepository(Protocol):
     def active_for(self, account_id: str) -> RecoveryCase | None:
         """The account's open or approved case, if any."""
 
-    def add(self, case: RecoveryCase, cancel_token_digest: str) -> None:
-        """Store a new case with the digest of its owner's cancel token."""
+    def add(self, case: RecoveryCase, cancel_token_digest: str) -> bool:
+        """Store a new case with the digest of its owner's cancel token; False, storing nothing
+        and leaving the transaction usable, when the account already has an active case."""
 
     def get(self, case_id: str) -> RecoveryCase | None:
         """The case with this id."""

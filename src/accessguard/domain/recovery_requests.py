@@ -184,22 +184,31 @@ class RecoveryRequests:
             uow.audit.record(_plain_event(account.id, "no_second_factor", client, now))
             return new_reference()
         active = uow.recovery_cases.active_for(account.id)
-        if active is not None:
-            # A fresh reference, as for a wrong password: the case's own would tell whoever
-            # asks twice that this password is right and a case is open. Its owner has the
-            # real one in the email the case sent, and hears of this request too: a second
-            # asking is what an attacker does when the first went quiet.
-            asked = {
-                "asked_at": now.isoformat(timespec="minutes"),
-                "asked_ip": client.ip,
-                "asked_country": self._country_of(client.ip) or "unknown",
-                "asked_user_agent": client.user_agent[:200],
-                "status": active.status.value,
-            }
-            if notify:
-                uow.outbox.add(notice(account, ASKED_AGAIN, **case_facts(active), **asked), now)
-            uow.audit.record(case_event(active, KIND, client, now, outcome="already_open"))
-            return new_reference()
+        if active is None:
+            opened = self._add_case(uow, account, details, device, client, now)
+            if opened is not None:
+                return opened
+            # The database keeps one active case per account too: one opened since the read
+            # above, by a writer that does not hold the account row, refused this one.
+            active = uow.recovery_cases.active_for(account.id)
+        if active is None:
+            # ... and closed again before this read: nothing left to tell its owner about.
+            uow.audit.record(_plain_event(account.id, "already_open", client, now))
+        else:
+            self._asked_again(uow, account, active, client, now, notify)
+        return new_reference()
+
+    def _add_case(
+        self,
+        uow: UnitOfWork,
+        account: Account,
+        details: str,
+        device: Device | None,
+        client: ClientInfo,
+        now: datetime,
+    ) -> str | None:
+        """The new case's reference, its mail and audit row queued; None when the account
+        has an active case after all."""
         case = RecoveryCase(
             id=str(uuid.uuid4()),
             reference=new_reference(),
@@ -213,11 +222,36 @@ class RecoveryRequests:
             known_device=device is not None,
         )
         token = cancel_token(self._signer, case.id)
-        uow.recovery_cases.add(case, digest(token))
+        if not uow.recovery_cases.add(case, digest(token)):
+            return None
         link = self._rules.link("/recover/cancel", token)
         uow.outbox.add(notice(account, "recovery_requested", **case_facts(case), link=link), now)
         uow.audit.record(case_event(case, KIND, client, now))
         return case.reference
+
+    def _asked_again(
+        self,
+        uow: UnitOfWork,
+        account: Account,
+        active: RecoveryCase,
+        client: ClientInfo,
+        now: datetime,
+        notify: bool,
+    ) -> None:
+        # The requester gets a fresh reference, as for a wrong password: the case's own would
+        # tell whoever asks twice that this password is right and a case is open. Its owner
+        # has the real one in the email the case sent, and hears of this request too: a
+        # second asking is what an attacker does when the first went quiet.
+        asked = {
+            "asked_at": now.isoformat(timespec="minutes"),
+            "asked_ip": client.ip,
+            "asked_country": self._country_of(client.ip) or "unknown",
+            "asked_user_agent": client.user_agent[:200],
+            "status": active.status.value,
+        }
+        if notify:
+            uow.outbox.add(notice(account, ASKED_AGAIN, **case_facts(active), **asked), now)
+        uow.audit.record(case_event(active, KIND, client, now, outcome="already_open"))
 
 
 REMOVED_MARK = "[password removed]"

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from accessguard.domain.model import AuditEvent
 from accessguard.domain.recovery_cases import ACTIVE, CaseStatus, RecoveryCase
+from accessguard.storage.sql.accounts import upsert
 from accessguard.storage.sql.tables import (
+    ACTIVE_CASE,
     audit_events,
     mfa_challenges,
     recovery_codes,
@@ -63,11 +65,18 @@ class SqlRecoveryCases:
             self._select().where(_R.account_id == account_id, _R.status.in_(ACTIVE)).limit(1)
         )
 
-    def add(self, case: RecoveryCase, cancel_token_digest: str) -> None:
+    def add(self, case: RecoveryCase, cancel_token_digest: str) -> bool:
         values = {c.name: getattr(case, c.name) for c in _FIELDS}
-        self._conn.execute(
-            recovery_requests.insert().values(**values, cancel_token_digest=cancel_token_digest)
+        # A second active case meets the partial unique index on account_id: ON CONFLICT makes
+        # that a no-op, where the error would abort the transaction on PostgreSQL and take the
+        # use case's audit row and notice with it.
+        statement = (
+            upsert(self._conn, recovery_requests)
+            .values(**values, cancel_token_digest=cancel_token_digest)
+            .on_conflict_do_nothing(index_elements=[_R.account_id], index_where=ACTIVE_CASE)
+            .returning(_R.id)
         )
+        return self._conn.execute(statement).first() is not None
 
     def get(self, case_id: str) -> RecoveryCase | None:
         return self._one(self._select().where(_R.id == case_id))

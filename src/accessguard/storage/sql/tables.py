@@ -293,6 +293,10 @@ recovery_codes = sa.Table(
     sa.Column("used_at", UTCDateTime()),
 )
 
+# The statuses of an active case (domain/recovery_cases.ACTIVE), written out: the index below
+# is built from this text, and an ON CONFLICT that names the index must repeat it.
+ACTIVE_CASE = sa.text("status IN ('open', 'approved')")
+
 recovery_requests = sa.Table(
     "recovery_requests",
     metadata,
@@ -319,4 +323,13 @@ recovery_requests = sa.Table(
     sa.Column("cancel_token_digest", sa.String(64), unique=True),
     sa.Column("closed_at", UTCDateTime()),
     sa.Index("ix_recovery_requests_status_effective_at", "status", "effective_at"),
+    # At most one active case per account. Opening one holds the account row while it looks
+    # for another (domain/recovery_requests.py); this holds for any writer that does not.
+    sa.Index(
+        "uq_recovery_requests_active_account_id",
+        "account_id",
+        unique=True,
+        sqlite_where=ACTIVE_CASE,
+        postgresql_where=ACTIVE_CASE,
+    ),
 )
