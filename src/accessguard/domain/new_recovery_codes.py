@@ -16,6 +16,7 @@ from accessguard.domain.errors import (
     AccessError,
     InvalidCredentials,
     InvalidMfaCode,
+    MfaCodeReused,
     SecondFactorRequired,
     ValidationFailed,
 )
@@ -71,8 +72,10 @@ class NewRecoveryCodes:
                 return None
             try:
                 self.totp.verify(account.id, app_code, attempts_left=0)
-            except InvalidMfaCode as wrong:
-                return wrong  # attempts_left is filled in from the lockout count
+            except (InvalidMfaCode, MfaCodeReused) as refused:
+                # Counted and audited by the guard, as a spent recovery code is when it is
+                # typed to remove the app; attempts_left is filled in from the lockout count.
+                return refused
             return None
 
         self.lockout.guard_owner_secret(self.uow, account, client, now, KIND, refusal)
