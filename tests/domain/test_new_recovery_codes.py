@@ -175,3 +175,26 @@ def test_reused_app_codes_reach_the_lock_like_wrong_ones(
     with pytest.raises(AccountLocked):
         services.new_recovery_codes.make(texted, PASSWORD, CLIENT, code=spent)
     assert refusals_audited(services, account)[-1] == "account_locked"
+
+
+def test_a_right_password_and_code_leave_earlier_failures_counted(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    # As for every owner-secret check (`Lockout.guard_owner_secret` resets nothing): a
+    # session that has the password must not buy fresh guesses at the app's code with it.
+    # Only a finished sign-in resets the email's counter.
+    texted = session_of(account, clock, "sms")
+    wrong = not_a_code_of(secret, clock.now())
+    for _ in range(services.rules.lockout_threshold - 1):
+        with pytest.raises(InvalidMfaCode):
+            services.new_recovery_codes.make(texted, PASSWORD, CLIENT, code=wrong)
+
+    codes = services.new_recovery_codes.make(
+        texted, PASSWORD, CLIENT, code=code_at(secret, clock.now())
+    )
+    assert len(codes) == 10
+    proved = session_of(account, clock, "totp")  # the password alone, for a session with the app
+    assert len(services.new_recovery_codes.make(proved, PASSWORD, CLIENT)) == 10
+
+    with pytest.raises(AccountLocked):  # the next failure is still the one that locks
+        services.new_recovery_codes.make(proved, "surely not the password", CLIENT)
