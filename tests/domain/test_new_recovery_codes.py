@@ -17,9 +17,10 @@ from accessguard.domain.errors import (
     ValidationFailed,
 )
 from accessguard.domain.model import Account, Session
+from accessguard.domain.new_recovery_codes import KIND
 from accessguard.domain.sessions import Authenticated
-from accessguard.storage.sql.tables import outbox
-from tests.domain.test_mfa_totp import CLIENT, auth_for, code_at
+from accessguard.storage.sql.tables import audit_events, outbox
+from tests.domain.test_mfa_totp import CLIENT, auth_for, code_at, not_a_code_of
 from tests.support import PASSWORD, SettableClock, make_account
 
 
@@ -53,6 +54,16 @@ def queued(services: Services, template: str) -> int:
     with services.engine.connect() as conn:
         rows = conn.execute(sa.select(outbox.c.id).where(outbox.c.template == template))
         return len(rows.all())
+
+
+def refusals_audited(services: Services, account: Account) -> list[str]:
+    """The outcomes audited for the account's attempts at new codes, oldest first."""
+    a = audit_events.c
+    with services.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(a.outcome).where(a.account_id == account.id, a.kind == KIND).order_by(a.id)
+        )
+        return [row.outcome for row in rows]
 
 
 def test_only_a_session_that_proved_the_app_makes_codes_without_it(
@@ -128,3 +139,62 @@ def test_a_session_signed_in_with_the_app_needs_only_the_password(
         )
         assert len(codes) == 10
     assert queued(services, "recovery_codes_regenerated") == 2
+
+
+def test_a_reused_app_code_is_refused_as_reused_counted_and_audited(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    # As every refusal of a signed-in owner's secret: a spent recovery code typed to remove
+    # the app or the phone is counted and audited the same way.
+    texted = session_of(account, clock, "sms")
+    spent = code_at(secret, clock.now())
+    services.new_recovery_codes.make(texted, PASSWORD, CLIENT, code=spent)
+    before = services.recovery_codes.current_set(account.id)
+
+    with pytest.raises(MfaCodeReused):
+        services.new_recovery_codes.make(texted, PASSWORD, CLIENT, code=spent)
+
+    assert refusals_audited(services, account) == ["success", "mfa_code_reused"]
+    assert services.recovery_codes.current_set(account.id) == before
+    with pytest.raises(InvalidMfaCode) as wrong:
+        services.new_recovery_codes.make(
+            texted, PASSWORD, CLIENT, code=not_a_code_of(secret, clock.now())
+        )
+    assert wrong.value.facts["attempts_left"] == services.rules.lockout_threshold - 2
+
+
+def test_reused_app_codes_reach_the_lock_like_wrong_ones(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    texted = session_of(account, clock, "sms")
+    spent = code_at(secret, clock.now())
+    services.new_recovery_codes.make(texted, PASSWORD, CLIENT, code=spent)
+    for _ in range(services.rules.lockout_threshold - 1):
+        with pytest.raises(MfaCodeReused):
+            services.new_recovery_codes.make(texted, PASSWORD, CLIENT, code=spent)
+    with pytest.raises(AccountLocked):
+        services.new_recovery_codes.make(texted, PASSWORD, CLIENT, code=spent)
+    assert refusals_audited(services, account)[-1] == "account_locked"
+
+
+def test_a_right_password_and_code_leave_earlier_failures_counted(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    # As for every owner-secret check (`Lockout.guard_owner_secret` resets nothing): a
+    # session that has the password must not buy fresh guesses at the app's code with it.
+    # Only a finished sign-in resets the email's counter.
+    texted = session_of(account, clock, "sms")
+    wrong = not_a_code_of(secret, clock.now())
+    for _ in range(services.rules.lockout_threshold - 1):
+        with pytest.raises(InvalidMfaCode):
+            services.new_recovery_codes.make(texted, PASSWORD, CLIENT, code=wrong)
+
+    codes = services.new_recovery_codes.make(
+        texted, PASSWORD, CLIENT, code=code_at(secret, clock.now())
+    )
+    assert len(codes) == 10
+    proved = session_of(account, clock, "totp")  # the password alone, for a session with the app
+    assert len(services.new_recovery_codes.make(proved, PASSWORD, CLIENT)) == 10
+
+    with pytest.raises(AccountLocked):  # the next failure is still the one that locks
+        services.new_recovery_codes.make(proved, "surely not the password", CLIENT)

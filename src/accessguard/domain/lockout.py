@@ -179,7 +179,9 @@ class Lockout:
     ) -> None:
         """Check a signed-in owner's secret (current password, a code) under the email's
         lockout, so a stolen session cannot guess without limit: a refusal counts as a
-        failed sign-in, is audited as `kind`, and is raised (as the lock once reached)."""
+        failed sign-in, is audited as `kind`, and is raised (as the lock once reached). A
+        right secret resets nothing: a session that has the password would otherwise buy
+        fresh guesses at a code with it; only a finished sign-in resets the counter."""
         subject = email_subject(account.email_key)
         with uow() as work:
             state = self.check_subject(work.lockouts, subject, now)

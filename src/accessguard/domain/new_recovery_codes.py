@@ -16,6 +16,7 @@ from accessguard.domain.errors import (
     AccessError,
     InvalidCredentials,
     InvalidMfaCode,
+    MfaCodeReused,
     SecondFactorRequired,
     ValidationFailed,
 )
@@ -49,7 +50,8 @@ class NewRecoveryCodes:
         replacing: str | None = None,
     ) -> list[str]:
         """A new set for an account with a second factor. The password, and the app's `code`
-        when `Totp.codes_need_the_app` says so (`ValidationFailed` on `code` when missing),
+        when `Totp.codes_need_the_app` says so (`ValidationFailed` on `code` when missing or
+        blank),
         are checked under the email's lockout, so a stolen session cannot guess them. With
         `replacing` (the name of the set the form showed), `RecoveryCodesReplaced` once that
         set is gone: a form sent twice makes one set, and never voids the one its first
@@ -58,7 +60,7 @@ class NewRecoveryCodes:
         self._require_second_factor(account.id)
         app_code = None
         if self.totp.codes_need_the_app(auth):
-            if not code:
+            if code is None or not code.strip():
                 message = "needed while an authenticator app is set up"
                 raise ValidationFailed(fields=[{"field": "code", "message": message}])
             refuse_malformed(code, APP)
@@ -71,8 +73,10 @@ class NewRecoveryCodes:
                 return None
             try:
                 self.totp.verify(account.id, app_code, attempts_left=0)
-            except InvalidMfaCode as wrong:
-                return wrong  # attempts_left is filled in from the lockout count
+            except (InvalidMfaCode, MfaCodeReused) as refused:
+                # Counted and audited by the guard, as a spent recovery code is when it is
+                # typed to remove the app; attempts_left is filled in from the lockout count.
+                return refused
             return None
 
         self.lockout.guard_owner_secret(self.uow, account, client, now, KIND, refusal)

@@ -543,6 +543,26 @@ def test_signed_in_by_text_the_form_asks_for_the_apps_code_too(
     assert len(CODES.findall(made.text)) == 10
 
 
+def test_signed_in_by_text_an_empty_code_field_is_refused_as_a_missing_one(
+    browser: TestClient, clock: SettableClock, services: Services
+) -> None:
+    set_up_app(browser, clock)
+    add_phone(browser, services)
+    sign_in_by_text(browser, services)
+
+    def field_error(**code: str) -> str:
+        refused = post(browser, "/account/recovery-codes", password=PASSWORD, **code)
+        assert refused.status_code == 422
+        form = section(refused.text, 'action="/account/recovery-codes"', "</form>")
+        assert "<code>validation_error</code>" in form
+        return section(form, 'id="recovery-code-error"', "</p>")
+
+    missing = field_error()
+    assert "it is needed while an authenticator app is set up" in missing
+    for blank in ("", "   "):
+        assert field_error(code=blank) == missing
+
+
 def test_recovery_codes_need_a_second_factor_first(browser: TestClient) -> None:
     page = account_page(browser).text
     assert 'action="/account/recovery-codes"' not in page

@@ -285,8 +285,7 @@ def recovery_codes_regenerate(
     client: ClientInfo = Depends(client_info),
 ) -> Response:
     def regenerate(auth: Authenticated) -> Response:
-        given = {"code": code} if code else {}
-        body = validated(RegenerateBody, password=password, **given)
+        body = validated(RegenerateBody, password=password, code=code)
         # The set this form showed: sent twice (a double click, a reload), it makes one set
         # and never voids the one its first sending showed.
         codes = svc.new_recovery_codes.make(

@@ -8,7 +8,7 @@ from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
 from accessguard.web.api.v1.mfa import RecoveryCodesOut
-from accessguard.web.api.v1.schemas import Body, ErrorOut, MfaCode, Password
+from accessguard.web.api.v1.schemas import Body, ErrorOut, OptionalMfaCode, Password
 from accessguard.web.client import client_info
 from accessguard.web.deps import current, services
 
@@ -18,8 +18,8 @@ router = APIRouter(prefix="/me/recovery-codes", tags=["two-factor"])
 class RegenerateBody(Body):
     password: Password
     # Needed while an authenticator app is set up, unless this session proved it: signed in
-    # with it or a recovery code, or set it up (a 422 on `code` says when).
-    code: MfaCode | None = None
+    # with it or a recovery code, or set it up (a 422 on `code` says when, empty or left out).
+    code: OptionalMfaCode | None = None
 
 
 @router.post("", response_model=RecoveryCodesOut, responses={409: {"model": ErrorOut}})
