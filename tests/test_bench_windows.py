@@ -88,10 +88,15 @@ def test_cpu_apart_from_argon2_leaves_out_the_cheap_verify_it_contains(bench: Mo
     cheap = window(500, 10.0, 1.0, [])
     cheap["cpu"]["loadgen"] = 0.1
     cheap["cheap_verify_ms"] = 0.5
+    # From known devices: 1000 in 10 s, the server on 1 core: 10 ms each, plus 1 ms.
+    cheap["known"] = window(1000, 10.0, 1.0, [])
+    cheap["known"]["cpu"]["loadgen"] = 0.1
+    cheap["known"]["cheap_verify_ms"] = 0.5
     data = {"overhead": cheap, "baseline_here": {"ms_per_verify": 20.0}}
-    measured, allowed = bench.overhead_cells(data)
+    measured, allowed, known = bench.overhead_cells(data)
     assert measured == ("20.00 / 2.00 / 0.00 ms (50/s), less its cheap verify 0.50 ms: 21.50 ms")
     assert allowed == "20.0 ÷ (20.0 + 21.50) ms = 0.48"
+    assert known == ("10.00 / 1.00 / 0.00 ms (100/s), less its cheap verify 0.50 ms: 10.50 ms")
 
 
 def test_server_cpu_splits_into_the_loop_the_busiest_threads_and_the_rest(
