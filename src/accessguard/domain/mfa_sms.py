@@ -17,12 +17,11 @@ from accessguard.domain.errors import (
     AccessError,
     AppCodeRequired,
     InvalidCredentials,
-    InvalidMfaCode,
     SmsCodeExpired,
     SmsNotSetUp,
     ValidationFailed,
 )
-from accessguard.domain.lockout import Lockout, require_recent_sign_in
+from accessguard.domain.lockout import CODE_REFUSALS, Lockout, require_recent_sign_in
 from accessguard.domain.mfa_totp import Totp
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message, SecondFactors
 from accessguard.domain.passwords import prepare
@@ -248,8 +247,8 @@ class Sms:
                 return self.totp.recovery.stand_in(account.id, checked_code, used_for=PHONE_REMOVAL)
             try:
                 self._check_current_code(account.id, checked_code)
-            except InvalidMfaCode as wrong:
-                return wrong  # attempts_left is filled in from the lockout count
+            except CODE_REFUSALS as refused:
+                return refused  # the guard audits it, and counts it if it is a guess
             return None
 
         now = self.clock.now()
