@@ -224,7 +224,10 @@ class Sms:
         client: ClientInfo,
         kind: str,
     ) -> None:
-        """The password and a current code, under the email's lockout (as for the app)."""
+        """The password and a current code, under the email's lockout (as for the app);
+        `ValidationFailed` on each one missing, a blank code included."""
+        if code is not None and not code.strip():
+            code = None  # a blank field is a code left out, not a malformed one
         if not password or not code:
             given = (("password", password), ("code", code))
             raise ValidationFailed(
