@@ -131,6 +131,16 @@ def mailbox(engine: sa.Engine, to: str | None = None) -> list[dict[str, str]]:
         return [dict(row) for row in conn.execute(query).mappings()]
 
 
+def audited(engine: sa.Engine, account_id: str, kind: str) -> list[str]:
+    """The outcomes audited as `kind` for the account, oldest first."""
+    from accessguard.storage.sql.tables import audit_events
+
+    a = audit_events.c
+    query = sa.select(a.outcome).where(a.account_id == account_id, a.kind == kind)
+    with engine.connect() as conn:
+        return list(conn.execute(query.order_by(a.id)).scalars())
+
+
 def token_from(body: str, path: str) -> str:
     match = re.search(re.escape(path) + r"\?token=([A-Za-z0-9_\-.]+)", body)
     assert match, f"no {path} link in the message"

@@ -21,18 +21,22 @@ from accessguard.domain.errors import (
     AppCodeRequired,
     InvalidCredentials,
     InvalidMfaCode,
+    MfaCodeReused,
     PhoneNumberInvalid,
     ReauthenticationRequired,
+    RecoveryCodeUsed,
     SmsCodeExpired,
     SmsDeliveryFailed,
     SmsLimitReached,
     SmsNotSetUp,
     SmsResendTooSoon,
+    TotpClockDrift,
     ValidationFailed,
 )
 from accessguard.domain.mfa_sms import Sms
 from accessguard.domain.model import Account, ClientInfo, Message, Session
 from accessguard.domain.ports import SecondFactor
+from accessguard.domain.recovery_codes import SIGN_IN
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.sms_codes import masked
 from accessguard.notify.channels.sms_webhook import SmsWebhookChannel
@@ -40,8 +44,9 @@ from accessguard.notify.outbox import Dispatcher
 from accessguard.notify.render import Renderer
 from accessguard.storage.sql.tables import accounts, audit_events, outbox, sms_codes
 from accessguard.storage.sql.throttle import SqlThrottleStore
+from tests.domain.test_mfa_totp import not_a_code_of
 from tests.storage.test_concurrency import race
-from tests.support import PASSWORD, SettableClock, free_port, mailbox, make_account
+from tests.support import PASSWORD, SettableClock, audited, free_port, mailbox, make_account
 
 CLIENT = ClientInfo("127.0.0.5", "pytest")
 PHONE = "+4915123456789"
@@ -522,6 +527,70 @@ def test_with_an_authenticator_app_its_code_is_the_current_code(
     code = pyotp.TOTP(enrolment.secret).at(clock.now())
     services.sms.remove(enrolled, PASSWORD, code, CLIENT)
     assert not services.sms.enabled(account.id)
+
+
+def test_managing_audits_an_expired_or_used_texted_code_and_never_counts_it(
+    services: Services, enrolled: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    """A code that no longer works (`lockout.NOT_A_GUESS`) is no guess: typed again after it
+    proved a change, or after it expired, it costs the owner no try and is audited."""
+    threshold = services.rules.lockout_threshold
+    services.sms.send_current_code(enrolled, CLIENT)
+    used = last_code(services)
+    services.sms.start(enrolled, NEW_PHONE, CLIENT, password=PASSWORD, code=used)
+    for _ in range(threshold):
+        with pytest.raises(SmsCodeExpired):
+            services.sms.remove(enrolled, PASSWORD, used, CLIENT)
+    services.sms.send_current_code(enrolled, CLIENT)
+    late = last_code(services)
+    clock.advance(seconds=services.rules.sms_code_seconds + 1)
+    with pytest.raises(SmsCodeExpired):
+        services.sms.remove(enrolled, PASSWORD, late, CLIENT)
+
+    assert audited(services.engine, account.id, "sms_removed") == ["sms_code_expired"] * (
+        threshold + 1
+    )
+    services.sms.send_current_code(enrolled, CLIENT)
+    with pytest.raises(InvalidMfaCode) as wrong:  # wrong codes count as before
+        services.sms.remove(enrolled, PASSWORD, other_than(last_code(services)), CLIENT)
+    assert wrong.value.facts["attempts_left"] == threshold - 1
+    services.sms.remove(enrolled, PASSWORD, last_code(services), CLIENT)
+    assert not services.sms.enabled(account.id)
+
+
+def test_with_an_app_a_reused_drifted_or_spent_code_is_audited_and_never_counted(
+    services: Services, enrolled: Authenticated, account: Account, clock: SettableClock
+) -> None:
+    enrolment = services.totp.start_enrolment(enrolled, CLIENT, password=PASSWORD)
+    app = pyotp.TOTP(enrolment.secret)
+    clock.advance(seconds=-600)
+    recovery = services.totp.confirm(enrolled, app.at(clock.now()), CLIENT)
+    clock.advance(seconds=600)
+    used = app.at(clock.now())
+    services.totp.verify(account.id, used, attempts_left=0)  # spent, by a sign-in say
+    services.recovery_codes.use(account.id, recovery[0], used_for=SIGN_IN)
+    threshold = services.rules.lockout_threshold
+
+    for _ in range(threshold):
+        with pytest.raises(MfaCodeReused):
+            services.sms.start(enrolled, NEW_PHONE, CLIENT, password=PASSWORD, code=used)
+    drifted = app.at(clock.now() + timedelta(minutes=5))
+    with pytest.raises(TotpClockDrift):
+        services.sms.remove(enrolled, PASSWORD, drifted, CLIENT)
+    with pytest.raises(RecoveryCodeUsed):
+        services.sms.remove(enrolled, PASSWORD, recovery[0], CLIENT)
+
+    assert audited(services.engine, account.id, "phone_changed") == ["mfa_code_reused"] * threshold
+    assert audited(services.engine, account.id, "sms_removed") == [
+        "totp_clock_drift",
+        "recovery_code_used",
+    ]
+    assert texts_to(services, NEW_PHONE) == 0
+    with pytest.raises(InvalidMfaCode) as wrong:  # wrong codes count as before
+        services.sms.remove(
+            enrolled, PASSWORD, not_a_code_of(enrolment.secret, clock.now()), CLIENT
+        )
+    assert wrong.value.facts["attempts_left"] == threshold - 1
 
 
 def test_the_sign_in_factor_sends_and_accepts_a_code_for_its_own_sign_in_only(

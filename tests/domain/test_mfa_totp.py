@@ -18,6 +18,7 @@ from accessguard.domain.errors import (
     InvalidMfaCode,
     MfaCodeReused,
     ReauthenticationRequired,
+    RecoveryCodeUsed,
     TooManyRequests,
     TotpClockDrift,
     TotpNotSetUp,
@@ -26,6 +27,7 @@ from accessguard.domain.errors import (
 from accessguard.domain.lockout import email_subject
 from accessguard.domain.mfa_totp import time_step
 from accessguard.domain.model import Account, ClientInfo, Session
+from accessguard.domain.recovery_codes import SIGN_IN
 from accessguard.domain.sessions import Authenticated
 from accessguard.storage.crypto import AesGcmBox
 from accessguard.storage.sql.outbox import SqlOutbox
@@ -38,7 +40,7 @@ from accessguard.storage.sql.tables import (
     totp_credentials,
 )
 from tests.storage.test_concurrency import race
-from tests.support import PASSWORD, SettableClock, make_account
+from tests.support import PASSWORD, SettableClock, audited, make_account
 
 CLIENT = ClientInfo("127.0.0.5", "pytest")
 
@@ -277,6 +279,42 @@ def test_removing_an_app_that_is_not_there_judges_no_secret(
         with pytest.raises(TotpNotSetUp):
             services.totp.remove(auth, "not the password at all", retry, CLIENT)
     assert services.signin(account.email, PASSWORD, None, CLIENT)  # not locked
+
+
+def test_removal_audits_a_reused_drifted_or_spent_code_and_never_counts_it(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    """None of them is a guess at an unknown secret (`lockout.NOT_A_GUESS`): a form sent
+    twice, a phone's clock minutes off or a recovery code not yet crossed off costs the owner
+    no try, and each is in the audit trail with its own refusal."""
+    auth = auth_for(account, clock.now())
+    used = code_at(secret, clock.now())
+    verify(services, account, used)  # spent, by a sign-in say
+    spent = services.new_recovery_codes.make(auth, PASSWORD, CLIENT)[0]
+    services.recovery_codes.use(account.id, spent, used_for=SIGN_IN)
+    threshold = services.rules.lockout_threshold
+
+    for _ in range(threshold):
+        with pytest.raises(MfaCodeReused):
+            services.totp.remove(auth, PASSWORD, used, CLIENT)
+    with pytest.raises(TotpClockDrift):
+        services.totp.remove(
+            auth, PASSWORD, code_at(secret, clock.now() + timedelta(minutes=5)), CLIENT
+        )
+    with pytest.raises(RecoveryCodeUsed):
+        services.totp.remove(auth, PASSWORD, spent, CLIENT)
+
+    assert audited(services.engine, account.id, "totp_removed") == [
+        *["mfa_code_reused"] * threshold,
+        "totp_clock_drift",
+        "recovery_code_used",
+    ]
+    with pytest.raises(InvalidMfaCode) as wrong:  # wrong codes count as before
+        services.totp.remove(auth, PASSWORD, not_a_code_of(secret, clock.now()), CLIENT)
+    assert wrong.value.facts["attempts_left"] == threshold - 1
+    clock.advance(seconds=30)
+    services.totp.remove(auth, PASSWORD, code_at(secret, clock.now()), CLIENT)
+    assert not services.totp.enabled(account.id)
 
 
 def burnt_steps(services: Services) -> list[int]:

@@ -22,6 +22,7 @@ from accessguard.domain.errors import (
     MfaMethodUnavailable,
     MfaTokenExpired,
     MfaTokenInvalid,
+    TotpClockDrift,
     ValidationFailed,
 )
 from accessguard.domain.lockout import Lockout, email_subject
@@ -39,7 +40,7 @@ THRESHOLD = 5
 
 
 class StandInFactor:
-    """Accepts GOOD once per sign-in, calls one code reused, refuses the rest."""
+    """Accepts GOOD once per sign-in, calls one code reused and one drifted, refuses the rest."""
 
     method = "totp"
 
@@ -56,6 +57,8 @@ class StandInFactor:
     def verify_sign_in(self, account_id: str, code: str, challenge: str) -> None:
         if code == "111111":
             raise MfaCodeReused()
+        if code == "222222":
+            raise TotpClockDrift(drift_seconds=120)
         if code != GOOD:
             raise InvalidMfaCode(attempts_left=0)
 
@@ -264,12 +267,24 @@ def test_a_method_the_account_lacks_is_refused_with_the_ones_it_has(
     assert refused.value.facts["methods"] == ["totp"]
 
 
-def test_other_refusals_pass_through_without_counting(svc: Services, factor: StandInFactor) -> None:
+def test_reused_and_drifted_codes_are_audited_but_never_counted(
+    svc: Services, factor: StandInFactor
+) -> None:
+    # As on every owner-secret check (`lockout.NOT_A_GUESS`): no guess at an unknown secret.
     due = half_signed_in(svc, factor)
     for _ in range(THRESHOLD + 1):
         with pytest.raises(MfaCodeReused):
             svc.second_step(due.mfa_token, "totp", "111111", None, APP)
-    assert isinstance(svc.second_step(due.mfa_token, "totp", GOOD, None, APP), SignedIn)
+    with pytest.raises(TotpClockDrift):
+        svc.second_step(due.mfa_token, "totp", "222222", None, APP)
+    done = svc.second_step(due.mfa_token, "totp", GOOD, None, APP)
+    assert isinstance(done, SignedIn)
+    outcomes = [event.outcome for event in svc.history.sign_ins(done.account_id)]
+    assert outcomes[: THRESHOLD + 3] == [
+        "success",
+        "totp_clock_drift",
+        *["mfa_code_reused"] * (THRESHOLD + 1),
+    ]
 
 
 def test_a_code_malformed_by_a_typo_is_named_and_spends_no_try(

@@ -18,8 +18,12 @@ from accessguard.domain.errors import (
     AccountLocked,
     InvalidCredentials,
     InvalidMfaCode,
+    MfaCodeReused,
     ReauthenticationRequired,
+    RecoveryCodeUsed,
+    SmsCodeExpired,
     TooManyRequests,
+    TotpClockDrift,
 )
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, LockState
 from accessguard.domain.passwords import prepare
@@ -35,6 +39,24 @@ from accessguard.domain.tokens import digest
 
 if TYPE_CHECKING:
     from accessguard.domain.sessions import Authenticated
+
+
+# The rule for every check of a secret (`Lockout.guard_owner_secret`, and the sign-in's second
+# step, which counts `InvalidMfaCode` alone): only a wrong secret counts toward the lock. These
+# refusals are of a code that was right but cannot be used now: spent already (a form sent
+# twice, a code typed again), from a device clock minutes off, or texted and no longer accepted.
+# None is a guess at an unknown secret (each answers a code that matched, or a moment when no
+# code could), so counting them would lock owners out without slowing a guesser: rate limiting
+# is there to bound failed guesses (NIST SP 800-63B rev. 3, §5.2.2). They are audited, and
+# their own refusal tells the owner what to do (wait for the next code, fix the clock).
+NOT_A_GUESS: tuple[type[AccessError], ...] = (
+    MfaCodeReused,
+    RecoveryCodeUsed,
+    SmsCodeExpired,
+    TotpClockDrift,
+)
+# What a code check hands `Lockout.guard_owner_secret`: a wrong code, or one that is not a guess.
+CODE_REFUSALS: tuple[type[AccessError], ...] = (InvalidMfaCode, *NOT_A_GUESS)
 
 
 def email_subject(email_key: str) -> str:
@@ -178,8 +200,10 @@ class Lockout:
         refusal_of: Callable[[], AccessError | None],
     ) -> None:
         """Check a signed-in owner's secret (current password, a code) under the email's
-        lockout, so a stolen session cannot guess without limit: a refusal counts as a
-        failed sign-in, is audited as `kind`, and is raised (as the lock once reached). A
+        lockout, so a stolen session cannot guess without limit. Every refusal `refusal_of`
+        returns is audited as `kind` and raised; a wrong secret also counts as a failed
+        sign-in (and the lock, once reached, is raised instead), a refusal in `NOT_A_GUESS`
+        never does. A code check returns any of `CODE_REFUSALS` rather than raising it. A
         right secret resets nothing: a session that has the password would otherwise buy
         fresh guesses at a code with it; only a finished sign-in resets the counter."""
         subject = email_subject(account.email_key)
@@ -193,11 +217,17 @@ class Lockout:
         refusal = refusal_of()
         if refusal is None:
             return
-        failures = self.count_failure(subject, state, client.ip, now).subject
-        if isinstance(refusal, InvalidMfaCode):
-            refusal = InvalidMfaCode(attempts_left=max(0, self._rules.lockout_threshold - failures))
+        failures = None
+        if not isinstance(refusal, NOT_A_GUESS):
+            failures = self.count_failure(subject, state, client.ip, now).subject
+            if isinstance(refusal, InvalidMfaCode):
+                left = max(0, self._rules.lockout_threshold - failures)
+                refusal = InvalidMfaCode(attempts_left=left)
         with uow() as work:
-            outcome = self.lock_if_reached(work.lockouts, subject, state, failures, now) or refusal
+            locked = None
+            if failures is not None:
+                locked = self.lock_if_reached(work.lockouts, subject, state, failures, now)
+            outcome = locked or refusal
             work.audit.record(
                 AuditEvent(
                     now, kind, outcome.code.value, account.id, client.ip, client.user_agent[:300]

@@ -155,6 +155,8 @@ class SecondStep:
         except BaseException as refusal:
             with self._uow() as uow:
                 uow.challenges.release(challenge.token_digest, claimed_at)
+            # Only a wrong code counts; a spent, drifted or expired one is audited alone
+            # (the rule of every secret's check: `lockout.NOT_A_GUESS`).
             if isinstance(refusal, InvalidMfaCode):
                 self._refuse(opened, method, client)
             if isinstance(refusal, AccessError):

@@ -17,12 +17,11 @@ from accessguard.domain.errors import (
     AccessError,
     AppCodeRequired,
     InvalidCredentials,
-    InvalidMfaCode,
     SmsCodeExpired,
     SmsNotSetUp,
     ValidationFailed,
 )
-from accessguard.domain.lockout import Lockout, require_recent_sign_in
+from accessguard.domain.lockout import CODE_REFUSALS, Lockout, require_recent_sign_in
 from accessguard.domain.mfa_totp import Totp
 from accessguard.domain.model import Account, AuditEvent, ClientInfo, Message, SecondFactors
 from accessguard.domain.passwords import prepare
@@ -225,7 +224,10 @@ class Sms:
         client: ClientInfo,
         kind: str,
     ) -> None:
-        """The password and a current code, under the email's lockout (as for the app)."""
+        """The password and a current code, under the email's lockout (as for the app);
+        `ValidationFailed` on each one missing, a blank code included."""
+        if code is not None and not code.strip():
+            code = None  # a blank field is a code left out, not a malformed one
         if not password or not code:
             given = (("password", password), ("code", code))
             raise ValidationFailed(
@@ -248,8 +250,8 @@ class Sms:
                 return self.totp.recovery.stand_in(account.id, checked_code, used_for=PHONE_REMOVAL)
             try:
                 self._check_current_code(account.id, checked_code)
-            except InvalidMfaCode as wrong:
-                return wrong  # attempts_left is filled in from the lockout count
+            except CODE_REFUSALS as refused:
+                return refused  # the guard audits it, and counts it if it is a guess
             return None
 
         now = self.clock.now()

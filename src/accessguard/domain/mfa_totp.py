@@ -29,7 +29,7 @@ from accessguard.domain.errors import (
     TotpClockDrift,
     TotpNotSetUp,
 )
-from accessguard.domain.lockout import Lockout, require_recent_sign_in
+from accessguard.domain.lockout import CODE_REFUSALS, Lockout, require_recent_sign_in
 from accessguard.domain.model import ClientInfo, SecondFactors
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import (
@@ -274,8 +274,8 @@ class Totp:
                 return self.recovery.stand_in(account.id, code, used_for=APP_REMOVAL)
             try:
                 self.verify(account.id, code, attempts_left=0)
-            except InvalidMfaCode as wrong:
-                return wrong  # attempts_left is filled in from the lockout count
+            except CODE_REFUSALS as refused:
+                return refused  # the guard audits it, and counts it if it is a guess
             return None
 
         self.lockout.guard_owner_secret(self.uow, account, client, now, "totp_removed", refusal)

@@ -15,12 +15,10 @@ from accessguard.domain.codes import APP, refuse_malformed
 from accessguard.domain.errors import (
     AccessError,
     InvalidCredentials,
-    InvalidMfaCode,
-    MfaCodeReused,
     SecondFactorRequired,
     ValidationFailed,
 )
-from accessguard.domain.lockout import Lockout
+from accessguard.domain.lockout import CODE_REFUSALS, Lockout
 from accessguard.domain.mfa_totp import Totp
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.passwords import prepare
@@ -73,10 +71,8 @@ class NewRecoveryCodes:
                 return None
             try:
                 self.totp.verify(account.id, app_code, attempts_left=0)
-            except (InvalidMfaCode, MfaCodeReused) as refused:
-                # Counted and audited by the guard, as a spent recovery code is when it is
-                # typed to remove the app; attempts_left is filled in from the lockout count.
-                return refused
+            except CODE_REFUSALS as refused:
+                return refused  # the guard audits it, and counts it if it is a guess
             return None
 
         self.lockout.guard_owner_secret(self.uow, account, client, now, KIND, refusal)

@@ -176,6 +176,56 @@ def test_changing_an_active_number_needs_the_password_and_a_code(
     assert client.get(f"{API}/me", headers=headers).json()["mfa"]["sms"] is True
 
 
+def test_an_empty_code_or_password_to_change_the_number_is_answered_as_a_missing_one(
+    client: TestClient, services: Services
+) -> None:
+    # A client that always sends the fields, empty when it has nothing to put there, hears
+    # what is wanted and why in the use case's words, not the schema's "at least 1 character".
+    headers = signed_in(client, services)
+    enrol(client, services, headers)
+
+    def refused_fields(**body: str) -> object:
+        answer = client.post(
+            f"{API}/me/mfa/sms", json={"phone": NEW_PHONE, **body}, headers=headers
+        )
+        assert answer.status_code == 422, answer.text
+        assert error(answer)["code"] == "validation_error"
+        return error(answer)["fields"]
+
+    missing = refused_fields(password=PASSWORD)
+    assert missing == [{"field": "body.code", "message": "needed while a number is active"}]
+    for blank in ("", "   "):
+        assert refused_fields(password=PASSWORD, code=blank) == missing
+    assert refused_fields(password="", code="") == refused_fields()
+    assert refused_fields() == [
+        {"field": f"body.{name}", "message": "needed while a number is active"}
+        for name in ("password", "code")
+    ]
+
+    client.post(f"{API}/me/mfa/sms/code", headers=headers)
+    code = last_code(services, PHONE)
+    wrong = client.post(
+        f"{API}/me/mfa/sms",
+        json={"phone": NEW_PHONE, "password": PASSWORD, "code": f"{(int(code) + 1) % 10**6:06d}"},
+        headers=headers,
+    )
+    assert error(wrong)["attempts_left"] == services.rules.lockout_threshold - 1  # none counted
+    assert mailbox(services.engine, NEW_PHONE) == []
+
+
+def test_an_empty_password_to_add_a_first_number_is_no_password(
+    client: TestClient, services: Services, clock: SettableClock
+) -> None:
+    headers = signed_in(client, services)
+    clock.advance(seconds=services.rules.reauth_seconds + 1)
+    body = {"phone": PHONE, "password": "", "code": ""}
+    refused = client.post(f"{API}/me/mfa/sms", json=body, headers=headers)
+    assert refused.status_code == 403, refused.text
+    assert error(refused)["code"] == "reauthentication_required"
+    body["password"] = PASSWORD
+    assert client.post(f"{API}/me/mfa/sms", json=body, headers=headers).status_code == 202
+
+
 def test_anonymous_and_out_of_order_calls(client: TestClient, services: Services) -> None:
     assert error(client.post(f"{API}/me/mfa/sms", json={"phone": PHONE}))["code"] == (
         "not_authenticated"

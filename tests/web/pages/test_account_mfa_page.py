@@ -19,7 +19,7 @@ from accessguard.domain.errors import InvalidMfaCode
 from accessguard.domain.model import Account
 from accessguard.domain.recovery_codes import SIGN_IN
 from accessguard.domain.sms_codes import masked
-from tests.support import PASSWORD, SettableClock, make_account
+from tests.support import PASSWORD, SettableClock, mailbox, make_account
 from tests.web.api.test_mfa_sms import last_code
 from tests.web.pages.test_account_page import account_page, post, sign_in
 from tests.web.pages.test_signin_page import HTML, csrf
@@ -445,6 +445,30 @@ def test_with_the_app_a_number_changes_with_the_apps_code(
     assert changing.status_code == 200, changing.text
     post(browser, "/account/sms/confirm", code=last_code(services, NEW_PHONE), phone=NEW_PHONE)
     assert masked(NEW_PHONE) in account_page(browser).text
+
+
+def test_empty_fields_of_the_change_form_are_refused_as_missing_ones(
+    browser: TestClient, services: Services
+) -> None:
+    add_phone(browser, services)
+
+    def field_errors(**fields: str) -> dict[str, str]:
+        refused = post(browser, "/account/sms", phone=NEW_PHONE, **fields)
+        assert refused.status_code == 422
+        form = section(refused.text, 'id="sms-change"', "</details>")
+        assert "<code>validation_error</code>" in form
+        shown = re.findall(r'<p class="field-error" id="sms-change-(\w+)-error">([^<]*)</p>', form)
+        return dict(shown)
+
+    assert field_errors(password="", code="") == {
+        "password": "Enter your password: it is needed while a number is active.",
+        "code": "Enter the code: it is needed while a number is active.",
+    }
+    for blank in ("", "   "):
+        assert field_errors(password=PASSWORD, code=blank) == {
+            "code": "Enter the code: it is needed while a number is active."
+        }
+    assert mailbox(services.engine, NEW_PHONE) == []
 
 
 # --------------------------------------------------------------------------- recovery codes

@@ -200,11 +200,7 @@ def sms_start(
     changing = svc.sms.enabled(auth.account.id)
     try:
         check_csrf(request, csrf_token)
-        if changing:
-            body = validated(StartBody, phone=phone, password=password, code=code)
-        else:
-            given = {"password": password} if password else {}
-            body = validated(StartBody, phone=phone, **given)
+        body = validated(StartBody, phone=phone, password=password, code=code)
         sent = svc.sms.start(auth, body.phone, client, password=body.password, code=body.code)
     except AccessError as error:
         if resend and not changing:  # asked on the code page: the code sent before still works

@@ -17,7 +17,15 @@ from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
 from accessguard.domain.sms_codes import SentCode
 from accessguard.web.api.v1.routing import router_with_shared_paths
-from accessguard.web.api.v1.schemas import Body, ErrorOut, MfaCode, Password, _sound_text
+from accessguard.web.api.v1.schemas import (
+    Body,
+    ErrorOut,
+    MfaCode,
+    OptionalMfaCode,
+    OptionalPassword,
+    Password,
+    _sound_text,
+)
 from accessguard.web.client import client_info
 from accessguard.web.deps import current, services
 
@@ -39,9 +47,10 @@ Phone = Annotated[
 
 class StartBody(Body):
     phone: Phone
-    # Needed only to change a number that is active already.
-    password: Password | None = None
-    code: MfaCode | None = None
+    # Needed only to change a number that is active already (a 422 on each says when, empty or
+    # left out), and the password to add one a while after signing in.
+    password: OptionalPassword | None = None
+    code: OptionalMfaCode | None = None
 
 
 class ConfirmBody(Body):

@@ -129,13 +129,20 @@ MfaCode = Annotated[
 ]
 
 
-# A code some requests need only in some states (new recovery codes want the app's while one
-# is set up): empty is the same as left out, as an empty form field is, so that the use case,
-# not the schema, says that it is needed and why.
+# A code or a password some requests need only in some states (new recovery codes want the
+# app's code while one is set up, changing a phone number the password and a code while one is
+# active): empty is the same as left out, as an empty form field is, so that the use case, not
+# the schema, says that it is needed and why.
 OptionalMfaCode = Annotated[
     str,
     StringConstraints(strict=True, max_length=64),
     Field(json_schema_extra={"pattern": "^[^\\u0000]*$"}),  # documents _sound_text's NUL rule
+    AfterValidator(_sound_text),
+]
+OptionalPassword = Annotated[
+    str,
+    StringConstraints(strict=True, max_length=4096),
+    Field(json_schema_extra={"pattern": "^[^\\u0000]*$"}),
     AfterValidator(_sound_text),
 ]
 
