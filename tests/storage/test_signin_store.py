@@ -80,6 +80,14 @@ def _lock(services: Services, subject: str, seen: LockState) -> None:
         uow.lockouts.lock(subject, seen, services.clock.now() + timedelta(minutes=15))
 
 
+def _locked_then_lifted(services: Services, subject: str) -> LockState:
+    """The lock row an unlock leaves: a later generation, and no lock."""
+    _lock(services, subject, LockState())
+    with services.uow() as uow:
+        uow.lockouts.unlock([subject])
+    return _lock_as_now(services, subject)
+
+
 def test_the_rows_land_together_while_no_lock_was_ever_written(services: Services) -> None:
     account = make_account(services)
     before = _rows(services)
@@ -102,10 +110,7 @@ def test_nothing_lands_when_a_lifted_lock_was_set_again_after_the_read(
 ) -> None:
     account = make_account(services)
     subject = email_subject(account.email_key)
-    _lock(services, subject, LockState())
-    with services.uow() as uow:
-        uow.lockouts.unlock([subject])
-    read_before_the_hash = _lock_as_now(services, subject)
+    read_before_the_hash = _locked_then_lifted(services, subject)
     assert read_before_the_hash.generation > 0
     assert not read_before_the_hash.locked_until
     _lock(services, subject, read_before_the_hash)
@@ -119,10 +124,7 @@ def test_the_rows_land_when_the_lock_row_is_as_read(services: Services) -> None:
     and so does only clearing its level (which moves no generation)."""
     account = make_account(services)
     subject = email_subject(account.email_key)
-    _lock(services, subject, LockState())
-    with services.uow() as uow:
-        uow.lockouts.unlock([subject])
-    read_before_the_hash = _lock_as_now(services, subject)
+    read_before_the_hash = _locked_then_lifted(services, subject)
     with services.uow() as uow:
         uow.lockouts.clear_level(subject)
     before = _rows(services)

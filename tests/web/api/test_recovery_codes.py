@@ -97,16 +97,23 @@ def sign_in_by(client: TestClient, method: str, code: Callable[[], str]) -> dict
     return {"Authorization": f"Bearer {done.json()['session']['token']}"}
 
 
+def signed_in_by_text_beside_an_app(
+    client: TestClient, services: Services, clock: SettableClock
+) -> tuple[pyotp.TOTP, dict[str, str]]:
+    """An owner with an app and a phone, and a session that proved only the phone."""
+    app, _ = with_authenticator(client, services, clock)
+    owner = sign_in_by(client, "totp", lambda: app.at(clock.now()))
+    add_phone(client, services, owner)
+    clock.advance(seconds=30)
+    return app, sign_in_by(client, "sms", lambda: last_code(services, PHONE))
+
+
 def test_a_session_signed_in_by_text_needs_the_apps_code_for_new_codes(
     client: TestClient, services: Services, clock: SettableClock
 ) -> None:
     # The SIM swap: with the password and the number, new codes on the password alone would
     # remove the authenticator app (and lock its owner out).
-    app, _ = with_authenticator(client, services, clock)
-    owner = sign_in_by(client, "totp", lambda: app.at(clock.now()))
-    add_phone(client, services, owner)
-    clock.advance(seconds=30)
-    texted = sign_in_by(client, "sms", lambda: last_code(services, PHONE))
+    app, texted = signed_in_by_text_beside_an_app(client, services, clock)
 
     missing = client.post(f"{API}/me/recovery-codes", json={"password": PASSWORD}, headers=texted)
     assert missing.status_code == 422
@@ -143,11 +150,7 @@ def test_an_empty_code_is_answered_as_a_missing_one(
 ) -> None:
     # A client that always sends the field, empty when it has no code, hears what is wanted
     # and why, in the catalogue's words, not the schema's "at least 1 character".
-    app, _ = with_authenticator(client, services, clock)
-    owner = sign_in_by(client, "totp", lambda: app.at(clock.now()))
-    add_phone(client, services, owner)
-    clock.advance(seconds=30)
-    texted = sign_in_by(client, "sms", lambda: last_code(services, PHONE))
+    _, texted = signed_in_by_text_beside_an_app(client, services, clock)
 
     def refusal(body: dict[str, str]) -> dict[str, object]:
         answer = client.post(f"{API}/me/recovery-codes", json=body, headers=texted)
