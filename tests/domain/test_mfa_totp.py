@@ -128,6 +128,20 @@ def test_a_slow_clock_soon_after_a_sign_in_is_told_its_drift_not_reuse(
         verify(services, account, code_at(secret, clock.now()))
 
 
+@pytest.mark.parametrize("minutes", [1, 4, 14])
+def test_a_code_used_minutes_ago_is_reused_not_clock_drift(
+    services: Services, account: Account, secret: str, clock: SettableClock, minutes: int
+) -> None:
+    # A form sent again, or a replay: the clock is fine, and telling the customer to fix it
+    # would send them after a fault they do not have.
+    used = code_at(secret, clock.now())
+    verify(services, account, used)
+    clock.advance(seconds=60 * minutes)
+    with pytest.raises(MfaCodeReused):
+        verify(services, account, used)
+    verify(services, account, code_at(secret, clock.now()))  # the next code still works
+
+
 def test_drift_is_measured_in_whole_steps(
     services: Services, account: Account, secret: str, clock: SettableClock
 ) -> None:

@@ -14,6 +14,7 @@ from accessguard.domain.errors import (
     AccountLocked,
     InvalidMfaCode,
     MfaCodeReused,
+    RecoveryCodesReplaced,
     TotpClockDrift,
     ValidationFailed,
 )
@@ -199,3 +200,29 @@ def test_a_right_password_and_code_leave_earlier_failures_counted(
 
     with pytest.raises(AccountLocked):  # the next failure is still the one that locks
         services.new_recovery_codes.make(proved, "surely not the password", CLIENT)
+
+
+def test_a_form_whose_set_is_gone_hears_it_was_replaced_before_any_secret_is_checked(
+    services: Services, account: Account, secret: str, clock: SettableClock
+) -> None:
+    # The account page's form sent twice: its app code was spent by the first sending, and
+    # the owner must hear that their new set was made, not that the code was used. The set's
+    # name is on this session's own account page, so the answer tells a stolen session only
+    # what it could read there; it checks no secret, so it counts and audits none.
+    texted = session_of(account, clock, "sms")
+    shown = services.recovery_codes.current_set(account.id)
+    spent = code_at(secret, clock.now())
+    services.new_recovery_codes.make(texted, PASSWORD, CLIENT, code=spent, replacing=shown)
+    made = services.recovery_codes.current_set(account.id)
+
+    for password, code in ((PASSWORD, spent), ("not the password", "000000"), (PASSWORD, None)):
+        with pytest.raises(RecoveryCodesReplaced):
+            services.new_recovery_codes.make(texted, password, CLIENT, code=code, replacing=shown)
+
+    assert services.recovery_codes.current_set(account.id) == made
+    assert audited(services.engine, account.id, KIND) == ["success"]
+    with pytest.raises(InvalidMfaCode) as wrong:  # no failure was counted
+        services.new_recovery_codes.make(
+            texted, PASSWORD, CLIENT, code=not_a_code_of(secret, clock.now()), replacing=made
+        )
+    assert wrong.value.facts["attempts_left"] == services.rules.lockout_threshold - 1

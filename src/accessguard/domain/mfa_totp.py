@@ -115,10 +115,15 @@ def judge(secret: str, code: str, now: datetime, last_step: int, *, attempts_lef
     step = matching_step(secret, code, now)
     if step is None:
         raise InvalidMfaCode(attempts_left=attempts_left)
-    if step <= last_step:
-        # Minutes behind the last code used is a slow device clock, which is what the customer
-        # must fix ("reused" would have them wait for codes that never work); such a step
-        # cannot count in any case, so nothing needs burning.
+    if step == last_step:
+        # The very code accepted last, however long ago: a form sent again or a replay, not a
+        # clock to fix.
+        raise MfaCodeReused()
+    if step < last_step:
+        # An earlier step, minutes behind the last code used, was never accepted as far as is
+        # kept (only the last step is): a slow device clock, which is what the customer must
+        # fix ("reused" would have them wait for codes that never work). Such a step cannot
+        # count in any case, so nothing needs burning.
         raise drift_of(step, now) or MfaCodeReused()
     return step
 

@@ -15,6 +15,7 @@ from accessguard.domain.codes import APP, refuse_malformed
 from accessguard.domain.errors import (
     AccessError,
     InvalidCredentials,
+    RecoveryCodesReplaced,
     SecondFactorRequired,
     ValidationFailed,
 )
@@ -23,7 +24,7 @@ from accessguard.domain.mfa_totp import Totp
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.passwords import prepare
 from accessguard.domain.ports import Clock, PasswordHasher, UnitOfWorkFactory
-from accessguard.domain.recovery_codes import RecoveryCodes, owner_event, owner_notice
+from accessguard.domain.recovery_codes import RecoveryCodes, owner_event, owner_notice, set_name
 from accessguard.domain.sessions import Authenticated
 
 KIND = "recovery_codes_regenerated"
@@ -49,13 +50,12 @@ class NewRecoveryCodes:
     ) -> list[str]:
         """A new set for an account with a second factor. The password, and the app's `code`
         when `Totp.codes_need_the_app` says so (`ValidationFailed` on `code` when missing or
-        blank),
-        are checked under the email's lockout, so a stolen session cannot guess them. With
-        `replacing` (the name of the set the form showed), `RecoveryCodesReplaced` once that
-        set is gone: a form sent twice makes one set, and never voids the one its first
-        sending showed."""
+        blank), are checked under the email's lockout, so a stolen session cannot guess them.
+        With `replacing` (the name of the set the form showed), `RecoveryCodesReplaced` once
+        that set is gone, before either is checked: a form sent twice makes one set, never
+        voids the one its first sending showed, and is not told that its code was spent."""
         account, now = auth.account, self.clock.now()
-        self._require_second_factor(account.id)
+        self._check_the_form(account.id, replacing)
         app_code = None
         if self.totp.codes_need_the_app(auth):
             if code is None or not code.strip():
@@ -85,7 +85,15 @@ class NewRecoveryCodes:
             uow.audit.record(owner_event(account.id, KIND, client, now))
         return issued.codes
 
-    def _require_second_factor(self, account_id: str) -> None:
+    def _check_the_form(self, account_id: str, replacing: str | None) -> None:
         with self.uow(read_only=True) as uow:
             if not uow.accounts.second_factors(account_id).app_or_phone:
                 raise SecondFactorRequired()
+            # Answered before any secret is checked, so nothing is counted or audited: it
+            # says only that the set changed, which the session reads on its account page
+            # (the set's name is in the form), and it makes nothing. `store` checks again
+            # under the account's lock, for a sending that races another.
+            if replacing is None:
+                return
+            if replacing != set_name(uow.recovery_codes.stored(account_id)):
+                raise RecoveryCodesReplaced()

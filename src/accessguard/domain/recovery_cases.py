@@ -36,9 +36,8 @@ DETAILS_MAX = 2000
 NOTE_MAX = 1000
 # C0/C1 controls except tab and line breaks, and the bidirectional overrides that would let a
 # requester make the text read differently to the support agent (CVE-2021-42574, "Trojan
-# Source"). The patterns document the rule in the API schema; `text_problem` applies it.
+# Source"). The pattern documents the rule in the API schema; `text_problem` applies it.
 _BANNED = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
-TEXT_PATTERN = f"^[^{_BANNED}]*$"
 FILLED_TEXT_PATTERN = f"^[^{_BANNED}]*[^{_BANNED}\\s][^{_BANNED}]*$"
 _CONTROL = re.compile(f"[{_BANNED}]")
 # No 0/O or 1/I: references are read out over the phone to support.

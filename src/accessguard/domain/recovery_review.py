@@ -78,6 +78,13 @@ def _closed(uow: UnitOfWork, case_id: str) -> RecoveryCaseClosed:
     return RecoveryCaseClosed(status=current.status.value if current else "unknown")
 
 
+def _decision_note(note: str) -> str:
+    # Required: an approval takes a customer's second factors away, so the case must keep what
+    # the reviewer checked (for the audit, and for whoever reviews the owner's complaint), and
+    # a rejection's note is its only reason.
+    return clean_text("note", note, limit=NOTE_MAX, required=True)
+
+
 def require_reviewer(auth: Authenticated) -> None:
     if auth.account.role != SUPPORT_ROLE:
         raise Forbidden()
@@ -112,7 +119,7 @@ class RecoveryReview:
         """The factors go only after the waiting period, and the owner is told at once, with
         the link that cancels."""
         require_reviewer(auth)  # before anything else is judged
-        note = clean_text("note", note, limit=NOTE_MAX, required=False)
+        note = _decision_note(note)
         now = self._clock.now()
         effective_at = now + timedelta(seconds=self._rules.recovery_wait_seconds)
         with self._uow() as uow:
@@ -137,7 +144,7 @@ class RecoveryReview:
         self, auth: Authenticated, case_id: str, note: str, client: ClientInfo
     ) -> RecoveryCase:
         require_reviewer(auth)
-        note = clean_text("note", note, limit=NOTE_MAX, required=False)
+        note = _decision_note(note)
         now = self._clock.now()
         with self._uow() as uow:
             case = self._case(uow, auth, case_id)

@@ -38,7 +38,11 @@ def error_code(response: httpx.Response) -> str:
 
 
 def decide(
-    client: TestClient, headers: dict[str, str], ident: str, decision: str, note: str = ""
+    client: TestClient,
+    headers: dict[str, str],
+    ident: str,
+    decision: str,
+    note: str = "Called back on the number on file",
 ) -> httpx.Response:
     response: httpx.Response = client.post(
         f"{CASES}/{ident}/{decision}", json={"note": note}, headers=headers
@@ -253,6 +257,21 @@ def test_hostile_note_is_a_validation_error(
         )
         assert (answer.status_code, error_code(answer)) == (422, "validation_error")
     assert cases(services)[0]["status"] == "open"
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+@pytest.mark.parametrize("body", [{"note": ""}, {"note": " \n\t "}, {}])
+def test_a_decision_without_a_note_is_refused_and_changes_nothing(
+    client: TestClient, services: Services, opened: str, decision: str, body: dict[str, str]
+) -> None:
+    # Approval removes the owner's second factors later: the case must say what support checked.
+    answer = client.post(f"{CASES}/{opened}/{decision}", json=body, headers=staff(services))
+    assert (answer.status_code, error_code(answer)) == (422, "validation_error")
+    assert [f["field"] for f in answer.json()["error"]["fields"]] == ["body.note"]
+    [case] = cases(services)
+    assert (case["status"], case["note"], case["decided_by"]) == ("open", None, None)
+    assert len(inbox(services, OWNER)) == 1  # the request's own email, no decision's
+    assert audit_kinds(services, str(case["account_id"])) == [("recovery_requested", "success")]
 
 
 def test_parallel_completion_runs_complete_once(

@@ -43,7 +43,9 @@ def approve(client: TestClient, services: Services, reference: str) -> None:
     headers = staff(services)
     ident = case_id(services, reference)
     answer = client.post(
-        f"{API}/admin/recovery/requests/{ident}/approve", json={"note": ""}, headers=headers
+        f"{API}/admin/recovery/requests/{ident}/approve",
+        json={"note": "ID checked"},
+        headers=headers,
     )
     assert answer.status_code == 204, answer.text
 

@@ -567,6 +567,32 @@ def test_signed_in_by_text_the_form_asks_for_the_apps_code_too(
     assert len(CODES.findall(made.text)) == 10
 
 
+def test_signed_in_by_text_the_form_sent_twice_says_the_new_set_was_already_made(
+    browser: TestClient, clock: SettableClock, services: Services, account: Account
+) -> None:
+    # The second sending carries the app code the first one spent: the owner must hear that
+    # their codes were made, not that the code was used.
+    secret, _ = set_up_app(browser, clock)
+    add_phone(browser, services)
+    sign_in_by_text(browser, services)
+    clock.advance(seconds=30)  # past the step that confirmed the app
+    form = section(account_page(browser).text, 'action="/account/recovery-codes"', "</form>")
+    replacing = re.search(r'name="replacing" value="([0-9a-f]{16})"', form)
+    assert replacing, form
+    fields = {"password": PASSWORD, "code": code_at(secret, clock), "replacing": replacing[1]}
+    made = post(browser, "/account/recovery-codes", **fields)
+    assert made.status_code == 200, made.text
+    shown = CODES.findall(made.text)
+    assert len(shown) == 10
+
+    again = post(browser, "/account/recovery-codes", **fields)
+    assert again.status_code == 409
+    recovery_form = section(again.text, 'action="/account/recovery-codes"', "</form>")
+    assert "<code>recovery_codes_replaced</code>" in recovery_form
+    assert not any(code in again.text for code in shown)
+    services.recovery_codes.use(account.id, shown[0], used_for=SIGN_IN)  # they still work
+
+
 def test_signed_in_by_text_an_empty_code_field_is_refused_as_a_missing_one(
     browser: TestClient, clock: SettableClock, services: Services
 ) -> None:

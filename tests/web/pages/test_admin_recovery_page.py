@@ -9,6 +9,7 @@ from httpx import Response
 
 from accessguard.bootstrap import Services
 from accessguard.domain.model import AuditEvent
+from accessguard.domain.recovery_cases import NOTE_MAX
 from tests.domain.recovery_support import (
     OWNER,
     case_id,
@@ -32,7 +33,11 @@ def opened(client: TestClient, services: Services) -> str:
 
 
 def decide(
-    client: TestClient, headers: dict[str, str], ident: str, decision: str, note: str = ""
+    client: TestClient,
+    headers: dict[str, str],
+    ident: str,
+    decision: str,
+    note: str = "Called back on the number on file",
 ) -> Response:
     token = csrf(client.get("/recover", headers=HTML).text)  # any form: one cookie per browser
     response: Response = client.post(
@@ -116,6 +121,33 @@ def test_reject_twice_shows_the_closed_error_beside_the_case(
     assert again.status_code == 409
     assert "<code>recovery_case_closed</code>" in again.text
     assert cases(services)[0]["status"] == "rejected"
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_decision_without_a_note_comes_back_with_the_message_beside_the_note(
+    client: TestClient, services: Services, opened: str, decision: str
+) -> None:
+    page = decide(client, staff(services), opened, decision, note=" \r\n ")
+    assert page.status_code == 422
+    assert "<code>validation_error</code>" in page.text
+    note = page.text.index(f'id="note-{opened}"')
+    message = page.text.index(f'<p class="field-error" id="note-{opened}-error">Enter a note')
+    assert note < message < page.text.index(">Approve</button>")  # beside it, in its form
+    assert f'aria-describedby="note-{opened}-hint note-{opened}-error"' in page.text
+    assert page.text.count('aria-invalid="true"') == 1
+    assert cases(services)[0]["status"] == "open"
+    assert len(inbox(services, OWNER)) == 1  # the request's own email, no decision's
+
+
+def test_a_refused_note_comes_back_as_typed(
+    client: TestClient, services: Services, opened: str
+) -> None:
+    typed = "Checked the passport <b>twice</b> " + "x" * NOTE_MAX
+    page = decide(client, staff(services), opened, "approve", note=typed)
+    assert page.status_code == 422
+    assert f"This is too long: at most {NOTE_MAX} characters." in page.text
+    assert "Checked the passport &lt;b&gt;twice&lt;/b&gt; xxx" in page.text
+    assert cases(services)[0]["status"] == "open"
 
 
 def test_own_case_offers_no_decision(client: TestClient, services: Services) -> None:

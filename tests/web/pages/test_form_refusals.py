@@ -199,6 +199,11 @@ def test_a_client_asking_for_json_still_gets_the_envelope(client: TestClient) ->
         ("details", "is longer than 2000 characters", "This is too long: at most 2000 characters."),
         (
             "note",
+            "is required",
+            "Enter a note: what you checked, or why you turn the request down.",
+        ),
+        (
+            "note",
             "String should have at most 10 characters",
             "This is too long: at most 10 characters.",
         ),

@@ -79,6 +79,7 @@ def _cases_page(
     notice: str = "",
     error: AccessError | None = None,
     error_case: str | None = None,
+    note: str = "",
 ) -> Response:
     reviews = svc.recovery_review.cases(auth, status)
     context = {
@@ -92,6 +93,7 @@ def _cases_page(
         "own_id": auth.account.id,
         "change_words": change_words,
         "field_errors": field_words.field_errors(error),
+        "note": note,  # as typed, back in the refused case's form
     }
     return render(request, "pages/admin_recovery.html", context, error=error, auth=auth)
 
@@ -130,7 +132,7 @@ def _decide(
         decide = review.approve if decision == "approved" else review.reject
         case = decide(auth, case_id, body.note, client)
     except AccessError as error:
-        return _cases_page(request, svc, auth, error=error, error_case=case_id)
+        return _cases_page(request, svc, auth, error=error, error_case=case_id, note=note)
     svc.dispatcher_wake()
     return RedirectResponse(f"/admin/recovery?done={decision}#case-{case.id}", status_code=303)
 

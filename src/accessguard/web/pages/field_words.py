@@ -19,6 +19,7 @@ _WANTED = {
     "new_password": "a new password",
     "code": "the code",
     "phone": "your mobile number",
+    "note": "a note: what you checked, or why you turn the request down",
 }
 # What the field holds, to begin a sentence about it.
 _SUBJECT = {

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/admin", tags=["support"])
 
 
 class DecisionBody(Body):
-    note: Note = ""
+    note: Note  # what support checked, or why it turns the request down
 
 
 class SignInOut(BaseModel):

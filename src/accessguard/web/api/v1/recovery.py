@@ -14,7 +14,6 @@ from accessguard.domain.recovery_cases import (
     DETAILS_MAX,
     FILLED_TEXT_PATTERN,
     NOTE_MAX,
-    TEXT_PATTERN,
     text_problem,
 )
 from accessguard.web import cookies
@@ -33,7 +32,7 @@ def _details(value: str) -> str:
 
 
 def _note(value: str) -> str:
-    problem = text_problem(value, limit=NOTE_MAX, required=False)
+    problem = text_problem(value, limit=NOTE_MAX, required=True)
     if problem is not None:
         raise ValueError(problem)
     return value
@@ -50,7 +49,7 @@ Details = Annotated[
 Note = Annotated[
     str,
     StringConstraints(strict=True, max_length=NOTE_MAX),
-    Field(json_schema_extra={"pattern": TEXT_PATTERN}),
+    Field(json_schema_extra={"pattern": FILLED_TEXT_PATTERN, "minLength": 1}),
     AfterValidator(_sound_text),
     AfterValidator(_note),
 ]
