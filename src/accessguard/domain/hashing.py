@@ -35,10 +35,15 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 # Under full load a core finishes a hash every 20-50 ms (by machine), so with two per core
-# a batch is the hashes of about one round of every core, and a result waits at most
-# HOLD_SECONDS plus one hash for its batch: small next to the queue it waited in.
+# a batch is the hashes of about one round of every core. The first result of a batch is
+# held no longer than its own hash took, which lets the other cores' hashes of that round
+# join it, and never longer than HOLD_SECONDS: under load a result waits at most that plus
+# one hash, small next to the queue it waited in. A cap below a machine's hash time closes
+# batches before that round is in: at 15 ms, on an AMD machine whose verify takes 19 ms,
+# the event loop spent 1.86-1.91 ms per sign-in against 1.44-1.68 ms at 40 ms
+# (docs/performance.md, session 22).
 BATCH_PER_THREAD = 2
-HOLD_SECONDS = 0.015
+HOLD_SECONDS = 0.04
 
 _Outcome = tuple["Future[Any]", bool, Any]
 
