@@ -38,6 +38,25 @@ def test_ipv6_hops_are_understood() -> None:
     assert client_address("10.0.0.1", "2001:db8::1", PROXIES) == "2001:db8::1"
 
 
+def test_empty_elements_of_the_header_are_ignored() -> None:
+    # RFC 9110, 5.6.1: "a, , b" is "a, b"; a proxy's trailing comma must not make every
+    # client behind it share the proxy's address, and so its throttle.
+    assert client_address("10.0.0.1", "203.0.113.7,,", PROXIES) == "203.0.113.7"
+    assert client_address("10.0.0.1", "198.51.100.1, , 203.0.113.7", PROXIES) == "203.0.113.7"
+    assert client_address("10.0.0.1", " , ", PROXIES) == "10.0.0.1"
+
+
+def test_a_hop_with_the_clients_port_is_understood() -> None:
+    assert client_address("10.0.0.1", "203.0.113.7:51234", PROXIES) == "203.0.113.7"
+    assert client_address("10.0.0.1", "[2001:db8::1]:51234", PROXIES) == "2001:db8::1"
+    assert client_address("10.0.0.1", "[2001:db8::1]", PROXIES) == "2001:db8::1"
+
+
+def test_a_hop_with_a_port_that_is_not_one_changes_nothing() -> None:
+    for hop in ("203.0.113.7:", "203.0.113.7:http", "203.0.113.7:70000", "[2001:db8::1]x", "[::1"):
+        assert client_address("10.0.0.1", hop, PROXIES) == "10.0.0.1", hop
+
+
 SPRAY = {"email": "x@example.com", "password": "spray spray spray"}
 
 

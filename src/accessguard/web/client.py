@@ -19,15 +19,37 @@ def client_address(peer: str, forwarded_for: str | None, trusted: list[Network])
     """
     if not trusted or not _is_trusted(peer, trusted) or not forwarded_for:
         return peer
-    hops = [hop.strip() for hop in forwarded_for.split(",")]
+    # Empty elements of a list header are to be ignored (RFC 9110, 5.6.1): "a, , b" and a
+    # trailing comma name the same hops as "a, b".
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
-        try:
-            address = ipaddress.ip_address(hop)
-        except ValueError:
+        address = _hop_address(hop)
+        if address is None:
             return peer
         if not any(address in network for network in trusted):
             return str(address)
     return peer
+
+
+def _hop_address(hop: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """A hop's address, also as some proxies write it with the client's port:
+    `203.0.113.7:51234`, `[2001:db8::1]:51234`. None for anything else."""
+    if hop.startswith("["):
+        hop, bracket, port = hop[1:].partition("]")
+        if not bracket or (port and not _is_port(port.removeprefix(":"))):
+            return None
+    elif hop.count(":") == 1:  # IPv4 with a port; a bare IPv6 address has two or more
+        hop, _, port = hop.partition(":")
+        if not _is_port(port):
+            return None
+    try:
+        return ipaddress.ip_address(hop)
+    except ValueError:
+        return None
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 0 < int(text) < 65536
 
 
 def _is_trusted(peer: str, trusted: list[Network]) -> bool:
