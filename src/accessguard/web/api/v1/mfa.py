@@ -12,7 +12,7 @@ from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.sessions import Authenticated
 from accessguard.web.api.v1.routing import router_with_shared_paths
-from accessguard.web.api.v1.schemas import Body, MfaCode, Password
+from accessguard.web.api.v1.schemas import Body, MfaCode, OptionalPassword, Password
 from accessguard.web.client import client_info
 from accessguard.web.deps import current, services
 
@@ -57,8 +57,9 @@ def qr_svg(uri: str) -> str:
 
 
 class StartTotpBody(Body):
-    # Needed only when the session signed in more than ACCESSGUARD_REAUTH_SECONDS ago.
-    password: Password | None = None
+    # Needed only when the session signed in more than ACCESSGUARD_REAUTH_SECONDS ago; empty
+    # is the same as left out, so that the use case says when it is needed and why.
+    password: OptionalPassword | None = None
 
 
 @router.post("/totp", response_model=TotpEnrolmentOut)
