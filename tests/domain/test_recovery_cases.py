@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from accessguard.bootstrap import Services
+from accessguard.domain import recovery_requests
 from accessguard.domain.errors import ValidationFailed
 from accessguard.domain.model import ClientInfo
 from accessguard.domain.recovery_cases import (
@@ -188,14 +189,39 @@ def test_a_case_opened_unseen_by_another_writer_makes_the_request_an_asked_again
     assert "R-UNSN-CASE" in mail["body"]
 
 
-def test_a_request_whose_refusing_case_closed_at_once_opens_none_and_is_audited(
+def test_a_request_whose_refusing_case_closed_at_once_opens_its_own_on_the_next_try(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Nothing active is left to explain the refusal: the request is not dropped, it opens
+    its case as if it had come a moment later, and the owner gets that case's mail."""
     owner = owner_with_factors(services)
     open_unseen_at_first_look(monkeypatch, closed_at_once=True)
     reference = services.recovery.open(OWNER, PASSWORD, "lost", None, ClientInfo("::1", "ua"))
-    [stored] = cases(services)
-    assert (stored["reference"], stored["status"]) == ("R-UNSN-CASE", "cancelled")
-    assert reference != "R-UNSN-CASE"
-    assert audit_kinds(services, owner.id) == [("recovery_requested", "already_open")]
-    assert inbox(services, OWNER) == []
+    stored = {case["reference"]: case["status"] for case in cases(services)}
+    assert stored == {"R-UNSN-CASE": "cancelled", reference: "open"}
+    assert audit_kinds(services, owner.id) == [("recovery_requested", "success")]
+    [mail] = inbox(services, OWNER)
+    assert reference in mail["body"]
+    assert "asked again" not in mail["subject"]
+
+
+def test_a_reference_drawn_twice_is_drawn_again_not_answered_with_an_error(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """References have 40 bits: over a million cases two are likely to meet. The second case
+    gets a fresh one; its request neither fails nor passes for an asked-again."""
+    owner_with_factors(services)
+    taken = services.recovery.open(OWNER, PASSWORD, "lost", None, ClientInfo("::1", "ua"))
+    other = "grace@example.com"
+    grace = owner_with_factors(services, other)
+    drawn = iter([taken, "R-DRWN-AGAN"])
+    monkeypatch.setattr(recovery_requests, "new_reference", lambda: next(drawn))
+    reference = services.recovery.open(other, PASSWORD, "lost", None, ClientInfo("::1", "ua"))
+    assert reference == "R-DRWN-AGAN"
+    assert {case["reference"]: case["status"] for case in cases(services)} == {
+        taken: "open",
+        reference: "open",
+    }
+    assert audit_kinds(services, grace.id) == [("recovery_requested", "success")]
+    [mail] = inbox(services, other)
+    assert reference in mail["body"]

@@ -329,7 +329,8 @@ class RecoveryCaseRepository(Protocol):
 
     def add(self, case: RecoveryCase, cancel_token_digest: str) -> bool:
         """Store a new case with the digest of its owner's cancel token; False, storing nothing
-        and leaving the transaction usable, when the account already has an active case."""
+        and leaving the transaction usable, when the account already has an active case or
+        another case has its reference, id or token digest."""
 
     def get(self, case_id: str) -> RecoveryCase | None:
         """The case with this id."""

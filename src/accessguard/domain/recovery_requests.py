@@ -49,6 +49,8 @@ from accessguard.domain.tokens import Signer, digest
 
 CountryOf = Callable[[str], str | None]
 KIND = "recovery_requested"
+# A request refused by the database and finding no active case to explain it tries again.
+_TRIES_TO_OPEN = 3
 ASKED_AGAIN = "recovery_asked_again"
 BY_OWNER = "owner"  # cancelled by the owner, signed in (the account page or the API)
 
@@ -184,18 +186,23 @@ class RecoveryRequests:
             uow.audit.record(_plain_event(account.id, "no_second_factor", client, now))
             return new_reference()
         active = uow.recovery_cases.active_for(account.id)
-        if active is None:
+        tries = _TRIES_TO_OPEN
+        while active is None and tries:
+            tries -= 1
             opened = self._add_case(uow, account, details, device, client, now)
             if opened is not None:
                 return opened
-            # The database keeps one active case per account too: one opened since the read
-            # above, by a writer that does not hold the account row, refused this one.
+            # Refused: the database keeps one active case per account too, and one opened
+            # since the read above by a writer that does not hold the account row is found
+            # now. If none is (it closed again at once, or the refusal was a reference drawn
+            # twice), the next try opens this request's case with a fresh reference.
             active = uow.recovery_cases.active_for(account.id)
-        if active is None:
-            # ... and closed again before this read: nothing left to tell its owner about.
-            uow.audit.record(_plain_event(account.id, "already_open", client, now))
-        else:
+        if active is not None:
             self._asked_again(uow, account, active, client, now, notify)
+        else:
+            # Refused every time with nothing active to show for it: never seen, so audited
+            # rather than tried for ever.
+            uow.audit.record(_plain_event(account.id, "not_opened", client, now))
         return new_reference()
 
     def _add_case(
@@ -207,8 +214,8 @@ class RecoveryRequests:
         client: ClientInfo,
         now: datetime,
     ) -> str | None:
-        """The new case's reference, its mail and audit row queued; None when the account
-        has an active case after all."""
+        """The new case's reference, its mail and audit row queued; None when the database
+        refused it (the account has an active case after all, or the reference was taken)."""
         case = RecoveryCase(
             id=str(uuid.uuid4()),
             reference=new_reference(),

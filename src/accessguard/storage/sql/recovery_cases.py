@@ -13,7 +13,6 @@ from accessguard.domain.model import AuditEvent
 from accessguard.domain.recovery_cases import ACTIVE, CaseStatus, RecoveryCase
 from accessguard.storage.sql.accounts import upsert
 from accessguard.storage.sql.tables import (
-    ACTIVE_CASE,
     audit_events,
     mfa_challenges,
     recovery_codes,
@@ -67,13 +66,14 @@ class SqlRecoveryCases:
 
     def add(self, case: RecoveryCase, cancel_token_digest: str) -> bool:
         values = {c.name: getattr(case, c.name) for c in _FIELDS}
-        # A second active case meets the partial unique index on account_id: ON CONFLICT makes
-        # that a no-op, where the error would abort the transaction on PostgreSQL and take the
-        # use case's audit row and notice with it.
+        # A second active case meets the partial unique index on account_id, a reference drawn
+        # twice (40 bits: likely once in a million cases) the one on reference: ON CONFLICT
+        # makes either a no-op, where the error would abort the transaction on PostgreSQL and
+        # take the use case's audit row and notice with it. The use case tells them apart.
         statement = (
             upsert(self._conn, recovery_requests)
             .values(**values, cancel_token_digest=cancel_token_digest)
-            .on_conflict_do_nothing(index_elements=[_R.account_id], index_where=ACTIVE_CASE)
+            .on_conflict_do_nothing()
             .returning(_R.id)
         )
         return self._conn.execute(statement).first() is not None
