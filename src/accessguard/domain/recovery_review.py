@@ -70,6 +70,9 @@ class CaseReview:
     case: RecoveryCase
     email: str
     signals: Signals
+    # Who approved or rejected it, by the address colleagues know them by: the case's own
+    # `decided_by` is an account id. None while undecided; "" for a reviewer since deleted.
+    decided_by_email: str | None = None
 
 
 def _closed(uow: UnitOfWork, case_id: str) -> RecoveryCaseClosed:
@@ -206,4 +209,8 @@ class RecoveryReview:
             ),
             earlier_cases=tuple(c for c in earlier if c.id != case.id),
         )
-        return CaseReview(case, account.email if account else "", signals)
+        decided_by_email = None
+        if case.decided_by is not None:
+            reviewer = uow.accounts.get(case.decided_by)
+            decided_by_email = reviewer.email if reviewer else ""
+        return CaseReview(case, account.email if account else "", signals, decided_by_email)

@@ -120,6 +120,7 @@ def test_the_list_shows_each_case_with_its_signals(
     newest, older = listing.json()
     assert (newest["reference"], older["reference"]) == (reference, earlier)
     assert newest["status"] == "open"
+    assert (newest["decided_by"], newest["decided_by_email"]) == (None, None)
     assert newest["email"] == OWNER
     assert newest["details"] == "<script>alert(1)</script> stolen"  # stored as text
     signals = newest["signals"]
@@ -236,6 +237,10 @@ def test_reject_closes_the_case_and_tells_the_owner(
     [case] = cases(services)
     assert (case["status"], case["note"]) == ("rejected", "Caller could not confirm")
     assert "not approved" in inbox(services, OWNER)[-1]["subject"]
+    [listed] = client.get(CASES, headers=headers).json()
+    # Who decided, by the address colleagues know them by, beside the account id.
+    assert listed["decided_by"] == case["decided_by"] is not None
+    assert listed["decided_by_email"] == STAFF
     answer = decide(client, headers, opened, "approve")
     assert (answer.status_code, error_code(answer)) == (409, "recovery_case_closed")
     clock.advance(hours=WAIT_HOURS * 2)

@@ -12,6 +12,7 @@ from accessguard.domain.model import AuditEvent
 from accessguard.domain.recovery_cases import NOTE_MAX
 from tests.domain.recovery_support import (
     OWNER,
+    STAFF,
     case_id,
     cases,
     owner_with_factors,
@@ -108,6 +109,7 @@ def test_approve_by_form_redirects_back_with_a_notice(
     page = client.get(answer.headers["location"], headers={**HTML, **headers})
     assert "Approved. The customer was emailed" in page.text
     assert "Confirmed on a call" in page.text
+    assert f"by {STAFF}: Confirmed on a call" in page.text  # who decided, by their address
     assert cases(services)[0]["status"] == "approved"
     assert "will be removed" in inbox(services, OWNER)[-1]["subject"]
 

@@ -66,6 +66,7 @@ class CaseOut(BaseModel):
     ip: str
     user_agent: str
     decided_by: str | None
+    decided_by_email: str | None  # the reviewer's address; "" if that account is gone
     decided_at: datetime | None
     note: str | None
     effective_at: datetime | None
@@ -97,6 +98,7 @@ def case_out(review: CaseReview) -> CaseOut:
         ip=case.ip,
         user_agent=case.user_agent,
         decided_by=case.decided_by,
+        decided_by_email=review.decided_by_email,
         decided_at=case.decided_at,
         note=case.note,
         effective_at=case.effective_at,
