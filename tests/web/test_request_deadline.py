@@ -121,7 +121,11 @@ def stalled_server(
         redis["redis_url"] = f"redis://127.0.0.1:{redis_proxy.port}/0"
         redis["redis_key_prefix"] = f"accessguard-test:{secrets.token_hex(4)}:"
     served = services_factory(
-        database_url=through_proxy, db_timeout_seconds=1, request_timeout_seconds=2.5, **redis
+        database_url=through_proxy,
+        db_timeout_seconds=1,
+        redis_timeout_seconds=0.5,
+        request_timeout_seconds=2.5,
+        **redis,
     )
     port = free_port()
     config = uvicorn.Config(
@@ -181,6 +185,25 @@ def test_readiness_with_both_dependencies_stalled_answers_its_checks_within_the_
         redis_proxy.release()
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"database": "unavailable", "redis": "unavailable"}
+
+
+@pytest.mark.parametrize("redis_proxy", [True], indirect=True)
+def test_a_redis_that_stops_answering_refuses_sign_in_as_unavailable_within_its_limit(
+    redis_proxy: StallingProxy, stalled_server: str
+) -> None:
+    """Fail closed, and soon: the counters cannot be read, so nothing is checked, and the
+    answer says nothing changed (`service_unavailable`) instead of waiting out the request
+    deadline (`request_timed_out`, which says it may have)."""
+    body = {"email": "ada@example.com", "password": PASSWORD}
+    with httpx.Client(base_url=stalled_server, timeout=20) as client:
+        assert client.post("/api/v1/login", json=body).status_code == 200  # connections open
+        redis_proxy.stall()
+        refused = client.post("/api/v1/login", json=body)
+        redis_proxy.release()
+        again = client.post("/api/v1/login", json=body)
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "service_unavailable"
+    assert again.status_code == 200  # the stalled connection was dropped, not reused
 
 
 def test_a_body_that_never_finishes_arriving_is_answered_within_the_deadline(

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -88,16 +87,6 @@ class _NewAuditRows:
         self._held.append((RECORD_EVENT, event_values(event)))
 
 
-@contextmanager
-def _redis_mapped() -> Iterator[None]:
-    try:
-        yield
-    except (redis.RedisError, OSError) as error:
-        # The type only, as for the synchronous client (storage/redis/throttle.py).
-        log.warning("redis unavailable: %s", type(error).__name__)
-        raise ServiceUnavailable() from error
-
-
 class PostgresRedisSignInStore:
     """`SignInStore` on the asyncpg pool of the session reads and an asyncio Redis client.
 
@@ -117,27 +106,41 @@ class PostgresRedisSignInStore:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
+            # No socket timeout (the client's default is 5 s): with one, the client sends
+            # each command through `asyncio.wait_for`, which on Python 3.11 starts a task
+            # per command, a cost every sign-in paid twice. `_answer` bounds the whole
+            # command instead.
             client = self._clients[loop] = redis.asyncio.Redis.from_url(
                 self._redis_url,
-                socket_timeout=self._timeout,
+                socket_timeout=None,
                 socket_connect_timeout=self._timeout,
                 health_check_interval=30,
             )
         return client
 
+    async def _answer(self, command: Awaitable[T]) -> T:
+        """The command's reply within the time limit; a failure or a timeout is
+        `service_unavailable` (fail closed). A command cut off by the limit drops its
+        connection (the client closes one interrupted mid-command), so no later command
+        reads the late reply."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await command
+        except (redis.RedisError, OSError) as error:  # TimeoutError is an OSError
+            # The type only, as for the synchronous client (storage/redis/throttle.py).
+            log.warning("redis unavailable: %s", type(error).__name__)
+            raise ServiceUnavailable() from error
+
     async def count(self, key: str) -> int:
-        with _redis_mapped():
-            value = await self._redis().get(self._prefix + key)
+        value = await self._answer(self._redis().get(self._prefix + key))
         return 0 if value is None else int(value)
 
     async def counts(self, keys: Sequence[str]) -> list[int]:
-        with _redis_mapped():
-            values = await self._redis().mget([self._prefix + key for key in keys])
+        values = await self._answer(self._redis().mget([self._prefix + key for key in keys]))
         return [0 if value is None else int(value) for value in values]
 
     async def reset(self, key: str) -> None:
-        with _redis_mapped():
-            await self._redis().delete(self._prefix + key)
+        await self._answer(self._redis().delete(self._prefix + key))
 
     async def for_password_attempt(
         self, email_key: str, lock_subject: str
