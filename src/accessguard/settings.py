@@ -162,7 +162,12 @@ class Settings(BaseSettings):
         "db_max_overflow + db_read_pool_size connections: keep instances x workers x that "
         "below PostgreSQL's max_connections.",
     )
-    redis_timeout_seconds: float = Field(1.0, gt=0, description="Redis socket timeouts.")
+    redis_timeout_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="Time limit of each Redis command (and of connecting): past it, the "
+        "request that needed Redis answers service_unavailable.",
+    )
 
     @field_validator("secret_keys", "trusted_proxies", mode="before")
     @classmethod
