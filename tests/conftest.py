@@ -3,7 +3,9 @@ and an HTTP client through the real app (create_app), built fresh for each test.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,18 +42,52 @@ def pg_database() -> Iterator[str]:
 
 
 def _empty(url: str) -> None:
-    engine = sa.create_engine(url)
+    """Every table emptied and every id sequence restarted, as a new database would be.
+
+    DELETE, children first, not TRUNCATE: on tables of a few rows TRUNCATE costs 25-30 ms
+    (a new file for each table and index) against 5 ms, paid by every PostgreSQL test."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
     with engine.begin() as conn:
-        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+        sequences = conn.exec_driver_sql(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences"
+        ).scalars()
+        for sequence in sequences.all():
+            conn.exec_driver_sql(f"ALTER SEQUENCE {sequence} RESTART")
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite database per run, copied for each test that needs one: migrating
+    a new file costs 70-80 ms, a copy well under 1 ms (the services' own migration then
+    finds nothing to do)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "accessguard.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_backend(sqlite_template: Path, tmp_path: Path) -> dict[str, Any]:
+    """SQLite alone, in a database of the test's own, migrated."""
+    path = tmp_path / "accessguard.db"
+    # The backup API copies a consistent database, whatever journal it was left with.
+    with (
+        contextlib.closing(sqlite3.connect(sqlite_template)) as source,
+        contextlib.closing(sqlite3.connect(path)) as copy,
+    ):
+        source.backup(copy)
+    return {"database_url": f"sqlite:///{path}", "redis_url": None}
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The storage a test runs on: SQLite alone, or PostgreSQL with counters in Redis."""
     if request.param == "sqlite":
-        return {"database_url": f"sqlite:///{tmp_path / 'accessguard.db'}", "redis_url": None}
+        return dict(request.getfixturevalue("sqlite_backend"))
     url = request.getfixturevalue("pg_database")
     require_redis()
     _empty(url)

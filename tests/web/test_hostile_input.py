@@ -15,7 +15,6 @@ import logging
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,9 +30,9 @@ from tests.support import PASSWORD, make_account
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> dict[str, Any]:
+def backend(sqlite_backend: dict[str, Any]) -> dict[str, Any]:
     """SQLite only: what is tested here happens before storage is reached, or not at all."""
-    return {"database_url": f"sqlite:///{tmp_path / 'accessguard.db'}", "redis_url": None}
+    return sqlite_backend
 
 
 API = "/api/v1"

@@ -7,7 +7,6 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,9 +31,9 @@ REVOKE = re.compile(r'action="/account/sessions/([^"/]+)/revoke"')
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> dict[str, Any]:
+def backend(sqlite_backend: dict[str, Any]) -> dict[str, Any]:
     """SQLite only: the pages add no storage behaviour of their own."""
-    return {"database_url": f"sqlite:///{tmp_path / 'accessguard.db'}", "redis_url": None}
+    return sqlite_backend
 
 
 @pytest.fixture

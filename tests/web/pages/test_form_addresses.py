@@ -4,7 +4,6 @@ not allowed" page; and a refused form says so first in the page title."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +15,9 @@ from tests.web.pages.test_signin_page import HTML, submit
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> dict[str, Any]:
+def backend(sqlite_backend: dict[str, Any]) -> dict[str, Any]:
     """SQLite only: the pages add no storage behaviour of their own."""
-    return {"database_url": f"sqlite:///{tmp_path / 'accessguard.db'}", "redis_url": None}
+    return sqlite_backend
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ the API's JSON, nor a bare error page, and nothing is changed or counted."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +23,9 @@ CONTROL = "Remove the invisible control characters from it"
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> dict[str, Any]:
+def backend(sqlite_backend: dict[str, Any]) -> dict[str, Any]:
     """SQLite only: the pages add no storage behaviour of their own."""
-    return {"database_url": f"sqlite:///{tmp_path / 'accessguard.db'}", "redis_url": None}
+    return sqlite_backend
 
 
 def form_post(client: TestClient, page: str, action: str, **fields: str) -> Response:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,9 +35,9 @@ SITUATIONS = {
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> dict[str, Any]:
+def backend(sqlite_backend: dict[str, Any]) -> dict[str, Any]:
     """SQLite only: the help centre reads no storage."""
-    return {"database_url": f"sqlite:///{tmp_path / 'accessguard.db'}", "redis_url": None}
+    return sqlite_backend
 
 
 def headings(page: str, level: int) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +21,9 @@ EMAIL = "ada@example.com"
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> dict[str, Any]:
+def backend(sqlite_backend: dict[str, Any]) -> dict[str, Any]:
     """SQLite only: the pages add no storage behaviour of their own."""
-    return {"database_url": f"sqlite:///{tmp_path / 'accessguard.db'}", "redis_url": None}
+    return sqlite_backend
 
 
 @pytest.fixture
