@@ -74,13 +74,17 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sqlite_backend(sqlite_template: Path, tmp_path: Path) -> dict[str, Any]:
     """SQLite alone, in a database of the test's own, migrated."""
     path = tmp_path / "accessguard.db"
+    copy_database(sqlite_template, path)
+    return {"database_url": f"sqlite:///{path}", "redis_url": None}
+
+
+def copy_database(source_path: Path, path: Path) -> None:
     # The backup API copies a consistent database, whatever journal it was left with.
     with (
-        contextlib.closing(sqlite3.connect(sqlite_template)) as source,
+        contextlib.closing(sqlite3.connect(source_path)) as source,
         contextlib.closing(sqlite3.connect(path)) as copy,
     ):
         source.backup(copy)
-    return {"database_url": f"sqlite:///{path}", "redis_url": None}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -103,19 +107,22 @@ def clock() -> SettableClock:
     return SettableClock()
 
 
+def suite_settings(**values: Any) -> Settings:
+    """The suite's settings (development, cheap hashes, a fixed key), `values` on top."""
+    defaults: dict[str, Any] = {
+        "env": "development",
+        "public_url": "https://accounts.example.test",
+        "secret_keys": [TEST_KEY],
+        "address_request_limit": 1000,
+        **FAST_HASH,
+    }
+    return Settings(_env_file=None, **{**defaults, **values})  # type: ignore[call-arg]
+
+
 @pytest.fixture
 def settings_factory(backend: dict[str, Any]) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "env": "development",
-            "public_url": "https://accounts.example.test",
-            "secret_keys": [TEST_KEY],
-            "address_request_limit": 1000,
-            **FAST_HASH,
-            **backend,
-            **overrides,
-        }
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return suite_settings(**{**backend, **overrides})
 
     return make
 

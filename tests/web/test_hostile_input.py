@@ -15,6 +15,7 @@ import logging
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,10 +24,40 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from accessguard.bootstrap import Services
+from accessguard.bootstrap import Services, build_services
 from accessguard.storage.sql.tables import accounts, metadata
 from accessguard.web.app import create_app
+from tests.conftest import copy_database, suite_settings
 from tests.support import PASSWORD, make_account
+
+
+@pytest.fixture(scope="module")
+def one_app(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Services, TestClient]]:
+    """One service and app for the hundreds of hostile bodies. A new database and app for each
+    would cost about 0.1 s a case (the first request to a new app builds FastAPI's routes),
+    a third of this module's time; `fresh` empties every table between cases instead."""
+    path = tmp_path_factory.mktemp("hostile") / "accessguard.db"
+    copy_database(sqlite_template, path)
+    services = build_services(suite_settings(database_url=f"sqlite:///{path}"))
+    app = create_app(services=services, run_outbox_worker=False)
+    try:
+        with TestClient(app, base_url="https://testserver") as client:
+            yield services, client
+    finally:
+        services.close()
+
+
+@pytest.fixture
+def fresh(one_app: tuple[Services, TestClient]) -> tuple[Services, TestClient]:
+    """The shared service as a new one would be: no rows, and a client without cookies."""
+    services, client = one_app
+    with services.engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+    client.cookies.clear()
+    return one_app
 
 
 @pytest.fixture
@@ -414,8 +445,9 @@ def _printable(text: str) -> bool:
 
 @pytest.mark.parametrize(("endpoint", "request_", "expect"), list(_cases()))
 def test_hostile_body_is_answered_cleanly(
-    client: TestClient, services: Services, endpoint: Endpoint, request_: Request, expect: Expect
+    fresh: tuple[Services, TestClient], endpoint: Endpoint, request_: Request, expect: Expect
 ) -> None:
+    services, client = fresh
     codes = catalogue(client)
     auth = sign_in(client, services) if endpoint.signed_in else {}
     before = row_counts(services)
