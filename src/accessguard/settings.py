@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         10,
         ge=1,
         description="SMS codes one phone number may be sent per day (anti-flooding), for each "
-        "kind: sign-ins from unfamiliar devices, each known device, signed-in actions.",
+        "kind: sign-ins from unfamiliar devices, from known devices, signed-in actions.",
     )
     sms_daily_limit_per_account: int = Field(
         20,

@@ -408,6 +408,33 @@ def test_a_signed_in_session_meets_its_own_cap_and_leaves_sign_ins_their_texts(
     assert texts_to(services, PHONE) == 4
 
 
+@pytest.mark.parametrize("cap", CAPS)
+def test_more_known_devices_bring_no_more_texts_to_a_number(
+    cap: str, services_factory: Callable[..., Services], clock: SettableClock
+) -> None:
+    # Devices cost their owner no text (a sign-in finished with the app's code makes one):
+    # with caps for each, a number that earns from its texts would be paid without bound.
+    services = services_factory(**{cap: 3})
+    account = make_account(services)
+    owner = auth_for(account, clock.now())
+    services.sms.start(owner, PHONE, CLIENT)
+    services.sms.confirm(owner, last_code(services), CLIENT)
+    before = texts_to(services, PHONE)
+
+    def sign_in_from(device: str) -> None:
+        challenge = hashlib.sha256(f"a sign-in on {device}".encode()).hexdigest()
+        services.sms_factor.send_sign_in_code(account.id, challenge, CLIENT, known_device=device)
+
+    for device in ("d1", "d2", "d3"):
+        sign_in_from(device)
+    with pytest.raises(SmsLimitReached):
+        sign_in_from("d4")
+    assert texts_to(services, PHONE) == before + 3
+
+    signs_in_by_text(services, account, 0)  # an unfamiliar device's sign-in keeps its own
+    assert texts_to(services, PHONE) == before + 4
+
+
 def test_parallel_confirms_of_one_code_let_exactly_one_through(
     services: Services, auth: Authenticated, account: Account
 ) -> None:

@@ -288,7 +288,7 @@ class SmsFactor:
         known_device: str | None = None,
     ) -> SentCode:
         """Text a code for the sign-in whose challenge digest is `challenge` to the account's
-        number; from a `known_device`, under that device's own daily caps. Raises
+        number; from a `known_device`, under the known devices' daily caps. Raises
         `SmsResendTooSoon`, `SmsLimitReached`, `SmsDeliveryFailed`, and `SmsNotSetUp` when the
         account has no active number."""
         with self.uow(read_only=True) as uow:

@@ -127,11 +127,16 @@ def _caps_of(purpose: str, known_device: str | None = None) -> str:
 
     Each kind has the same limits and counters of its own, so one kind cannot use up
     another's: sign-ins from unfamiliar devices (anyone with the password, or trying it);
-    sign-ins from each known device (OWASP's device cookies: only the owner finished one
-    there); and a signed-in session's own actions (a stolen session still meets its cap)."""
+    sign-ins from known devices (OWASP's device cookies: only the owner finished one there);
+    and a signed-in session's own actions (a stolen session still meets its cap).
+
+    Known devices share one set: with caps for each, every device made would bring ten more
+    texts a day to the same number, and an account's owner can make devices without a text
+    (a sign-in finished with the app's code makes one), so a number that earns from the
+    texts it receives (SMS pumping) could be paid without bound."""
     if purpose in _SIGNED_IN_PURPOSES:
         return ":signed-in"
-    return f":device:{known_device}" if known_device else ""
+    return ":known-devices" if known_device else ""
 
 
 def _seconds(delta: timedelta) -> int:
@@ -161,10 +166,10 @@ class SmsCodes:
         the last successful send is younger than the cooldown, or over a daily cap; a failed
         send voids the new code and leaves no cooldown behind.
 
-        `known_device`: a sign-in from a device that finished one before counts against caps
-        of its own, as its password failures do (OWASP's device cookies): whoever else knows
-        the password cannot use up the owner's texts for the day. Codes a signed-in session
-        asks for have caps of their own too (`_caps_of`)."""
+        `known_device`: a sign-in from a device that finished one before counts against the
+        known devices' caps, apart from others' as its password failures are (OWASP's device
+        cookies): whoever else knows the password cannot use up the owner's texts for the
+        day. Codes a signed-in session asks for have caps of their own too (`_caps_of`)."""
         now = self.clock.now()
         cooldown = timedelta(seconds=self.rules.sms_resend_cooldown_seconds)
         with self.uow(read_only=True) as uow:
