@@ -87,3 +87,10 @@ def test_a_production_server_without_a_support_address_warns_at_start_up(
     with caplog.at_level(logging.WARNING):
         build_services(settings(**database, **values)).close()
     assert ("ACCESSGUARD_SUPPORT_URL is unset" in caplog.text) is warned
+
+
+def test_the_countries_served_by_text_are_country_codes() -> None:
+    assert settings(sms_countries=" gb, De ,US").sms_countries == ["GB", "DE", "US"]
+    assert settings().sms_countries == []  # every country
+    with pytest.raises(ValidationError, match="entry 2 is not a country code"):
+        settings(sms_countries="GB,XX")

@@ -6,6 +6,7 @@ import ipaddress
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import phonenumbers
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -115,6 +116,12 @@ class Settings(BaseSettings):
         description="SMS codes one account may have sent per day (anti-pumping), for each kind "
         "as above.",
     )
+    sms_countries: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Countries whose numbers may be set up for texts, as ISO 3166 codes "
+        "separated by commas (GB,DE,US). Empty: every country. Numbers already set up keep "
+        "working; texts to countries a platform does not serve are where SMS pumping pays.",
+    )
     recovery_wait_seconds: int = Field(172800, ge=0, description="Lost-device waiting period.")
     security_hold_seconds: int = Field(86400, ge=0, description="Hold after a security change.")
     reauth_seconds: int = Field(
@@ -175,6 +182,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("sms_countries", mode="before")
+    @classmethod
+    def _as_countries(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return value
+        countries = []
+        for place, item in enumerate((str(i).strip() for i in items if str(i).strip()), 1):
+            if item.upper() not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(f"entry {place} is not a country code, such as GB, DE or US")
+            countries.append(item.upper())
+        return countries
 
     @field_validator("public_url")
     @classmethod

@@ -58,3 +58,33 @@ def test_anything_but_a_textable_number_is_refused_with_its_field(typed: str, wh
     [field] = refused.value.facts["fields"]
     assert field["field"] == "phone"
     assert why in field["message"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "e164"),
+    [
+        ("+49 151 23456789", "+4915123456789"),
+        ("+1 202 555 0143", "+12025550143"),
+        ("+1 555 123 4567", "+15551234567"),  # unplaced: any country of +1, the US among them
+    ],
+)
+def test_numbers_of_the_countries_served_are_kept(typed: str, e164: str) -> None:
+    assert PhoneNumberParser(["DE", "US"]).normalise(typed) == e164
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "+33 6 12 34 56 78",
+        "+1 876 234 5678",  # Jamaica shares +1 with the US: the number's own country counts
+        "+44 7700 900123",  # unplaced, and no country of +44 is served
+        "+41 79 123 45 67",
+    ],
+)
+def test_numbers_of_other_countries_are_refused_with_what_to_do(typed: str) -> None:
+    with pytest.raises(PhoneNumberInvalid) as refused:
+        PhoneNumberParser(["DE", "US"]).normalise(typed)
+    [field] = refused.value.facts["fields"]
+    assert field["field"] == "phone"
+    assert "does not send texts to" in field["message"]
+    assert "authenticator app" in field["message"]

@@ -277,10 +277,11 @@ TWO_FACTOR_ENTRIES: list[CatalogueEntry] = [
         what_you_see="The phone number field is marked as not valid.",
         why="The number is incomplete, lacks its country code, holds letters, or belongs to "
         "a line that cannot receive text messages, such as a landline or a premium-rate "
-        "number.",
+        "number. We also send texts only to mobile numbers in the countries we serve.",
         what_to_do="Type your mobile number starting with + and the country code. Spaces, "
-        "dashes and brackets are fine.",
-        keywords="phone number invalid mobile number country code sms landline",
+        "dashes and brackets are fine. If your number is in a country we do not send texts "
+        "to, set up an authenticator app instead: it works anywhere, without a signal.",
+        keywords="phone number invalid mobile number country code sms landline abroad",
     ),
     _entry(
         ErrorCode.RECOVERY_TOKEN_INVALID,

@@ -7,6 +7,7 @@ domain reaches it through the `PhoneNumbers` port.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, ValidationResult
@@ -36,6 +37,10 @@ def _refused(message: str) -> PhoneNumberInvalid:
 
 
 class PhoneNumberParser:
+    def __init__(self, countries: Iterable[str] = ()) -> None:
+        # ISO 3166 codes of the countries whose numbers may be set up; empty: any country.
+        self._countries = frozenset(countries)
+
     def normalise(self, typed: str) -> str:
         if len(typed) > MAX_TYPED:
             raise _refused("is too long for a phone number")
@@ -60,4 +65,18 @@ class PhoneNumberParser:
         # bill us, is refused here.
         if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _NO_TEXTS:
             raise _refused("cannot receive text messages; give a mobile number")
+        if self._countries and not self._countries & _countries_of(number):
+            raise _refused(
+                "is in a country this service does not send texts to; set up an "
+                "authenticator app instead"
+            )
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _countries_of(number: phonenumbers.PhoneNumber) -> set[str]:
+    """The country a number is in, or for one the metadata cannot place (an example range),
+    every country of its calling code: +1 876 is Jamaica, an unplaced +1 555 any of +1's."""
+    region = phonenumbers.region_code_for_number(number)
+    if region is not None:
+        return {region}
+    return set(phonenumbers.region_codes_for_country_code(number.country_code))

@@ -4,6 +4,7 @@ envelopes of the SMS codes, and that no answer carries a code or the number in f
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import httpx
 from fastapi.testclient import TestClient
@@ -322,3 +323,24 @@ def test_a_phone_only_account_removes_its_lost_phone_with_a_recovery_code(
     removed = client.request("DELETE", f"{API}/me/mfa/sms", json=removal, headers=headers)
     assert removed.status_code == 204, removed.text
     assert client.get(f"{API}/me", headers=headers).json()["mfa"]["sms"] is False
+
+
+def test_a_number_in_a_country_not_served_is_refused_before_any_text(
+    client_factory: Callable[..., TestClient], services_factory: Callable[..., Services]
+) -> None:
+    services = services_factory(sms_countries="DE")
+    client = client_factory(services)
+    headers = signed_in(client, services)
+    refused = client.post(f"{API}/me/mfa/sms", json={"phone": NEW_PHONE}, headers=headers)
+    assert refused.status_code == 422, refused.text
+    err = error(refused)
+    assert err["code"] == "phone_number_invalid"
+    assert err["fields"] == [
+        {
+            "field": "body.phone",
+            "message": "is in a country this service does not send texts to; set up an "
+            "authenticator app instead",
+        }
+    ]
+    assert mailbox(services.engine, NEW_PHONE) == []
+    enrol(client, services, headers)  # a German number, as served

@@ -414,6 +414,21 @@ def test_an_invalid_number_is_named_beside_the_field_and_kept(browser: TestClien
     assert 'id="sms-phone-error"' in add_form
 
 
+def test_a_number_in_a_country_not_served_says_to_use_an_app_instead(
+    client_factory: Callable[..., TestClient], services_factory: Callable[..., Services]
+) -> None:
+    services = services_factory(sms_countries="DE,AT,CH")
+    browser = client_factory(services)
+    make_account(services)
+    assert sign_in(browser).status_code == 303
+    refused = post(browser, "/account/sms", phone="+33 6 12 34 56 78")
+    assert refused.status_code == 422
+    add_form = " ".join(section(refused.text, 'action="/account/sms"', "</form>").split())
+    assert "does not send texts to; set up an authenticator app instead" in add_form
+    assert 'value="+33 6 12 34 56 78"' in add_form
+    assert mailbox(services.engine, "+33612345678") == []
+
+
 def test_a_resend_too_soon_stays_on_the_code_page(
     browser: TestClient, services: Services, clock: SettableClock
 ) -> None:
