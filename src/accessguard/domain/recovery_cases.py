@@ -69,7 +69,8 @@ class RecoveryCase:
 @dataclass(frozen=True)
 class ActiveRecovery:
     """What the owner sees of their account's open or approved case (GET /me, /account):
-    enough to recognise it and to see when it takes effect, not the requester's details."""
+    enough to recognise it (when, from where, and from which browser or app: an owner who
+    asked knows their own) and to see when it takes effect; not what the requester wrote."""
 
     reference: str
     status: CaseStatus
@@ -77,11 +78,18 @@ class ActiveRecovery:
     effective_at: datetime | None  # set when support approves
     ip: str
     country: str | None
+    user_agent: str
 
     @classmethod
     def of(cls, case: RecoveryCase) -> ActiveRecovery:
         return cls(
-            case.reference, case.status, case.created_at, case.effective_at, case.ip, case.country
+            case.reference,
+            case.status,
+            case.created_at,
+            case.effective_at,
+            case.ip,
+            case.country,
+            case.user_agent,
         )
 
     def cancellable(self, now: datetime) -> bool:

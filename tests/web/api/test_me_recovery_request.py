@@ -74,6 +74,7 @@ def test_the_owner_sees_an_open_request_on_the_account(
     assert at(seen["opened_at"]) == services.clock.now()
     assert seen["takes_effect_at"] is None
     assert seen["ip"] == "testclient"
+    assert seen["user_agent"] == "testclient"  # the requester's, for the owner to recognise
     assert seen["cancellable"] is True
 
 

@@ -375,7 +375,7 @@ def open_case(
         "lost my phone",
         now,
         "81.2.69.160",
-        "Mozilla/5.0",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
         "GB",
         False,
         effective_at=effective,
@@ -409,7 +409,7 @@ def test_an_open_recovery_request_is_shown_and_the_owner_cancels_it(
     page = account_page(client).text
     assert "Someone asked to remove two-step verification from your account" in page
     assert case.reference in page
-    assert "81.2.69.160" in page
+    assert "from Firefox on Windows at 81.2.69.160" in " ".join(page.split())
     assert "waiting for our support team" in page
     assert 'action="/account/recovery-request/cancel"' in page
     assert "Cancel this request" in page

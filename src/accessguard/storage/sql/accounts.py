@@ -221,6 +221,7 @@ _CASE_COLUMNS = (
     _CASE.effective_at,
     _CASE.ip,
     _CASE.country,
+    _CASE.user_agent,
 )
 # Literals, not bound values: the direct statements bind only the values their callers pass.
 _ACTIVE_CASE = sa.or_(*(_CASE.status == sa.literal_column(f"'{status}'") for status in ACTIVE))

@@ -180,6 +180,7 @@ def recovery_alert(svc: Services, account_id: str) -> dict[str, Any] | None:
         "takes_effect": stamp(case.effective_at) if case.effective_at else None,
         "ip": case.ip,
         "place": place_of(case.ip),
+        "device": device_name(case.user_agent),
         "cancellable": case.cancellable(svc.clock.now()),
         "wait": duration(svc.rules.recovery_wait_seconds),
     }

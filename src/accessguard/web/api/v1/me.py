@@ -44,6 +44,7 @@ async def me(request: Request) -> Response:
             takes_effect_at=recovery.effective_at,
             ip=recovery.ip,
             country=recovery.country,
+            user_agent=recovery.user_agent,
             cancellable=recovery.cancellable(svc.clock.now()),
         )
     body = MeOut(

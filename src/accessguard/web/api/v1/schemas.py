@@ -175,6 +175,9 @@ class RecoveryRequestOut(BaseModel):
     )
     ip: str = Field(description="The address the request came from")
     country: str | None
+    user_agent: str = Field(
+        description="The browser or app the request came from, as it named itself"
+    )
     cancellable: bool = Field(description="false once it has taken effect and is being carried out")
 
 
