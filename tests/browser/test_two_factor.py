@@ -17,10 +17,12 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from accessguard.bootstrap import Services
 from accessguard.domain.model import ClientInfo
+from accessguard.storage.sql.tables import audit_events
 from tests.browser.conftest import LiveServer, NewPage, check_page, link_from, sign_in
 from tests.support import PASSWORD, make_account
 
@@ -165,6 +167,35 @@ navigator.credentials.get = (options) => {
   return Promise.resolve({ type: "otp", code: "493817" });
 };
 """
+
+
+def test_a_double_click_on_new_recovery_codes_shows_the_new_codes(
+    new_page: NewPage, services: Services
+) -> None:
+    # Sent twice, the form would make one set and answer the second sending with
+    # recovery_codes_replaced: the page shown, while the codes made were never seen.
+    email = "margaret@example.com"
+    account = make_account(services, email)
+    page = new_page()
+    page.goto("/login")
+    sign_in(page, email, PASSWORD)
+    _, first_set = set_up_authenticator(page)
+    page.goto("/account")
+    page.get_by_label("Your password").last.fill(PASSWORD)
+    # Two presses 30 ms apart, a double click: the first sending is on its way.
+    page.get_by_role("button", name="Make new codes").evaluate(
+        "button => { button.click(); setTimeout(() => button.click(), 30); }"
+    )
+    expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
+    codes = page.locator("ul.mfa-codes code").all_inner_texts()
+    assert len(codes) == 10
+    assert not set(codes) & set(first_set)
+    made = sa.select(sa.func.count()).where(
+        audit_events.c.account_id == account.id,
+        audit_events.c.kind == "recovery_codes_regenerated",
+    )
+    with services.engine.connect() as conn:
+        assert conn.execute(made).scalar_one() == 1  # one sending reached the server
 
 
 def test_a_texted_code_is_filled_in_when_the_browser_reads_it(

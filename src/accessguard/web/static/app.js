@@ -1,5 +1,6 @@
 // Small progressive enhancements: every page works without this file.
 "use strict";
+const RESEND_AFTER_MS = 5000;
 document.addEventListener("DOMContentLoaded", () => {
   // A refused form comes back with its error: move there, so that it is seen on a long page
   // (the account page) and read out by a screen reader, not left below the fold.
@@ -8,6 +9,22 @@ document.addEventListener("DOMContentLoaded", () => {
     refusal.setAttribute("tabindex", "-1");
     refusal.focus();
   }
+  // A form is sent once per press. A double click would send it twice, and the page the
+  // browser shows is the answer to the second sending, which for an action done once (new
+  // recovery codes, a code used up by the first) is a refusal hiding what the first did.
+  // Another press a few seconds later goes through, should the first sending be lost.
+  for (const form of document.querySelectorAll("form[method=post]")) {
+    form.addEventListener("submit", (event) => {
+      const last = Number(form.dataset.sentAt || 0);
+      if (Date.now() - last < RESEND_AFTER_MS) event.preventDefault();
+      else form.dataset.sentAt = String(Date.now());
+    });
+  }
+  // A page brought back by the Back button keeps its state: its forms may be sent again.
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    for (const form of document.querySelectorAll("form[data-sent-at]")) delete form.dataset.sentAt;
+  });
   // Show / hide password.
   for (const input of document.querySelectorAll("input[type=password]")) {
     const button = document.createElement("button");
