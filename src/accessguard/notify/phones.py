@@ -79,4 +79,5 @@ def _countries_of(number: phonenumbers.PhoneNumber) -> set[str]:
     region = phonenumbers.region_code_for_number(number)
     if region is not None:
         return {region}
-    return set(phonenumbers.region_codes_for_country_code(number.country_code))
+    code = number.country_code
+    return set(phonenumbers.region_codes_for_country_code(code)) if code else set()
