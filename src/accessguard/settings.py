@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+T = TypeVar("T")
 
 
 class Settings(BaseSettings):
@@ -186,15 +188,12 @@ class Settings(BaseSettings):
     @field_validator("sms_countries", mode="before")
     @classmethod
     def _as_countries(cls, value: object) -> object:
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, list):
-            return value
-        countries = []
-        for place, item in enumerate((str(i).strip() for i in items if str(i).strip()), 1):
+        def country(item: str) -> str:
             if item.upper() not in phonenumbers.SUPPORTED_REGIONS:
-                raise ValueError(f"entry {place} is not a country code, such as GB, DE or US")
-            countries.append(item.upper())
-        return countries
+                raise ValueError("is not a country code, such as GB, DE or US")
+            return item.upper()
+
+        return _each_entry(value, country)
 
     @field_validator("public_url")
     @classmethod
@@ -254,21 +253,16 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _as_networks(cls, value: object) -> object:
-        # Runs after the split above (before-validators run last-defined first). The entry
-        # is named by its place, as no message quotes a setting's value.
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, list):
-            return value
-        networks = []
-        for place, item in enumerate((str(i).strip() for i in items if str(i).strip()), 1):
+        # Runs after the split above (before-validators run last-defined first).
+        def network(item: str) -> Network:
             try:
-                networks.append(ipaddress.ip_network(item, strict=False))
+                return ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise ValueError(
-                    f"entry {place} is not an address or network, such as 10.0.0.0/8, "
-                    "192.0.2.7 or 2001:db8::/32"
+                    "is not an address or network, such as 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32"
                 ) from None
-        return networks
+
+        return _each_entry(value, network)
 
     @model_validator(mode="after")
     def _refuse_impossible_combinations(self) -> Settings:
@@ -309,3 +303,18 @@ class Settings(BaseSettings):
     @property
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _each_entry(value: object, read: Callable[[str], T]) -> object:
+    """A comma-separated setting (or a list) read entry by entry; a refused entry is named by
+    its place, as no message quotes a setting's value."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list):
+        return value
+    entries = []
+    for place, item in enumerate((str(i).strip() for i in items if str(i).strip()), 1):
+        try:
+            entries.append(read(item))
+        except ValueError as refused:
+            raise ValueError(f"entry {place} {refused}") from None
+    return entries

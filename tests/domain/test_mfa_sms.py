@@ -367,15 +367,23 @@ def signs_in_by_text(services: Services, account: Account, attempt: int) -> None
     services.sms_factor.verify_sign_in(account.id, last_code(services), challenge)
 
 
+def capped_owner(
+    services_factory: Callable[..., Services], clock: SettableClock, cap: str
+) -> tuple[Services, Account, Authenticated]:
+    """An account whose number PHONE is set up, under a daily `cap` of 3, and its session."""
+    services = services_factory(**{cap: 3})
+    account = make_account(services)
+    session = auth_for(account, clock.now())
+    services.sms.start(session, PHONE, CLIENT)
+    services.sms.confirm(session, last_code(services), CLIENT)
+    return services, account, session
+
+
 @pytest.mark.parametrize("cap", CAPS)
 def test_sign_ins_up_to_the_cap_leave_a_signed_in_owner_the_texts_to_change_the_number(
     cap: str, services_factory: Callable[..., Services], clock: SettableClock
 ) -> None:
-    services = services_factory(**{cap: 3})
-    account = make_account(services)
-    owner = auth_for(account, clock.now())
-    services.sms.start(owner, PHONE, CLIENT)
-    services.sms.confirm(owner, last_code(services), CLIENT)
+    services, account, owner = capped_owner(services_factory, clock, cap)
     for attempt in range(3):  # whoever has the password, pressing "send me a code"
         signs_in_by_text(services, account, attempt)
     with pytest.raises(SmsLimitReached):
@@ -391,11 +399,7 @@ def test_sign_ins_up_to_the_cap_leave_a_signed_in_owner_the_texts_to_change_the_
 def test_a_signed_in_session_meets_its_own_cap_and_leaves_sign_ins_their_texts(
     cap: str, services_factory: Callable[..., Services], clock: SettableClock
 ) -> None:
-    services = services_factory(**{cap: 3})
-    account = make_account(services)
-    session = auth_for(account, clock.now())  # perhaps a stolen one
-    services.sms.start(session, PHONE, CLIENT)
-    services.sms.confirm(session, last_code(services), CLIENT)
+    services, account, session = capped_owner(services_factory, clock, cap)  # perhaps stolen
     for _ in range(2):
         clock.advance(seconds=services.rules.sms_resend_cooldown_seconds)
         services.sms.send_current_code(session, CLIENT)
@@ -414,11 +418,7 @@ def test_more_known_devices_bring_no_more_texts_to_a_number(
 ) -> None:
     # Devices cost their owner no text (a sign-in finished with the app's code makes one):
     # with caps for each, a number that earns from its texts would be paid without bound.
-    services = services_factory(**{cap: 3})
-    account = make_account(services)
-    owner = auth_for(account, clock.now())
-    services.sms.start(owner, PHONE, CLIENT)
-    services.sms.confirm(owner, last_code(services), CLIENT)
+    services, account, _ = capped_owner(services_factory, clock, cap)
     before = texts_to(services, PHONE)
 
     def sign_in_from(device: str) -> None:
