@@ -48,14 +48,19 @@ def _empty(url: str) -> None:
     (a new file for each table and index) against 5 ms, paid by every PostgreSQL test."""
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
+        delete_all_rows(conn)
         sequences = conn.exec_driver_sql(
             "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences"
         ).scalars()
         for sequence in sequences.all():
             conn.exec_driver_sql(f"ALTER SEQUENCE {sequence} RESTART")
     engine.dispose()
+
+
+def delete_all_rows(conn: sa.Connection) -> None:
+    """Every table emptied, children before their parents."""
+    for table in reversed(metadata.sorted_tables):
+        conn.execute(table.delete())
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from httpx import Response
 from accessguard.bootstrap import Services, build_services
 from accessguard.storage.sql.tables import accounts, metadata
 from accessguard.web.app import create_app
-from tests.conftest import copy_database, suite_settings
+from tests.conftest import copy_database, delete_all_rows, suite_settings
 from tests.support import PASSWORD, make_account
 
 
@@ -54,8 +54,7 @@ def fresh(one_app: tuple[Services, TestClient]) -> tuple[Services, TestClient]:
     """The shared service as a new one would be: no rows, and a client without cookies."""
     services, client = one_app
     with services.engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
+        delete_all_rows(conn)
     client.cookies.clear()
     return one_app
 
