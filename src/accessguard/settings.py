@@ -178,7 +178,7 @@ class Settings(BaseSettings):
         "request that needed Redis answers service_unavailable.",
     )
 
-    @field_validator("secret_keys", "trusted_proxies", mode="before")
+    @field_validator("secret_keys", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -253,7 +253,6 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _as_networks(cls, value: object) -> object:
-        # Runs after the split above (before-validators run last-defined first).
         def network(item: str) -> Network:
             try:
                 return ipaddress.ip_network(item, strict=False)
