@@ -16,7 +16,7 @@ from accessguard.notify.worker import OutboxWorker
 from accessguard.settings import Settings
 from accessguard.storage.sql.housekeeping import purge
 from accessguard.web import errors, health
-from accessguard.web.api.v1 import router as api_v1
+from accessguard.web.api.v1 import include_api
 from accessguard.web.middleware.body_limit import BodyLimitMiddleware
 from accessguard.web.middleware.deadline import DeadlineMiddleware
 from accessguard.web.middleware.head_as_get import HeadAsGetMiddleware
@@ -106,7 +106,7 @@ def create_app(
     )
     app.state.services = services
     errors.install(app)
-    app.include_router(api_v1)
+    include_api(app)
     app.include_router(health.router)
     app.include_router(signin_pages.router)
     app.include_router(mfa_signin_pages.router)
