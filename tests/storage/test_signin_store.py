@@ -152,20 +152,41 @@ def test_each_row_lands_with_the_values_it_was_given(services: Services) -> None
     )
 
 
-def test_a_known_device_reads_with_its_own_lock(services: Services) -> None:
+def test_a_known_device_is_read_with_the_account_and_its_own_lock(services: Services) -> None:
     account = make_account(services)
     device = _device(account)
     with services.uow() as uow:
         uow.devices.add(device, "d" * 64)
     store = services.signin_store
     assert store is not None
-    assert _on_a_loop(services, store.known_device("d" * 64)) == (device, LockState())
+    email = email_subject(account.email_key)
+    _lock(services, email, LockState())  # strangers' failures locked the email
+
+    def read(email_key: str, token_digest: str) -> Any:
+        return _on_a_loop(
+            services, store.for_password_attempt_from_device(email_key, email, token_digest)
+        )
+
+    found, _, email_lock, with_device = read(account.email_key, "d" * 64)
+    assert found == account
+    assert email_lock == _lock_as_now(services, email)
+    assert with_device == (device, LockState())
     _lock(services, device_subject(device.id), LockState())
-    assert _on_a_loop(services, store.known_device("d" * 64)) == (
+    assert read(account.email_key, "d" * 64)[3] == (
         device,
         _lock_as_now(services, device_subject(device.id)),
     )
-    assert _on_a_loop(services, store.known_device("e" * 64)) is None
+    # The account read as without a device token, and no device: an unknown token, another
+    # account's device, or no account at all.
+    assert read(account.email_key, "e" * 64) == (
+        *_on_a_loop(services, store.for_password_attempt(account.email_key, email)),
+        None,
+    )
+    other = make_account(services, "grace@example.com")
+    assert read(other.email_key, "d" * 64)[0] == other
+    assert read(other.email_key, "d" * 64)[3] is None
+    assert read("nobody@example.com", "d" * 64)[0] is None
+    assert read("nobody@example.com", "d" * 64)[3] is None
 
 
 def test_a_known_devices_sign_in_stays_on_the_event_loop_while_strangers_lock_the_email(

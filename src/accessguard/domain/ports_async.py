@@ -74,9 +74,13 @@ class SignInStore(Protocol):
     ) -> tuple[Account | None, SecondFactors, LockState]:
         """As `AccountRepository.for_password_attempt`."""
 
-    async def known_device(self, token_digest: str) -> tuple[Device, LockState] | None:
-        """The device whose token hashes to `token_digest`, as `DeviceRepository.by_token_digest`,
-        with its own lock (`device_subject`), as `LockoutRepository.get`; None: no such device."""
+    async def for_password_attempt_from_device(
+        self, email_key: str, lock_subject: str, token_digest: str
+    ) -> tuple[Account | None, SecondFactors, LockState, tuple[Device, LockState] | None]:
+        """`for_password_attempt` from a client that brings a device token, in the same read:
+        also the account's device whose token hashes to `token_digest`, as
+        `DeviceRepository.by_token_digest`, with its own lock (`device_subject`), as
+        `LockoutRepository.get`; None when the account has no such device."""
 
     async def write_if_lock_is(
         self, subject: str, lock: LockState, fill: Callable[[SignInWrites], T]

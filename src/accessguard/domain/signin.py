@@ -174,17 +174,20 @@ class SignIn:
         self, store: SignInStore, key: str, device_token: str | None, now: datetime
     ) -> PasswordAttempt:
         """As `PasswordAttempts.read`: the email's lock, unless the client brings a known
-        device, which counts its own failures (a second read, only then)."""
+        device, which counts its own failures (read with the account, in one round trip)."""
         subject = email_subject(key)
-        account, factors, lock = await store.for_password_attempt(key, subject)
-        token_digest = self._devices.digest_of(device_token) if account else None
-        if account is not None and token_digest is not None:
-            found = await store.known_device(token_digest)
-            device = self._devices.usable(found[0] if found else None, account.id, now)
-            if found is not None and device is not None:
-                return PasswordAttempt(
-                    account, device, device_subject(device.id), found[1], factors
-                )
+        token_digest = self._devices.digest_of(device_token)
+        if token_digest is None:
+            account, factors, lock = await store.for_password_attempt(key, subject)
+            return PasswordAttempt(account, None, subject, lock, factors)
+        account, factors, lock, found = await store.for_password_attempt_from_device(
+            key, subject, token_digest
+        )
+        device = self._devices.usable(
+            found[0] if found else None, account.id if account else None, now
+        )
+        if found is not None and device is not None:
+            return PasswordAttempt(account, device, device_subject(device.id), found[1], factors)
         return PasswordAttempt(account, None, subject, lock, factors)
 
     def _nothing_unusual(

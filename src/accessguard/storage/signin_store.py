@@ -22,13 +22,13 @@ from accessguard.domain.errors import ServiceUnavailable
 from accessguard.domain.model import Account, AuditEvent, Device, LockState, SecondFactors, Session
 from accessguard.domain.ports_async import SignInWrites
 from accessguard.storage.sql.accounts import (
-    DEVICE_WITH_LOCK,
     FOR_PASSWORD_ATTEMPT,
+    FOR_PASSWORD_ATTEMPT_FROM_DEVICE,
     INSERT_DEVICE,
     INSERT_SESSION,
     TOUCH_DEVICE,
+    device_of_attempt_from,
     device_values,
-    device_with_lock_from,
     password_attempt_from,
     session_values,
 )
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _FOR_PASSWORD_ATTEMPT = FOR_PASSWORD_ATTEMPT.compiled(ASYNCPG)
-_DEVICE_WITH_LOCK = DEVICE_WITH_LOCK.compiled(ASYNCPG)
+_FROM_DEVICE = FOR_PASSWORD_ATTEMPT_FROM_DEVICE.compiled(ASYNCPG)
 # Every lock, unlock and reset moves a subject's generation (LockState), so an unchanged one
 # means an unchanged lock; no row reads as generation 0, and any row differs from that.
 _LOCK_AS_READ = ~sa.exists().where(
@@ -150,9 +150,15 @@ class PostgresRedisSignInStore:
         )
         return password_attempt_from(_FOR_PASSWORD_ATTEMPT.row(record))
 
-    async def known_device(self, token_digest: str) -> tuple[Device, LockState] | None:
-        record = await self._reads.first(_DEVICE_WITH_LOCK, {"token_digest": token_digest})
-        return device_with_lock_from(None if record is None else _DEVICE_WITH_LOCK.row(record))
+    async def for_password_attempt_from_device(
+        self, email_key: str, lock_subject: str, token_digest: str
+    ) -> tuple[Account | None, SecondFactors, LockState, tuple[Device, LockState] | None]:
+        record = await self._reads.first(
+            _FROM_DEVICE,
+            {"email_key": email_key, "subject": lock_subject, "token_digest": token_digest},
+        )
+        row = _FROM_DEVICE.row(record)
+        return (*password_attempt_from(row), device_of_attempt_from(row))
 
     async def write_if_lock_is(
         self, subject: str, lock: LockState, fill: Callable[[SignInWrites], T]

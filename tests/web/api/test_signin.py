@@ -185,6 +185,20 @@ def test_forged_device_token_counts_as_unknown_device(
     assert forged["status"] == 423
 
 
+def test_another_accounts_device_token_does_not_lift_the_email_lock(
+    client_factory: Callable[..., TestClient], services: Services
+) -> None:
+    make_account(services)
+    make_account(services, "grace@example.com")
+    graces = client_factory(services)
+    device_token = login(graces, "grace@example.com", PASSWORD)["body"]["device_token"]
+    attacker = client_factory(services)
+    for i in range(5):
+        login(attacker, "ada@example.com", f"wrong password number {i}")
+    borrowed = login(attacker, "ada@example.com", PASSWORD, device_token=device_token)
+    assert borrowed["status"] == 423
+
+
 def test_success_resets_its_own_counter(client: TestClient, services: Services) -> None:
     make_account(services)
     for i in range(4):

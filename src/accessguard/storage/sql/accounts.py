@@ -101,17 +101,16 @@ def lock_state(row: Mapping[str, Any] | None, prefix: str = "") -> LockState:
 
 
 _ANCHOR = sa.select(sa.literal_column("1").label("anchor")).subquery("anchor")
-FOR_PASSWORD_ATTEMPT = DirectStatement(
-    sa.select(
-        accounts,
-        *factor_columns(accounts.c.id),
-        *[c.label(f"l__{c.name}") for c in LOCK_COLUMNS],
-    ).select_from(
-        _ANCHOR.outerjoin(accounts, accounts.c.email_key == sa.bindparam("email_key")).outerjoin(
-            lockouts, lockouts.c.subject == sa.bindparam("subject")
-        )
+_PASSWORD_ATTEMPT = sa.select(
+    accounts,
+    *factor_columns(accounts.c.id),
+    *[c.label(f"l__{c.name}") for c in LOCK_COLUMNS],
+).select_from(
+    _ANCHOR.outerjoin(accounts, accounts.c.email_key == sa.bindparam("email_key")).outerjoin(
+        lockouts, lockouts.c.subject == sa.bindparam("subject")
     )
 )
+FOR_PASSWORD_ATTEMPT = DirectStatement(_PASSWORD_ATTEMPT)
 _ACCOUNT_FIELDS = tuple(accounts.c.keys())
 
 
@@ -310,29 +309,43 @@ _TOUCH = (
     .values(last_seen_at=sa.bindparam("at"))
 )
 TOUCH_DEVICE = DirectStatement(_TOUCH)
-# A known device with its own lock (`device_subject`: a constant prefix and the id), in one
-# read. The prefix is written into the SQL, as a constant of ours with nothing to escape.
+# A device's own lock is `device_subject`: a constant prefix and the id. The prefix is written
+# into the SQL below, as a constant of ours with nothing to escape.
 _DEVICE_PREFIX = device_subject("")
 if not _DEVICE_PREFIX.replace(":", "").isalnum():
     raise ValueError("a device subject's prefix is written into SQL: letters and colons only")
-DEVICE_WITH_LOCK = DirectStatement(
-    sa.select(*_DEVICE_FIELDS, *[c.label(f"l__{c.name}") for c in LOCK_COLUMNS])
-    .select_from(
-        devices.outerjoin(
-            lockouts,
-            lockouts.c.subject
-            == sa.func.concat(sa.literal_column(f"'{_DEVICE_PREFIX}'"), devices.c.id),
-        )
+
+
+_DEVICE_LOCKS = lockouts.alias("device_locks")
+# FOR_PASSWORD_ATTEMPT from a client that brings a device token: with the account's device
+# under that token, if there is one, and the device's own lock, in the same round trip.
+FOR_PASSWORD_ATTEMPT_FROM_DEVICE = DirectStatement(
+    _PASSWORD_ATTEMPT.add_columns(
+        *[c.label(f"d__{c.name}") for c in _DEVICE_FIELDS],
+        *[_DEVICE_LOCKS.c[c.name].label(f"dl__{c.name}") for c in LOCK_COLUMNS],
     )
-    .where(devices.c.token_digest == sa.bindparam("token_digest"))
+    .outerjoin(
+        devices,
+        sa.and_(
+            devices.c.token_digest == sa.bindparam("token_digest"),
+            devices.c.account_id == accounts.c.id,
+        ),
+    )
+    .outerjoin(
+        _DEVICE_LOCKS,
+        _DEVICE_LOCKS.c.subject
+        == sa.func.concat(sa.literal_column(f"'{_DEVICE_PREFIX}'"), devices.c.id),
+    )
 )
 
 
-def device_with_lock_from(row: Mapping[str, Any] | None) -> tuple[Device, LockState] | None:
-    """A row of DEVICE_WITH_LOCK as the device and its lock; None: no such device."""
-    if row is None:
+def device_of_attempt_from(row: Mapping[str, Any]) -> tuple[Device, LockState] | None:
+    """A row of FOR_PASSWORD_ATTEMPT_FROM_DEVICE's device and its lock; None: the account
+    has no device under the token (or there is no account)."""
+    if row["d__id"] is None:
         return None
-    return Device(**{c.name: row[c.name] for c in _DEVICE_FIELDS}), lock_state(row, "l__")
+    device = Device(**{c.name: row[f"d__{c.name}"] for c in _DEVICE_FIELDS})
+    return device, lock_state(row, "dl__")
 
 
 def device_values(device: Device, token_digest: str) -> dict[str, Any]:
