@@ -1,14 +1,16 @@
 """A password attempt's read before the hash: the account, its second factors and a lock in
-one statement, the same on both backends as the separate reads it replaces."""
+one statement (with a device token, also the account's device and the device's own lock),
+the same on both backends as the separate reads it replaces."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from accessguard.bootstrap import Services
 from accessguard.domain.emails import email_key
-from accessguard.domain.lockout import email_subject
-from accessguard.domain.model import LockState, SecondFactors
+from accessguard.domain.lockout import device_subject, email_subject
+from accessguard.domain.model import Account, Device, LockState, SecondFactors
 from tests.support import make_account
 
 
@@ -71,3 +73,52 @@ def test_another_accounts_factors_and_locks_never_show(services: Services) -> No
     key = email_key(plain.email)
     together, _ = read_both_ways(services, key, email_subject(key))
     assert together == (plain, SecondFactors(), LockState())
+
+
+def read_with_device_both_ways(
+    services: Services, key: str, token_digest: str
+) -> tuple[object, object]:
+    subject = email_subject(key)
+    with services.uow(read_only=True) as uow:
+        together = uow.accounts.for_password_attempt_from_device(key, subject, token_digest)
+        account, factors, email_lock = uow.accounts.for_password_attempt(key, subject)
+        device = uow.devices.by_token_digest(token_digest)
+        if device is None or account is None or device.account_id != account.id:
+            found = None
+        else:
+            found = (device, uow.lockouts.get(device_subject(device.id)))
+        apart = (account, factors, email_lock, found)
+    return together, apart
+
+
+def add_device(services: Services, account: Account, token_digest: str) -> Device:
+    now = services.clock.now()
+    device = Device(str(uuid.uuid4()), account.id, now, now, now + timedelta(days=30))
+    with services.uow() as uow:
+        uow.devices.add(device, token_digest)
+    return device
+
+
+def test_a_device_token_adds_the_accounts_device_and_its_lock_as_the_separate_reads(
+    services: Services,
+) -> None:
+    account = make_account(services)
+    other = make_account(services, "grace@example.com")
+    device = add_device(services, account, "d" * 64)
+    add_device(services, other, "e" * 64)
+    key = email_key(account.email)
+    email_lock = lock(services, email_subject(key))
+    together, apart = read_with_device_both_ways(services, key, "d" * 64)
+    assert together == apart == (account, SecondFactors(), email_lock, (device, LockState()))
+    device_lock = lock(services, device_subject(device.id))
+    together, apart = read_with_device_both_ways(services, key, "d" * 64)
+    assert together == apart == (account, SecondFactors(), email_lock, (device, device_lock))
+    # Another account's device, an unknown token, or no account: no device.
+    for email, token_digest in [
+        (account.email, "e" * 64),
+        (account.email, "f" * 64),
+        ("nobody@example.com", "d" * 64),
+    ]:
+        together, apart = read_with_device_both_ways(services, email_key(email), token_digest)
+        assert together == apart
+        assert together[3] is None

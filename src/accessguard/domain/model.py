@@ -97,6 +97,12 @@ class LockState:
         return self.locked_until is not None and self.locked_until > now
 
 
+# What a password attempt reads before the hash when the client brings a device token: the
+# account (None for an unknown email), its second factors, the email's lock, and the account's
+# device under that token with the device's own lock (None when there is no such device).
+AttemptFromDevice = tuple[Account | None, SecondFactors, LockState, tuple[Device, LockState] | None]
+
+
 @dataclass(frozen=True)
 class AuditEvent:
     at: datetime

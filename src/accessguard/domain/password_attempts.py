@@ -16,6 +16,7 @@ from accessguard.domain.errors import AccessError, AccountLocked, InvalidCredent
 from accessguard.domain.lockout import Lockout, device_subject, email_subject, locked_refusal
 from accessguard.domain.model import (
     Account,
+    AttemptFromDevice,
     AuditEvent,
     ClientInfo,
     Device,
@@ -57,19 +58,28 @@ class PasswordAttempts:
 
     def read(self, email_key: str, device_token: str | None, now: datetime) -> PasswordAttempt:
         email = email_subject(email_key)
+        token_digest = self._devices.digest_of(device_token)
         with self._uow(read_only=True) as uow:
-            # The email's lock comes in the account's read: it is the one used unless the
-            # client brings a known device.
-            account, factors, email_lock = uow.accounts.for_password_attempt(email_key, email)
-            device = self._devices.recognise(
-                uow, account.id if account else None, device_token, now
-            )
-            if device is None:
+            if token_digest is None:
+                account, factors, email_lock = uow.accounts.for_password_attempt(email_key, email)
                 return PasswordAttempt(account, None, email, email_lock, factors)
-            # A known device counts its own failures: a stranger's failures on the email do
-            # not lock it out, and its own lock only itself (OWASP's device-cookie scheme).
-            subject = device_subject(device.id)
-            return PasswordAttempt(account, device, subject, uow.lockouts.get(subject), factors)
+            read = uow.accounts.for_password_attempt_from_device(email_key, email, token_digest)
+        return self.attempt_from_device(email, read, now)
+
+    def attempt_from_device(
+        self, email: str, read: AttemptFromDevice, now: datetime
+    ) -> PasswordAttempt:
+        """The attempt from a client that brought a device token, by what was read with the
+        account (`AttemptFromDevice`). The email's lock is the one used unless the token is
+        the account's unexpired device: a known device counts its own failures, so a
+        stranger's failures on the email do not lock it out, and its own lock only itself
+        (OWASP's device-cookie scheme)."""
+        account, factors, email_lock, found = read
+        account_id = account.id if account else None
+        device = self._devices.usable(found[0] if found else None, account_id, now)
+        if found is None or device is None:
+            return PasswordAttempt(account, None, email, email_lock, factors)
+        return PasswordAttempt(account, device, device_subject(device.id), found[1], factors)
 
     def refuse(
         self,

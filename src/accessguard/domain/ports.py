@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from accessguard.domain.model import (
     Account,
+    AttemptFromDevice,
     AuditEvent,
     Challenge,
     ClientInfo,
@@ -52,6 +53,13 @@ class AccountRepository(Protocol):
         """The account whose normalised email is `email_key` (None if there is none) with its
         second factors, and the lock state of `lock_subject`, in one read (what a password
         attempt needs before the hash)."""
+
+    def for_password_attempt_from_device(
+        self, email_key: str, lock_subject: str, token_digest: str
+    ) -> AttemptFromDevice:
+        """`for_password_attempt` from a client that brings a device token, in the same read:
+        also the account's device whose token hashes to `token_digest`, with its own lock
+        (`device_subject`); None when the account has no such device."""
 
     def set_password(self, account_id: str, password_hash: str) -> None:
         """Replace the stored hash."""

@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 
 from accessguard.domain.model import (
     Account,
+    AttemptFromDevice,
     AuditEvent,
     Device,
     LockState,
@@ -76,11 +77,8 @@ class SignInStore(Protocol):
 
     async def for_password_attempt_from_device(
         self, email_key: str, lock_subject: str, token_digest: str
-    ) -> tuple[Account | None, SecondFactors, LockState, tuple[Device, LockState] | None]:
-        """`for_password_attempt` from a client that brings a device token, in the same read:
-        also the account's device whose token hashes to `token_digest`, as
-        `DeviceRepository.by_token_digest`, with its own lock (`device_subject`), as
-        `LockoutRepository.get`; None when the account has no such device."""
+    ) -> AttemptFromDevice:
+        """As `AccountRepository.for_password_attempt_from_device`."""
 
     async def write_if_lock_is(
         self, subject: str, lock: LockState, fill: Callable[[SignInWrites], T]

@@ -25,7 +25,7 @@ from accessguard.domain.errors import (
     EmailNotVerified,
 )
 from accessguard.domain.history import SECOND_STEP_DUE
-from accessguard.domain.lockout import Lockout, address_counter, device_subject, email_subject
+from accessguard.domain.lockout import Lockout, address_counter, email_subject
 from accessguard.domain.model import (
     Account,
     AuditEvent,
@@ -180,15 +180,8 @@ class SignIn:
         if token_digest is None:
             account, factors, lock = await store.for_password_attempt(key, subject)
             return PasswordAttempt(account, None, subject, lock, factors)
-        account, factors, lock, found = await store.for_password_attempt_from_device(
-            key, subject, token_digest
-        )
-        device = self._devices.usable(
-            found[0] if found else None, account.id if account else None, now
-        )
-        if found is not None and device is not None:
-            return PasswordAttempt(account, device, device_subject(device.id), found[1], factors)
-        return PasswordAttempt(account, None, subject, lock, factors)
+        read = await store.for_password_attempt_from_device(key, subject, token_digest)
+        return self._attempts.attempt_from_device(subject, read, now)
 
     def _nothing_unusual(
         self, attempt: PasswordAttempt, account: Account, subject_failures: int, address: int

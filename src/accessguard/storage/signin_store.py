@@ -19,7 +19,15 @@ import redis.asyncio
 import sqlalchemy as sa
 
 from accessguard.domain.errors import ServiceUnavailable
-from accessguard.domain.model import Account, AuditEvent, Device, LockState, SecondFactors, Session
+from accessguard.domain.model import (
+    Account,
+    AttemptFromDevice,
+    AuditEvent,
+    Device,
+    LockState,
+    SecondFactors,
+    Session,
+)
 from accessguard.domain.ports_async import SignInWrites
 from accessguard.storage.sql.accounts import (
     FOR_PASSWORD_ATTEMPT,
@@ -152,12 +160,9 @@ class PostgresRedisSignInStore:
 
     async def for_password_attempt_from_device(
         self, email_key: str, lock_subject: str, token_digest: str
-    ) -> tuple[Account | None, SecondFactors, LockState, tuple[Device, LockState] | None]:
-        record = await self._reads.first(
-            _FROM_DEVICE,
-            {"email_key": email_key, "subject": lock_subject, "token_digest": token_digest},
-        )
-        row = _FROM_DEVICE.row(record)
+    ) -> AttemptFromDevice:
+        values = {"email_key": email_key, "subject": lock_subject, "token_digest": token_digest}
+        row = _FROM_DEVICE.row(await self._reads.first(_FROM_DEVICE, values))
         return (*password_attempt_from(row), device_of_attempt_from(row))
 
     async def write_if_lock_is(

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accessguard.domain.lockout import device_subject
-from accessguard.domain.model import Account, Device, LockState, SecondFactors, Session
+from accessguard.domain.model import (
+    Account,
+    AttemptFromDevice,
+    Device,
+    LockState,
+    SecondFactors,
+    Session,
+)
 from accessguard.domain.recovery_cases import ACTIVE, ActiveRecovery, CaseStatus
 from accessguard.storage.sql.direct import DirectStatement
 from accessguard.storage.sql.held_writes import DirectRunner
@@ -157,6 +164,14 @@ class SqlAccounts:
         )
         assert row is not None  # noqa: S101 - the anchor always gives one row
         return password_attempt_from(row)
+
+    def for_password_attempt_from_device(
+        self, email_key: str, lock_subject: str, token_digest: str
+    ) -> AttemptFromDevice:
+        values = {"email_key": email_key, "subject": lock_subject, "token_digest": token_digest}
+        row = FOR_PASSWORD_ATTEMPT_FROM_DEVICE.first(self._conn, values)
+        assert row is not None  # noqa: S101 - the anchor always gives one row
+        return (*password_attempt_from(row), device_of_attempt_from(row))
 
     def _set(self, account_id: str, **values: object) -> None:
         self._conn.execute(accounts.update().where(accounts.c.id == account_id).values(values))
@@ -334,7 +349,7 @@ FOR_PASSWORD_ATTEMPT_FROM_DEVICE = DirectStatement(
     .outerjoin(
         _DEVICE_LOCKS,
         _DEVICE_LOCKS.c.subject
-        == sa.func.concat(sa.literal_column(f"'{_DEVICE_PREFIX}'"), devices.c.id),
+        == sa.literal_column(f"'{_DEVICE_PREFIX}'", sa.String) + devices.c.id,
     )
 )
 
