@@ -35,7 +35,7 @@ from accessguard.storage.sql.accounts import (
     INSERT_DEVICE,
     INSERT_SESSION,
     TOUCH_DEVICE,
-    device_of_attempt_from,
+    attempt_from_device_from,
     device_values,
     password_attempt_from,
     session_values,
@@ -162,8 +162,9 @@ class PostgresRedisSignInStore:
         self, email_key: str, lock_subject: str, token_digest: str
     ) -> AttemptFromDevice:
         values = {"email_key": email_key, "subject": lock_subject, "token_digest": token_digest}
-        row = _FROM_DEVICE.row(await self._reads.first(_FROM_DEVICE, values))
-        return (*password_attempt_from(row), device_of_attempt_from(row))
+        return attempt_from_device_from(
+            _FROM_DEVICE.row(await self._reads.first(_FROM_DEVICE, values))
+        )
 
     async def write_if_lock_is(
         self, subject: str, lock: LockState, fill: Callable[[SignInWrites], T]

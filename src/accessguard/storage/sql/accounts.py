@@ -171,7 +171,7 @@ class SqlAccounts:
         values = {"email_key": email_key, "subject": lock_subject, "token_digest": token_digest}
         row = FOR_PASSWORD_ATTEMPT_FROM_DEVICE.first(self._conn, values)
         assert row is not None  # noqa: S101 - the anchor always gives one row
-        return (*password_attempt_from(row), device_of_attempt_from(row))
+        return attempt_from_device_from(row)
 
     def _set(self, account_id: str, **values: object) -> None:
         self._conn.execute(accounts.update().where(accounts.c.id == account_id).values(values))
@@ -354,13 +354,13 @@ FOR_PASSWORD_ATTEMPT_FROM_DEVICE = DirectStatement(
 )
 
 
-def device_of_attempt_from(row: Mapping[str, Any]) -> tuple[Device, LockState] | None:
-    """A row of FOR_PASSWORD_ATTEMPT_FROM_DEVICE's device and its lock; None: the account
-    has no device under the token (or there is no account)."""
+def attempt_from_device_from(row: Mapping[str, Any]) -> AttemptFromDevice:
+    """A row of FOR_PASSWORD_ATTEMPT_FROM_DEVICE as `password_attempt_from` reads it, and the
+    account's device under the token with its lock (None: no such device, or no account)."""
     if row["d__id"] is None:
-        return None
+        return (*password_attempt_from(row), None)
     device = Device(**{c.name: row[f"d__{c.name}"] for c in _DEVICE_FIELDS})
-    return device, lock_state(row, "dl__")
+    return (*password_attempt_from(row), (device, lock_state(row, "dl__")))
 
 
 def device_values(device: Device, token_digest: str) -> dict[str, Any]:
