@@ -93,33 +93,27 @@ def test_an_unexpected_error_reaches_every_reader_instead_of_leaving_them_waitin
     assert [type(outcome) for outcome in _run(two_readers())] == [ValueError, ValueError]
 
 
-def test_a_reader_cancelled_before_the_request_leaves_the_others_their_values() -> None:
+@pytest.mark.parametrize(
+    ("turns_before_it_gives_up", "requests"),
+    [(0, [["b"]]), (1, [["a", "b"]])],
+    ids=["before the request goes", "while the request is out"],
+)
+def test_a_cancelled_reader_leaves_the_others_their_values(
+    turns_before_it_gives_up: int, requests: list[list[str]]
+) -> None:
     store = Redis({"a": 1, "b": 2})
     reads = CounterReads(store.mget)
 
     async def one_gives_up() -> list[Any]:
         gone = asyncio.ensure_future(reads.read(["a"]))
         staying = asyncio.ensure_future(reads.read(["b"]))
-        gone.cancel()  # its request ended (client gone, deadline) before the loop turned
+        for _ in range(turns_before_it_gives_up):
+            await asyncio.sleep(0)
+        gone.cancel()  # its request ended: the client went away, or its deadline passed
         return [await staying, gone.cancelled()]
 
     assert _run(one_gives_up()) == [[2], True]
-    assert store.requests == [["b"]]
-
-
-def test_a_reader_cancelled_while_its_request_is_out_leaves_the_others_their_values() -> None:
-    store = Redis({"a": 1, "b": 2})
-    reads = CounterReads(store.mget)
-
-    async def one_gives_up() -> list[Any]:
-        gone = asyncio.ensure_future(reads.read(["a"]))
-        staying = asyncio.ensure_future(reads.read(["b"]))
-        await asyncio.sleep(0)  # the request goes out with both
-        gone.cancel()
-        return [await staying, gone.cancelled()]
-
-    assert _run(one_gives_up()) == [[2], True]
-    assert store.requests == [["a", "b"]]
+    assert store.requests == requests
 
 
 def _reads_sent() -> dict[str, int]:
