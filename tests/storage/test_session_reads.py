@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -63,8 +64,8 @@ def on_one_loop(services: Services, work: Callable[[], Awaitable[T]]) -> T:
     return in_a_thread(lambda: asyncio.run(main()))
 
 
-def new_session(services: Services) -> str:
-    account = make_account(services)
+def new_session(services: Services, email: str = "ada@example.com") -> str:
+    account = make_account(services, email)
     with services.uow() as uow:
         token, _ = services.sessions.start(uow, account.id, CLIENT, services.clock.now())
     return token
@@ -189,6 +190,38 @@ def test_a_hundred_parallel_lookups_all_get_their_answer(services: Services) -> 
 
 
 on_postgres_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+@on_postgres_only
+def test_lookups_asked_in_one_turn_go_to_the_database_as_one_statement(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests that arrive together each look up their session: one statement finds them
+    all, and each request gets its own session's answer."""
+    tokens = [new_session(services), new_session(services, "bob@example.com")]
+    with services.uow(read_only=True) as uow:
+        expected = [uow.sessions.with_account(digest(token)) for token in tokens]
+    statements: list[str] = []
+
+    def counting(name: str) -> Callable[..., Awaitable[Any]]:
+        run = getattr(asyncpg.connection.Connection, name)
+
+        async def counted(self: asyncpg.Connection, query: str, *args: Any) -> Any:
+            statements.append(query)
+            return await run(self, query, *args)
+
+        return counted
+
+    for name in ("fetch", "fetchrow"):
+        monkeypatch.setattr(asyncpg.connection.Connection, name, counting(name))
+    reads = services.session_reads
+
+    async def together() -> list[Any]:
+        presented = [tokens[1], "nobody's", tokens[0], tokens[1]]
+        return list(await asyncio.gather(*(reads.with_account(digest(t)) for t in presented)))
+
+    assert on_one_loop(services, together) == [expected[1], None, expected[0], expected[1]]
+    assert len(statements) == 1
 
 
 def session_reads_connections(services: Services) -> int:

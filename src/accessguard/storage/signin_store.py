@@ -44,6 +44,7 @@ from accessguard.storage.sql.held_writes import Held, as_one_where
 from accessguard.storage.sql.security import RECORD_EVENT, event_values
 from accessguard.storage.sql.session_reads import ASYNCPG, AsyncpgSessionReads
 from accessguard.storage.sql.tables import lockouts
+from accessguard.storage.together import ReadTogether
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -95,71 +96,6 @@ class _NewAuditRows:
         self._held.append((RECORD_EVENT, event_values(event)))
 
 
-# A read's keys, and the future its values go to.
-_Waiting = tuple[list[str], "asyncio.Future[list[Any]]"]
-
-
-class CounterReads:
-    """The counter reads one event loop has asked for and not yet sent.
-
-    Reads asked for in the same turn of the loop go to Redis together, as one MGET. Under
-    load they come in groups: the hashing threads hand results back a few at a time
-    (domain/hashing.py), and the sign-ins they free each read their counters at once, as do
-    requests that arrive together. One by one, each read cost the loop about 90 µs of
-    redis-py and Redis a wake-up; together they pay that once (docs/performance.md, session
-    27). A read waits for nothing but the end of the loop's turn, so alone it goes as before.
-    """
-
-    def __init__(self, values: Callable[[list[str]], Awaitable[list[Any]]]) -> None:
-        self._values = values
-        self._waiting: list[_Waiting] = []
-        # Held until done: the loop keeps only a weak reference to a task.
-        self._sending: set[asyncio.Task[None]] = set()
-
-    def read(self, keys: list[str]) -> asyncio.Future[list[Any]]:
-        """The keys' values, in order (None for a key that is not there)."""
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[list[Any]] = loop.create_future()
-        if not self._waiting:
-            loop.call_soon(self._send_waiting)
-        self._waiting.append((keys, answer))
-        return answer
-
-    def _send_waiting(self) -> None:
-        # A read whose request was cancelled meanwhile (client gone, deadline) is left out.
-        batch = [(keys, answer) for keys, answer in self._waiting if not answer.done()]
-        self._waiting = []
-        if batch:
-            task = asyncio.get_running_loop().create_task(self._read_together(batch))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-
-    async def _read_together(self, batch: list[_Waiting]) -> None:
-        try:
-            values = await self._values([key for keys, _ in batch for key in keys])
-        except ServiceUnavailable:
-            # Each reader fails closed with a refusal of its own (`_answer` logged why): one
-            # raised in many tasks would gather all their tracebacks.
-            for _, answer in batch:
-                if not answer.done():
-                    answer.set_exception(ServiceUnavailable())
-            return
-        except asyncio.CancelledError:
-            for _, answer in batch:
-                answer.cancel()
-            raise
-        except Exception as error:  # noqa: BLE001 - handed to every reader, as if it were its own
-            for _, answer in batch:
-                if not answer.done():
-                    answer.set_exception(error)
-            return
-        start = 0
-        for keys, answer in batch:
-            if not answer.done():
-                answer.set_result(values[start : start + len(keys)])
-            start += len(keys)
-
-
 class PostgresRedisSignInStore:
     """`SignInStore` on the asyncpg pool of the session reads and an asyncio Redis client.
 
@@ -174,7 +110,7 @@ class PostgresRedisSignInStore:
         self._prefix = prefix
         self._timeout = timeout_seconds
         self._clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
-        self._counter_reads: dict[asyncio.AbstractEventLoop, CounterReads] = {}
+        self._counter_reads: dict[asyncio.AbstractEventLoop, ReadTogether] = {}
 
     def _redis(self) -> redis.asyncio.Redis:
         loop = asyncio.get_running_loop()
@@ -209,10 +145,12 @@ class PostgresRedisSignInStore:
         return (await self.counts([key]))[0]
 
     async def counts(self, keys: Sequence[str]) -> list[int]:
+        # The reads of one turn of the loop go as one MGET: the hashing threads free sign-ins
+        # a few at a time, and each read its counters at once (storage/together.py).
         loop = asyncio.get_running_loop()
         reads = self._counter_reads.get(loop)
         if reads is None:
-            reads = self._counter_reads[loop] = CounterReads(self._values)
+            reads = self._counter_reads[loop] = ReadTogether(self._values)
         values = await reads.read([self._prefix + key for key in keys])
         return [0 if value is None else int(value) for value in values]
 

@@ -222,11 +222,11 @@ def session_values(session: Session, token_digest: str) -> dict[str, Any]:
 # Built once: this lookup runs on every authenticated request, and composing the statement
 # cost as much CPU as executing it. The asyncpg reads (session_reads.py) run these very
 # statements too.
-WITH_ACCOUNT = (
-    sa.select(*_SESSION_FIELDS, *[c.label(f"a__{c.name}") for c in accounts.c])
-    .join(accounts, accounts.c.id == sessions.c.account_id)
-    .where(sessions.c.token_digest == sa.bindparam("digest"))
-)
+_SESSION_AND_ACCOUNT = sa.select(
+    *_SESSION_FIELDS, *[c.label(f"a__{c.name}") for c in accounts.c]
+).join(accounts, accounts.c.id == sessions.c.account_id)
+_PRESENTED = sessions.c.token_digest == sa.bindparam("digest")
+WITH_ACCOUNT = _SESSION_AND_ACCOUNT.where(_PRESENTED)
 _CASE = recovery_requests.c
 _CASE_COLUMNS = (
     _CASE.reference,
@@ -241,9 +241,20 @@ _CASE_COLUMNS = (
 _ACTIVE_CASE = sa.or_(*(_CASE.status == sa.literal_column(f"'{status}'") for status in ACTIVE))
 # GET /me: the account's active lost-device case rides on the same read as an outer join (an
 # account has at most one, `RecoveryRequests` sees to that), so the owner sees it for free.
-WITH_ACCOUNT_AND_FACTORS = WITH_ACCOUNT.add_columns(
+_WITH_FACTORS = _SESSION_AND_ACCOUNT.add_columns(
     *factor_columns(sessions.c.account_id), *[c.label(f"r__{c.name}") for c in _CASE_COLUMNS]
 ).outerjoin(recovery_requests, sa.and_(_CASE.account_id == sessions.c.account_id, _ACTIVE_CASE))
+WITH_ACCOUNT_AND_FACTORS = _WITH_FACTORS.where(_PRESENTED)
+
+# The same two lookups for several sessions at once (PostgreSQL): the digests as one array,
+# each row naming the digest it was found by. The event loop sends together the lookups that
+# its requests ask for in one turn (storage/sql/session_reads.py, storage/together.py).
+_ANY_PRESENTED = sessions.c.token_digest == sa.any_(
+    sa.bindparam("digests", type_=postgresql.ARRAY(sessions.c.token_digest.type))
+)
+_FOUND_BY = sessions.c.token_digest.label("presented")
+MANY_WITH_ACCOUNT = _SESSION_AND_ACCOUNT.add_columns(_FOUND_BY).where(_ANY_PRESENTED)
+MANY_WITH_ACCOUNT_AND_FACTORS = _WITH_FACTORS.add_columns(_FOUND_BY).where(_ANY_PRESENTED)
 
 
 TOUCH_SESSION = (

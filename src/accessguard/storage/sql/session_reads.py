@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 import asyncpg
@@ -27,14 +27,15 @@ from accessguard.domain.model import Account, SecondFactors, Session
 from accessguard.domain.ports import UnitOfWorkFactory
 from accessguard.domain.recovery_cases import ActiveRecovery
 from accessguard.storage.sql.accounts import (
+    MANY_WITH_ACCOUNT,
+    MANY_WITH_ACCOUNT_AND_FACTORS,
     TOUCH_SESSION,
-    WITH_ACCOUNT,
-    WITH_ACCOUNT_AND_FACTORS,
     active_recovery_from,
     factors_from,
     session_and_account,
 )
 from accessguard.storage.sql.direct import Compiled, DirectStatement
+from accessguard.storage.together import ReadTogether
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,9 @@ APPLICATION_NAME = "accessguard-session-reads"
 
 ASYNCPG = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 # Rows stay asyncpg's records: asyncpg already gives aware datetimes and Python types.
-_WITH_ACCOUNT = DirectStatement(WITH_ACCOUNT).compiled(ASYNCPG)
+_WITH_ACCOUNT = DirectStatement(MANY_WITH_ACCOUNT).compiled(ASYNCPG)
 _TOUCH = DirectStatement(TOUCH_SESSION).compiled(ASYNCPG)
-_WITH_ACCOUNT_AND_FACTORS = DirectStatement(WITH_ACCOUNT_AND_FACTORS).compiled(ASYNCPG)
+_WITH_ACCOUNT_AND_FACTORS = DirectStatement(MANY_WITH_ACCOUNT_AND_FACTORS).compiled(ASYNCPG)
 
 
 # What asyncpg reads from a DSN's query string, and the startup parameters PostgreSQL itself
@@ -120,9 +121,10 @@ class AsyncpgSessionReads:
         self._max_size = max_size
         self._pools: dict[asyncio.AbstractEventLoop, asyncpg.Pool] = {}
         self._creating: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._lookups: dict[tuple[asyncio.AbstractEventLoop, Compiled], ReadTogether] = {}
 
     async def with_account(self, token_digest: str) -> tuple[Session, Account] | None:
-        row = await self._run(_WITH_ACCOUNT, digest=token_digest)
+        row = await self._look_up(_WITH_ACCOUNT, token_digest)
         return None if row is None else session_and_account(row)
 
     async def touch(self, session_id: str, at: datetime) -> None:
@@ -131,10 +133,27 @@ class AsyncpgSessionReads:
     async def with_account_and_factors(
         self, token_digest: str
     ) -> tuple[Session, Account, SecondFactors, ActiveRecovery | None] | None:
-        row = await self._run(_WITH_ACCOUNT_AND_FACTORS, digest=token_digest)
+        row = await self._look_up(_WITH_ACCOUNT_AND_FACTORS, token_digest)
         if row is None:
             return None
         return (*session_and_account(row), factors_from(row), active_recovery_from(row))
+
+    async def _look_up(self, statement: Compiled, token_digest: str) -> Any:
+        """The session's row (None for an unknown digest). The lookups the loop's requests ask
+        for in one turn go as one statement: under load the loop takes in several requests
+        at a time, and each statement costs it a round trip and the database a wake-up
+        (storage/together.py)."""
+        key = (asyncio.get_running_loop(), statement)
+        lookups = self._lookups.get(key)
+        if lookups is None:
+
+            async def rows(digests: list[str]) -> list[Any]:
+                found = {row["presented"]: row for row in await self._all(statement, digests)}
+                return [found.get(digest) for digest in digests]
+
+            lookups = self._lookups[key] = ReadTogether(rows)
+        (row,) = await lookups.read([token_digest])
+        return row
 
     async def first(self, statement: Compiled, values: Mapping[str, Any]) -> Any:
         """The statement's first row (an asyncpg record; None if it has none), or None for a
@@ -146,6 +165,8 @@ class AsyncpgSessionReads:
         """Close the running loop's pool (the app's lifespan calls this at shutdown)."""
         loop = asyncio.get_running_loop()
         self._creating.pop(loop, None)
+        for key in [key for key in self._lookups if key[0] is loop]:
+            del self._lookups[key]
         pool = self._pools.pop(loop, None)
         if pool is not None:
             await self._close(pool)
@@ -156,6 +177,7 @@ class AsyncpgSessionReads:
         A pool can only be closed on its own loop; a loop already closed can close nothing
         more, and its connections end with the process."""
         pools, self._pools, self._creating = self._pools, {}, {}
+        self._lookups.clear()
         for loop, pool in pools.items():
             if loop.is_closed():
                 log.warning("an event loop closed with its database pool open")
@@ -181,10 +203,19 @@ class AsyncpgSessionReads:
             pool.terminate()
 
     async def _run(self, statement: Compiled, **values: Any) -> Any:
-        """The statement's first row (None if it has none) on a pooled connection.
+        """The statement's first row (None if it has none) on a pooled connection."""
+        return await self._on_a_connection("fetchrow", statement, values)
 
-        Written out rather than as an async context manager: this runs on every API request,
-        and the generator machinery cost as much as the pool itself."""
+    async def _all(self, statement: Compiled, digests: list[str]) -> list[Any]:
+        """Every row of a lookup of several sessions."""
+        rows: list[Any] = await self._on_a_connection("fetch", statement, {"digests": digests})
+        return rows
+
+    async def _on_a_connection(
+        self, fetch: Literal["fetchrow", "fetch"], statement: Compiled, values: Mapping[str, Any]
+    ) -> Any:
+        """Written out rather than as an async context manager: this runs on every API
+        request, and the generator machinery cost as much as the pool itself."""
         try:
             pool = self._pools.get(asyncio.get_running_loop()) or await self._pool()
             # One deadline for the wait on the pool and the connect, if any (asyncpg's own
@@ -193,7 +224,8 @@ class AsyncpgSessionReads:
             async with asyncio.timeout(self._timeout):
                 connection = await pool.acquire()
             try:
-                return await connection.fetchrow(statement.sql, *statement.parameters(values))
+                query = getattr(connection, fetch)
+                return await query(statement.sql, *statement.parameters(values))
             finally:
                 await pool.release(connection)
         except _UNAVAILABLE as error:

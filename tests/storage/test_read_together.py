@@ -1,6 +1,7 @@
-"""Counter reads on the event loop (storage/signin_store.py): those asked for in one turn of
-the loop go to Redis as one request, and each reader gets its own keys' values, its own
-refusal when Redis fails, or nothing at all once it is cancelled."""
+"""Reads sent together (storage/together.py): those asked for in one turn of the event loop
+go as one request, and each reader gets its own keys' values, its own refusal when the
+server fails, or nothing at all once it is cancelled. Sign-in's Redis counters use it
+(last test); the session lookups are tested in test_session_reads.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import redis
 
 from accessguard.bootstrap import Services
 from accessguard.domain.errors import ServiceUnavailable
-from accessguard.storage.signin_store import CounterReads
+from accessguard.storage.together import ReadTogether
 from tests.storage.test_signin_store import _on_a_loop
 from tests.support import REDIS_URL
 
@@ -45,7 +46,7 @@ class Redis:
 
 def test_reads_asked_in_one_turn_go_as_one_request_each_with_its_own_values() -> None:
     store = Redis({"a": 1, "b": 2, "d": 4})
-    reads = CounterReads(store.mget)
+    reads = ReadTogether(store.mget)
 
     async def three_readers() -> list[list[Any]]:
         return list(
@@ -58,7 +59,7 @@ def test_reads_asked_in_one_turn_go_as_one_request_each_with_its_own_values() ->
 
 def test_a_read_asked_alone_goes_in_its_own_turn_without_waiting_for_company() -> None:
     store = Redis({"a": 1})
-    reads = CounterReads(store.mget)
+    reads = ReadTogether(store.mget)
 
     async def one_after_another() -> list[list[Any]]:
         return [await reads.read(["a"]), await reads.read(["a", "b"])]
@@ -69,7 +70,7 @@ def test_a_read_asked_alone_goes_in_its_own_turn_without_waiting_for_company() -
 
 def test_a_failed_request_refuses_every_reader_with_a_refusal_of_its_own() -> None:
     store = Redis({}, failure=ServiceUnavailable())
-    reads = CounterReads(store.mget)
+    reads = ReadTogether(store.mget)
 
     async def two_readers() -> list[Any]:
         return list(
@@ -84,7 +85,7 @@ def test_a_failed_request_refuses_every_reader_with_a_refusal_of_its_own() -> No
 
 def test_an_unexpected_error_reaches_every_reader_instead_of_leaving_them_waiting() -> None:
     store = Redis({}, failure=ValueError("not a number"))
-    reads = CounterReads(store.mget)
+    reads = ReadTogether(store.mget)
 
     async def two_readers() -> list[Any]:
         waiting = asyncio.gather(reads.read(["a"]), reads.read(["b"]), return_exceptions=True)
@@ -102,7 +103,7 @@ def test_a_cancelled_reader_leaves_the_others_their_values(
     turns_before_it_gives_up: int, requests: list[list[str]]
 ) -> None:
     store = Redis({"a": 1, "b": 2})
-    reads = CounterReads(store.mget)
+    reads = ReadTogether(store.mget)
 
     async def one_gives_up() -> list[Any]:
         gone = asyncio.ensure_future(reads.read(["a"]))
