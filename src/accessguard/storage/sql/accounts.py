@@ -220,8 +220,8 @@ def session_values(session: Session, token_digest: str) -> dict[str, Any]:
 
 
 # Built once: this lookup runs on every authenticated request, and composing the statement
-# cost as much CPU as executing it. The asyncpg reads (session_reads.py) run these very
-# statements too.
+# cost as much CPU as executing it. The asyncpg reads (session_reads.py) run the same
+# selects for several digests at once (MANY_… below).
 _SESSION_AND_ACCOUNT = sa.select(
     *_SESSION_FIELDS, *[c.label(f"a__{c.name}") for c in accounts.c]
 ).join(accounts, accounts.c.id == sessions.c.account_id)

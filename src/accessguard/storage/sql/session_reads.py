@@ -3,8 +3,9 @@
 On PostgreSQL they go through asyncpg, straight from the event loop. Measured: one session
 lookup through SQLAlchemy and psycopg on a worker thread costs the server more CPU than a
 whole `/healthz`, and on asyncpg about a third of that (docs/performance.md). The statements
-are the same SQLAlchemy objects the synchronous repositories run, compiled once for asyncpg,
-so the two paths cannot drift apart.
+are the synchronous repositories' own SQLAlchemy selects, compiled once for asyncpg, so the
+two paths cannot drift apart; only their WHERE takes an array of digests, so that the
+lookups of one turn of the loop go as one statement.
 
 SQLite has no such driver; its reads run the synchronous repositories on a worker thread.
 """
@@ -15,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import anyio.to_thread
 import asyncpg
@@ -148,7 +149,8 @@ class AsyncpgSessionReads:
         if lookups is None:
 
             async def rows(digests: list[str]) -> list[Any]:
-                found = {row["presented"]: row for row in await self._all(statement, digests)}
+                rows = await self._all(statement, {"digests": digests})
+                found = {row["presented"]: row for row in rows}
                 return [found.get(digest) for digest in digests]
 
             lookups = self._lookups[key] = ReadTogether(rows)
@@ -204,18 +206,14 @@ class AsyncpgSessionReads:
 
     async def _run(self, statement: Compiled, **values: Any) -> Any:
         """The statement's first row (None if it has none) on a pooled connection."""
-        return await self._on_a_connection("fetchrow", statement, values)
+        rows = await self._all(statement, values)
+        return rows[0] if rows else None
 
-    async def _all(self, statement: Compiled, digests: list[str]) -> list[Any]:
-        """Every row of a lookup of several sessions."""
-        rows: list[Any] = await self._on_a_connection("fetch", statement, {"digests": digests})
-        return rows
+    async def _all(self, statement: Compiled, values: Mapping[str, Any]) -> list[Any]:
+        """The statement's rows, on a pooled connection.
 
-    async def _on_a_connection(
-        self, fetch: Literal["fetchrow", "fetch"], statement: Compiled, values: Mapping[str, Any]
-    ) -> Any:
-        """Written out rather than as an async context manager: this runs on every API
-        request, and the generator machinery cost as much as the pool itself."""
+        Written out rather than as an async context manager: this runs on every API request,
+        and the generator machinery cost as much as the pool itself."""
         try:
             pool = self._pools.get(asyncio.get_running_loop()) or await self._pool()
             # One deadline for the wait on the pool and the connect, if any (asyncpg's own
@@ -224,8 +222,10 @@ class AsyncpgSessionReads:
             async with asyncio.timeout(self._timeout):
                 connection = await pool.acquire()
             try:
-                query = getattr(connection, fetch)
-                return await query(statement.sql, *statement.parameters(values))
+                rows: list[Any] = await connection.fetch(
+                    statement.sql, *statement.parameters(values)
+                )
+                return rows
             finally:
                 await pool.release(connection)
         except _UNAVAILABLE as error:
